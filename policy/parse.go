@@ -1,0 +1,272 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// MemberODataType is the @odata.type every member of POST /chats must carry.
+const MemberODataType = "#microsoft.graph.aadUserConversationMember"
+
+// SyntaxError reports a body that is not a JSON object. It is distinct from
+// policy violations: nothing could be checked.
+type SyntaxError struct {
+	Offset int64 // byte offset of the error; 0 when it concerns the whole input
+	Line   int   // 1-based line of Offset
+	Column int   // 1-based column (in bytes) of Offset
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Line == 0 {
+		return "policy: malformed body: " + e.Msg
+	}
+	return fmt.Sprintf("policy: malformed body at line %d, column %d (byte %d): %s", e.Line, e.Column, e.Offset, e.Msg)
+}
+
+// syntaxErrorAt locates a decoding error. off is encoding/json's offset:
+// the number of bytes read when the error was found, so the offending byte
+// is the one before it; an offset at the end means the input ended early.
+func syntaxErrorAt(data []byte, off int64, msg string) *SyntaxError {
+	off = min(max(off, 0), int64(len(data)))
+	at := off
+	if off > 0 && off < int64(len(data)) {
+		at = off - 1
+	}
+	line := 1 + bytes.Count(data[:at], []byte{'\n'})
+	col := int(at) - bytes.LastIndexByte(data[:at], '\n')
+	return &SyntaxError{Offset: at, Line: line, Column: col, Msg: msg}
+}
+
+var (
+	knownChatProps   = []string{"@odata.type", "chatType", "topic", "members", "installedApps"}
+	knownMemberProps = []string{"@odata.type", "roles", "user@odata.bind", "tenantId", "visibleHistoryStartDateTime", "displayName", "userId", "email", "id"}
+)
+
+// misspelt bind keys seen in published samples (the Python and Go snippets
+// of the create-chat docs) and reports.
+var bindKeyTypos = []string{"user@odata_bind", "odataBind", "user@odata.Bind", "User@odata.bind", "user@data.bind", "user@odata.bind "}
+
+// ParseCreateChat parses the exact JSON body that POST /chats receives into a
+// Request. Problems of shape (a wrong @odata.type, a misspelt bind key, a
+// bind URL that is not a Microsoft Graph user URL, a property of the wrong
+// type, unknown properties) are kept in the Request and reported by Check
+// with the rules, in input order. The error is non-nil, a *SyntaxError, only
+// when the input is empty, not JSON, or not a JSON object.
+func ParseCreateChat(data []byte) (*Request, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, &SyntaxError{Msg: "empty input: want a JSON object"}
+	}
+	if !json.Valid(data) {
+		var v any
+		err := json.Unmarshal(data, &v)
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, syntaxErrorAt(data, se.Offset, se.Error())
+		}
+		return nil, syntaxErrorAt(data, int64(len(data)), "invalid JSON")
+	}
+	if trimmed[0] != '{' {
+		return nil, syntaxErrorAt(data, int64(bytes.Index(data, trimmed[:1])), fmt.Sprintf("the body is a JSON %s: want an object", jsonKind(trimmed)))
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(data, &body); err != nil {
+		return nil, &SyntaxError{Msg: err.Error()}
+	}
+	p := &parser{}
+	r := &Request{}
+	p.chat(body, r)
+	r.problems, r.warnings = p.violations, p.warnings
+	return r, nil
+}
+
+type parser struct{ checker }
+
+func jsonKind(raw []byte) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
+// str decodes a JSON string; ok is false (and a violation recorded) otherwise.
+func (p *parser) str(raw json.RawMessage, field string) (string, bool) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		p.violate(CodeFieldType, field, fmt.Sprintf("a JSON %s: want a string", jsonKind(raw)))
+		return "", false
+	}
+	return s, true
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func (p *parser) chat(body map[string]json.RawMessage, r *Request) {
+	for _, k := range sortedKeys(body) {
+		if !slices.Contains(knownChatProps, k) {
+			p.warn(CodeUnknownProperty, k, fmt.Sprintf("property %q is not part of a POST /chats body and will be ignored or rejected by the service", k))
+		}
+	}
+	if raw, ok := body["@odata.type"]; ok && !isNull(raw) {
+		if s, ok := p.str(raw, "@odata.type"); ok && s != "#microsoft.graph.chat" {
+			p.violate(CodeODataType, "@odata.type", fmt.Sprintf("%q: want \"#microsoft.graph.chat\" or no @odata.type", s))
+		}
+	}
+	if raw, ok := body["chatType"]; ok && !isNull(raw) {
+		if s, ok := p.str(raw, "chatType"); ok {
+			r.ChatType = ChatType(s)
+		}
+	}
+	if raw, ok := body["topic"]; ok && !isNull(raw) {
+		if s, ok := p.str(raw, "topic"); ok {
+			r.Topic = &s
+		}
+	}
+	if raw, ok := body["members"]; ok && !isNull(raw) {
+		var members []json.RawMessage
+		if err := json.Unmarshal(raw, &members); err != nil {
+			p.violate(CodeFieldType, "members", fmt.Sprintf("a JSON %s: want an array of members", jsonKind(raw)))
+		} else {
+			r.Members = make([]Member, 0, len(members))
+			for i, m := range members {
+				r.Members = append(r.Members, p.member(i, m))
+			}
+		}
+	}
+	if raw, ok := body["installedApps"]; ok && !isNull(raw) {
+		var apps []json.RawMessage
+		if err := json.Unmarshal(raw, &apps); err != nil {
+			p.violate(CodeFieldType, "installedApps", fmt.Sprintf("a JSON %s: want an array of apps", jsonKind(raw)))
+		} else {
+			r.InstalledApps = len(apps)
+		}
+	}
+}
+
+func (p *parser) member(i int, raw json.RawMessage) Member {
+	field := func(name string) string { return fmt.Sprintf("members[%d]%s", i, name) }
+	var m Member
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		p.violate(CodeFieldType, field(""), fmt.Sprintf("a JSON %s: want a member object", jsonKind(raw)))
+		return m
+	}
+	for _, k := range sortedKeys(obj) {
+		if !slices.Contains(knownMemberProps, k) && !slices.Contains(bindKeyTypos, k) {
+			p.warn(CodeUnknownProperty, field("."+k), fmt.Sprintf("property %q is not part of a chat member and will be ignored or rejected by the service", k))
+		}
+	}
+
+	switch raw, ok := obj["@odata.type"]; {
+	case !ok || isNull(raw):
+		p.violate(CodeODataType, field(".@odata.type"), fmt.Sprintf("missing: want %q", MemberODataType))
+	default:
+		if s, ok := p.str(raw, field(".@odata.type")); ok && s != MemberODataType {
+			p.violate(CodeODataType, field(".@odata.type"), fmt.Sprintf("%q: want %q", s, MemberODataType))
+		}
+	}
+
+	if raw, ok := obj["roles"]; ok && !isNull(raw) {
+		var roles []string
+		if err := json.Unmarshal(raw, &roles); err != nil {
+			p.violate(CodeFieldType, field(".roles"), fmt.Sprintf("a JSON %s: want an array of strings such as [\"owner\"]", jsonKind(raw)))
+		} else {
+			m.Roles = make([]Role, len(roles))
+			for j, s := range roles {
+				m.Roles[j] = Role(s)
+			}
+		}
+	}
+
+	if raw, ok := obj["tenantId"]; ok && !isNull(raw) {
+		if s, ok := p.str(raw, field(".tenantId")); ok {
+			m.TenantID = s
+			if !IsObjectID(s) {
+				p.violate(CodeFieldType, field(".tenantId"), fmt.Sprintf("%q: want a tenant id (GUID)", s))
+			}
+		}
+	}
+
+	bindKey := "user@odata.bind"
+	rawBind, ok := obj[bindKey]
+	if !ok || isNull(rawBind) {
+		var typo string
+		for _, t := range bindKeyTypos {
+			if r, found := obj[t]; found {
+				typo, rawBind, ok = t, r, true
+				break
+			}
+		}
+		switch {
+		case typo != "":
+			p.violate(CodeBindKey, field("."+typo), fmt.Sprintf("the bind key is written %q: the service reads only \"user@odata.bind\"", typo))
+			bindKey = typo
+		default:
+			p.violate(CodeBindMissing, field(".user@odata.bind"), "missing: want \"user@odata.bind\": \"https://graph.microsoft.com/v1.0/users('{id or userPrincipalName}')\"")
+			return m
+		}
+	}
+	s, ok := p.str(rawBind, field("."+bindKey))
+	if !ok {
+		return m
+	}
+	b, err := ParseBindURL(s)
+	if err != nil {
+		p.violate(CodeBindURL, field("."+bindKey), fmt.Sprintf("%q: %v", truncate(s, 200), err))
+		return m
+	}
+	m.User = b.User
+	return m
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// CheckJSON parses a raw POST /chats body and checks it. The error is a
+// *SyntaxError when the body cannot be read; otherwise use Result.Err.
+func CheckJSON(data []byte, c *Context) (*Result, error) {
+	r, err := ParseCreateChat(data)
+	if err != nil {
+		return nil, err
+	}
+	return Check(r, c), nil
+}
+
+// String returns the chat type's wire value.
+func (t ChatType) String() string { return string(t) }

@@ -1,0 +1,431 @@
+package policy
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Operation names a chat operation of Microsoft Graph.
+type Operation string
+
+// Operations in the catalogue.
+const (
+	OpCreateChat   Operation = "create-chat"   // POST /chats
+	OpAddMember    Operation = "add-member"    // POST /chats/{id}/members
+	OpRemoveMember Operation = "remove-member" // DELETE /chats/{id}/members/{id}
+	OpGetChat      Operation = "get-chat"      // GET /chats/{id}
+	OpListMembers  Operation = "list-members"  // GET /chats/{id}/members
+	OpListChats    Operation = "list-chats"    // GET /users/{id}/chats, GET /me/chats
+	OpSendMessage  Operation = "send-message"  // POST /chats/{id}/messages
+	OpGetUser      Operation = "get-user"      // GET /users/{id}, to learn a member's kind
+)
+
+// Mode says how a grant more privileged than needed is treated.
+type Mode string
+
+// Modes. The zero value means ModeWarn.
+const (
+	ModeWarn   Mode = "warn"   // excess privilege is a warning
+	ModeStrict Mode = "strict" // excess privilege is a violation
+	ModeOff    Mode = "off"    // no permission findings at all
+)
+
+// Grant is the set of permissions an app selected or holds (delegated
+// scopes or application roles) with the operations it performs.
+type Grant struct {
+	Permissions []string
+	Operations  []Operation
+	Mode        Mode
+}
+
+//go:embed catalog.json
+var catalogJSON []byte
+
+type catalogEntry struct {
+	Least       []string `json:"least"`
+	Higher      []string `json:"higher"`
+	Unsupported string   `json:"unsupported"`
+}
+
+type catalogOp struct {
+	Name        Operation    `json:"name"`
+	Method      string       `json:"method"`
+	Path        string       `json:"path"`
+	Note        string       `json:"note"`
+	Delegated   catalogEntry `json:"delegated"`
+	Application catalogEntry `json:"application"`
+}
+
+type catalogFile struct {
+	Source     string      `json:"source"`
+	RSC        []string    `json:"rsc"`
+	Operations []catalogOp `json:"operations"`
+}
+
+// catalog is decoded once at package initialisation and never changed.
+var catalog = func() catalogFile {
+	var c catalogFile
+	if err := json.Unmarshal(catalogJSON, &c); err != nil {
+		panic("policy: embedded catalog.json: " + err.Error())
+	}
+	return c
+}()
+
+// CatalogSource says where the permission catalogue comes from.
+func CatalogSource() string { return catalog.Source }
+
+// OperationInfo describes one operation of the catalogue for one auth type.
+type OperationInfo struct {
+	Operation Operation `json:"operation"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+	// Least are the least-privileged permissions, any one of which allows
+	// the operation; Higher allow it too but grant more.
+	Least  []string `json:"least"`
+	Higher []string `json:"higher"`
+	// Unsupported, when not empty, says why the operation cannot be done
+	// with this auth type.
+	Unsupported string `json:"unsupported,omitempty"`
+}
+
+// Operations returns the catalogue's operations in a stable order.
+func Operations() []Operation {
+	out := make([]Operation, len(catalog.Operations))
+	for i, o := range catalog.Operations {
+		out[i] = o.Name
+	}
+	return out
+}
+
+// Describe returns the catalogue entry of op for auth.
+func Describe(op Operation, auth AuthType) (OperationInfo, error) {
+	o, ok := lookupOp(op)
+	if !ok {
+		return OperationInfo{}, fmt.Errorf("policy: unknown operation %q (want one of %s)", op, opNames())
+	}
+	e, err := o.entry(auth)
+	if err != nil {
+		return OperationInfo{}, err
+	}
+	return OperationInfo{Operation: o.Name, Method: o.Method, Path: o.Path,
+		Least: slices.Clone(e.Least), Higher: slices.Clone(e.Higher), Unsupported: e.Unsupported}, nil
+}
+
+func lookupOp(op Operation) (*catalogOp, bool) {
+	for i := range catalog.Operations {
+		if catalog.Operations[i].Name == op {
+			return &catalog.Operations[i], true
+		}
+	}
+	return nil, false
+}
+
+func opNames() string {
+	names := make([]string, len(catalog.Operations))
+	for i, o := range catalog.Operations {
+		names[i] = string(o.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func (o *catalogOp) entry(auth AuthType) (catalogEntry, error) {
+	switch auth {
+	case AuthDelegated, "":
+		return o.Delegated, nil
+	case AuthApplication:
+		return o.Application, nil
+	}
+	return catalogEntry{}, fmt.Errorf("policy: authentication type %q: want %q or %q", auth, AuthDelegated, AuthApplication)
+}
+
+// IsRSC reports whether a permission is resource-specific consent: granted
+// per chat by its members, never present in a token.
+func IsRSC(permission string) bool {
+	return slices.ContainsFunc(catalog.RSC, func(s string) bool { return strings.EqualFold(s, permission) })
+}
+
+// acceptable returns the permissions that allow the operation without
+// excess privilege and that can be in a token: the least-privileged ones
+// that are not resource-specific consent or, when every least-privileged one
+// is, the first tenant-wide permission that allows it.
+func (e catalogEntry) acceptable() []string {
+	var out []string
+	for _, p := range e.Least {
+		if !IsRSC(p) {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		for _, p := range e.Higher {
+			if !IsRSC(p) {
+				return []string{p}
+			}
+		}
+	}
+	return out
+}
+
+func (e catalogEntry) allows(p string) bool {
+	eq := func(s string) bool { return strings.EqualFold(s, p) }
+	return slices.ContainsFunc(e.Least, eq) || slices.ContainsFunc(e.Higher, eq)
+}
+
+// Minimal returns the smallest set of tenant-wide permissions, each
+// least-privileged for some operation, that together allow every operation
+// for the auth type. Resource-specific permissions are left out: they are
+// granted per chat, not requested.
+func Minimal(auth AuthType, ops ...Operation) ([]string, error) {
+	entries, err := entriesFor(auth, ops)
+	if err != nil {
+		return nil, err
+	}
+	choices := make([][]string, len(entries))
+	for i, e := range entries {
+		choices[i] = e.acceptable()
+	}
+	return smallestCover(choices), nil
+}
+
+func entriesFor(auth AuthType, ops []Operation) ([]catalogEntry, error) {
+	var out []catalogEntry
+	for _, op := range ops {
+		o, ok := lookupOp(op)
+		if !ok {
+			return nil, fmt.Errorf("policy: unknown operation %q (want one of %s)", op, opNames())
+		}
+		e, err := o.entry(auth)
+		if err != nil {
+			return nil, err
+		}
+		if e.Unsupported != "" {
+			return nil, fmt.Errorf("policy: %s is not available with %s permissions: %s", op, auth, e.Unsupported)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// smallestCover picks one permission from each choice list so that the
+// union is smallest; ties go to the earliest choices. The lists are short
+// (one or two names for at most eight operations), so it enumerates.
+func smallestCover(choices [][]string) []string {
+	var best []string
+	var pick func(i int, set []string)
+	pick = func(i int, set []string) {
+		if best != nil && len(set) >= len(best) {
+			return
+		}
+		if i == len(choices) {
+			best = slices.Clone(set)
+			return
+		}
+		for _, p := range choices[i] {
+			if slices.Contains(set, p) {
+				pick(i+1, set)
+				return
+			}
+		}
+		for _, p := range choices[i] {
+			pick(i+1, append(set, p))
+		}
+	}
+	pick(0, []string{})
+	return best
+}
+
+// OperationDecision says which granted permission allows an operation.
+type OperationDecision struct {
+	Operation Operation `json:"operation"`
+	// AllowedBy is the granted permission that allows it, least privileged
+	// first; empty when none does.
+	AllowedBy string `json:"allowedBy,omitempty"`
+	// Least are the permissions that allow it with least privilege.
+	Least []string `json:"least"`
+}
+
+// Decision is the judgement of a grant against the operations it serves.
+type Decision struct {
+	Auth       AuthType            `json:"auth"`
+	Mode       Mode                `json:"mode"`
+	Operations []OperationDecision `json:"operations"`
+	// Minimal is the least-privileged set of permissions for the operations.
+	Minimal []string `json:"minimal"`
+	// Missing are operations no granted permission allows.
+	Missing []Operation `json:"missing,omitempty"`
+	// Excess are granted chat permissions more privileged than the
+	// operations need.
+	Excess []string `json:"excess,omitempty"`
+	// Unrelated are granted permissions the catalogue does not know (such as
+	// User.Read or openid); they are not judged.
+	Unrelated  []string `json:"unrelated,omitempty"`
+	Violations List     `json:"violations"`
+	Warnings   List     `json:"warnings"`
+}
+
+// Err returns the decision's violations as an error, or nil.
+func (d *Decision) Err() error { return d.Violations.Err() }
+
+// Evaluate judges a grant: which granted permission allows each operation,
+// which operations no granted permission allows (a violation in every mode
+// but off: the service would answer 403), and which granted permissions are
+// more privileged than the operations need (a warning in ModeWarn, a
+// violation in ModeStrict). Permission names compare case-insensitively.
+func Evaluate(auth AuthType, g Grant) *Decision {
+	if auth == "" {
+		auth = AuthDelegated
+	}
+	mode := g.Mode
+	if mode == "" {
+		mode = ModeWarn
+	}
+	d := &Decision{Auth: auth, Mode: mode}
+	var k checker
+	switch mode {
+	case ModeWarn, ModeStrict, ModeOff:
+	default:
+		k.violate(CodeOperation, "grant.mode", fmt.Sprintf("mode %q: want %q, %q or %q", mode, ModeWarn, ModeStrict, ModeOff))
+	}
+	if auth != AuthDelegated && auth != AuthApplication {
+		k.violate(CodeAuthType, "grant", fmt.Sprintf("authentication type %q: want %q or %q", auth, AuthDelegated, AuthApplication))
+		d.Violations, d.Warnings = k.violations, k.warnings
+		return d
+	}
+
+	ops := dedupOps(g.Operations)
+	var entries []catalogEntry
+	var known []Operation
+	for i, op := range ops {
+		field := fmt.Sprintf("grant.operations[%d]", i)
+		o, ok := lookupOp(op)
+		if !ok {
+			k.violate(CodeOperation, field, fmt.Sprintf("unknown operation %q: want one of %s", op, opNames()))
+			continue
+		}
+		e, _ := o.entry(auth)
+		if e.Unsupported != "" {
+			k.violate(CodeOperationAuth, field, fmt.Sprintf("%s is not available with %s permissions: %s", op, auth, e.Unsupported))
+			continue
+		}
+		entries = append(entries, e)
+		known = append(known, op)
+	}
+	choices := make([][]string, len(entries))
+	for i, e := range entries {
+		choices[i] = e.acceptable()
+	}
+	d.Minimal = smallestCover(choices)
+
+	granted := dedupFold(g.Permissions)
+	used := map[string]bool{} // granted permissions acceptable for some operation
+	for i, e := range entries {
+		od := OperationDecision{Operation: known[i], Least: choices[i]}
+		// Prefer an acceptable permission, then the least privileged other one.
+		for _, cand := range append(slices.Clone(choices[i]), append(slices.Clone(e.Least), e.Higher...)...) {
+			if p, ok := findFold(granted, cand); ok {
+				od.AllowedBy = p
+				break
+			}
+		}
+		for _, p := range granted {
+			if containsFold(choices[i], p) {
+				used[strings.ToLower(p)] = true
+			}
+		}
+		if od.AllowedBy == "" {
+			d.Missing = append(d.Missing, known[i])
+			if mode != ModeOff {
+				k.violate(CodePermissionMissing, "grant.permissions", fmt.Sprintf("no granted permission allows %s: want %s", known[i], strings.Join(choices[i], " or ")))
+			}
+		}
+		d.Operations = append(d.Operations, od)
+	}
+
+	for _, p := range granted {
+		if used[strings.ToLower(p)] {
+			continue
+		}
+		if !knownPermission(auth, p) {
+			d.Unrelated = append(d.Unrelated, p)
+			continue
+		}
+		d.Excess = append(d.Excess, p)
+		msg := fmt.Sprintf("%s is more privileged than %s needs: %s is enough (use a higher privileged permission only if the app requires it)",
+			p, joinOps(known), strings.Join(d.Minimal, " and "))
+		switch mode {
+		case ModeStrict:
+			k.violate(CodePermissionExcess, "grant.permissions", msg)
+		case ModeWarn:
+			k.warn(CodePermissionExcess, "grant.permissions", msg)
+		}
+	}
+	d.Violations, d.Warnings = k.violations, k.warnings
+	return d
+}
+
+func joinOps(ops []Operation) string {
+	if len(ops) == 0 {
+		return "no declared operation"
+	}
+	s := make([]string, len(ops))
+	for i, o := range ops {
+		s[i] = string(o)
+	}
+	return strings.Join(s, ", ")
+}
+
+// knownPermission reports whether the catalogue lists p for any operation
+// of the auth type.
+func knownPermission(auth AuthType, p string) bool {
+	for i := range catalog.Operations {
+		e, _ := catalog.Operations[i].entry(auth)
+		if e.allows(p) {
+			return true
+		}
+	}
+	return false
+}
+
+func dedupOps(ops []Operation) []Operation {
+	var out []Operation
+	for _, o := range ops {
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// dedupFold drops empty names and repeats, comparing case-insensitively.
+func dedupFold(in []string) []string {
+	var out []string
+	for _, s := range in {
+		s = strings.TrimSpace(s)
+		if s != "" && !containsFold(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func containsFold(list []string, s string) bool {
+	_, ok := findFold(list, s)
+	return ok
+}
+
+func findFold(list []string, s string) (string, bool) {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return x, true
+		}
+	}
+	return "", false
+}
+
+// SplitPermissions splits a list of permissions written with spaces or
+// commas, as in a token's scp claim or a command-line flag.
+func SplitPermissions(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })
+}
