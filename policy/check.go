@@ -220,13 +220,18 @@ func (k *checker) member(i int, m *Member, c *Context) {
 }
 
 func (k *checker) duplicates(r *Request) {
-	for i := range r.Members {
-		for j := 0; j < i; j++ {
-			if sameUser(r.Members[i].User, r.Members[j].User) {
-				k.violate(CodeDuplicateMember, fmt.Sprintf("members[%d].user@odata.bind", i), fmt.Sprintf("%q is already members[%d]: list each user once", r.Members[i].User, j))
-				break
-			}
+	// Object ids and user principal names both compare case-insensitively.
+	seen := make(map[string]int, len(r.Members))
+	for i, m := range r.Members {
+		if m.User == "" {
+			continue
 		}
+		key := strings.ToLower(m.User)
+		if j, ok := seen[key]; ok {
+			k.violate(CodeDuplicateMember, fmt.Sprintf("members[%d].user@odata.bind", i), fmt.Sprintf("%q is already members[%d]: list each user once", m.User, j))
+			continue
+		}
+		seen[key] = i
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // MemberODataType is the @odata.type every member of POST /chats must carry.
@@ -27,15 +28,9 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("policy: malformed body at line %d, column %d (byte %d): %s", e.Line, e.Column, e.Offset, e.Msg)
 }
 
-// syntaxErrorAt locates a decoding error. off is encoding/json's offset:
-// the number of bytes read when the error was found, so the offending byte
-// is the one before it; an offset at the end means the input ended early.
-func syntaxErrorAt(data []byte, off int64, msg string) *SyntaxError {
-	off = min(max(off, 0), int64(len(data)))
-	at := off
-	if off > 0 && off < int64(len(data)) {
-		at = off - 1
-	}
+// syntaxErrorAt locates an error at byte index at of data.
+func syntaxErrorAt(data []byte, at int64, msg string) *SyntaxError {
+	at = min(max(at, 0), int64(len(data)))
 	line := 1 + bytes.Count(data[:at], []byte{'\n'})
 	col := int(at) - bytes.LastIndexByte(data[:at], '\n')
 	return &SyntaxError{Offset: at, Line: line, Column: col, Msg: msg}
@@ -66,7 +61,13 @@ func ParseCreateChat(data []byte) (*Request, error) {
 		err := json.Unmarshal(data, &v)
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return nil, syntaxErrorAt(data, se.Offset, se.Error())
+			// encoding/json's offset counts the bytes read, so the offending
+			// byte is the one before it, unless the input ended early.
+			at := se.Offset
+			if at > 0 && !strings.Contains(se.Error(), "unexpected end") {
+				at--
+			}
+			return nil, syntaxErrorAt(data, at, se.Error())
 		}
 		return nil, syntaxErrorAt(data, int64(len(data)), "invalid JSON")
 	}

@@ -1,0 +1,42 @@
+package policy_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/graphchat/graphchat/policy"
+)
+
+func request(n int) *policy.Request {
+	r := &policy.Request{ChatType: policy.ChatTypeGroup}
+	if n == 2 {
+		r.ChatType = policy.ChatTypeOneOnOne
+	} else {
+		topic := "Quarterly planning"
+		r.Topic = &topic
+	}
+	for i := range n {
+		r.Members = append(r.Members, policy.Member{
+			User:  fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i),
+			Roles: []policy.Role{policy.RoleOwner},
+			Kind:  policy.KindMember,
+		})
+	}
+	return r
+}
+
+func BenchmarkCheck(b *testing.B) {
+	for _, n := range []int{2, 250} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			r := request(n)
+			c := &policy.Context{Caller: policy.Caller{ID: r.Members[0].User}, TenantID: "2432b57b-0abd-43db-aa7b-16eadd115d34",
+				Grant: &policy.Grant{Permissions: []string{"Chat.Create"}}}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := policy.Check(r, c).Err(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
