@@ -1,0 +1,596 @@
+package graphchattest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/graphchat/graphchat/policy"
+)
+
+const memberType = "#microsoft.graph.aadUserConversationMember"
+
+type chat struct {
+	ID          string
+	Type        string // "oneOnOne" or "group"
+	Topic       *string
+	Created     time.Time
+	LastUpdated time.Time
+	Members     []*member
+	pairKey     string // oneOnOne: the unordered pair of users
+	// addsBlocked is set on groups created with two members, which the
+	// service is reported to keep at two (RosterAddMemberBlocked).
+	addsBlocked bool
+}
+
+type member struct {
+	ID           string // membership id
+	UserID       string
+	User         *User // nil for external users not in the directory
+	Roles        []string
+	TenantID     string
+	VisibleSince time.Time
+}
+
+// Chat is a snapshot of an emulated chat, for tests.
+type Chat struct {
+	ID       string
+	ChatType string
+	Topic    string
+	Created  time.Time
+	Members  []string // user ids
+}
+
+// Chats returns a snapshot of every chat, oldest first.
+func (e *Emulator) Chats() []Chat {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]Chat, len(e.chats))
+	for i, c := range e.chats {
+		out[i] = Chat{ID: c.ID, ChatType: c.Type, Created: c.Created}
+		if c.Topic != nil {
+			out[i].Topic = *c.Topic
+		}
+		for _, m := range c.Members {
+			out[i].Members = append(out[i].Members, m.UserID)
+		}
+	}
+	return out
+}
+
+func (e *Emulator) findUser(ref string) *User {
+	for i := range e.users {
+		u := &e.users[i]
+		if strings.EqualFold(u.ID, ref) || strings.EqualFold(u.UserPrincipalName, ref) {
+			return u
+		}
+	}
+	return nil
+}
+
+// bindPattern accepts the two documented forms of a user bind URL.
+var bindPattern = regexp.MustCompile(`^https://(graph\.microsoft\.com|graph\.microsoft\.us|dod-graph\.microsoft\.us|microsoftgraph\.chinacloudapi\.cn)/(v1\.0|beta)/users(?:\('((?:[^']|'')+)'\)|/([^/?#']+))$`)
+
+// parseBind returns the user key of a bind URL, unescaped, or the message
+// of the 400 that refuses it.
+func parseBind(s string) (key, refusal string) {
+	m := bindPattern.FindStringSubmatch(s)
+	if m == nil {
+		return "", fmt.Sprintf("Invalid bind property value '%s': want https://graph.microsoft.com/v1.0/users('{id}')", s)
+	}
+	key = m[4]
+	if m[3] != "" {
+		key = strings.ReplaceAll(m[3], "''", "'")
+	}
+	key, err := url.PathUnescape(key)
+	if err != nil || key == "" {
+		return "", fmt.Sprintf("Invalid bind property value '%s'", s)
+	}
+	return key, ""
+}
+
+type wireMember struct {
+	ODataType    *string  `json:"@odata.type"`
+	Roles        []string `json:"roles"`
+	Bind         *string  `json:"user@odata.bind"`
+	TenantID     *string  `json:"tenantId"`
+	VisibleSince *string  `json:"visibleHistoryStartDateTime"`
+}
+
+// resolveMember checks one member of a request and finds its user. A
+// non-empty message is the reason for a 400.
+func (e *Emulator) resolveMember(i int, w wireMember) (*member, string) {
+	where := fmt.Sprintf("members[%d]", i)
+	if w.ODataType == nil || *w.ODataType == "" {
+		return nil, "'odata.type' must be specified in the request body."
+	}
+	if *w.ODataType != memberType && *w.ODataType != strings.TrimPrefix(memberType, "#") {
+		return nil, fmt.Sprintf("Member type '%s' is not supported: want %s.", *w.ODataType, memberType)
+	}
+	if w.Bind == nil {
+		return nil, "'user@odata.bind' field is missing in the request."
+	}
+	key, refusal := parseBind(*w.Bind)
+	if refusal != "" {
+		return nil, refusal
+	}
+	if len(w.Roles) != 1 {
+		return nil, fmt.Sprintf("%s must have exactly one role, 'owner' or 'guest'.", where)
+	}
+	role := w.Roles[0]
+	if role != "owner" && role != "guest" {
+		return nil, fmt.Sprintf("The passed-in role '%s' is not supported.", role)
+	}
+	m := &member{Roles: []string{role}}
+	tenant := ""
+	if w.TenantID != nil {
+		tenant = *w.TenantID
+	}
+	if tenant != "" && !strings.EqualFold(tenant, e.tenant) {
+		// An external (federated) user: found through its home tenant.
+		if !isGUID(key) {
+			if u := e.findUser(key); u != nil && strings.EqualFold(u.TenantID, tenant) {
+				key = u.ID
+			} else {
+				return nil, fmt.Sprintf("External user '%s' must be referenced by object id.", key)
+			}
+		}
+		if !isGUID(tenant) {
+			return nil, fmt.Sprintf("Invalid tenantId '%s'.", tenant)
+		}
+		if role != "owner" {
+			return nil, "External users must be added with the role 'owner'."
+		}
+		m.UserID, m.TenantID = strings.ToLower(key), strings.ToLower(tenant)
+		if u := e.findUser(key); u != nil {
+			m.User = u
+		}
+		return m, ""
+	}
+	u := e.findUser(key)
+	if u == nil {
+		return nil, fmt.Sprintf("User '%s' was not found in the tenant.", key)
+	}
+	if u.TenantID != "" && !strings.EqualFold(u.TenantID, e.tenant) {
+		return nil, fmt.Sprintf("User '%s' belongs to another tenant: set its tenantId.", key)
+	}
+	if u.UserType == "Guest" && role != "guest" {
+		return nil, "Guest users must be added with the role 'guest'."
+	}
+	m.User, m.UserID, m.TenantID = u, u.ID, e.tenant
+	return m, ""
+}
+
+func (e *Emulator) createChat(q *request) *response {
+	if resp := e.authorize(q, policy.OpCreateChat); resp != nil {
+		return resp
+	}
+	body, resp := e.readBody(q)
+	if resp != nil {
+		return resp
+	}
+	bad := func(msg string) *response { return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil) }
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
+		return bad("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
+	}
+	var in struct {
+		ChatType      *string           `json:"chatType"`
+		Topic         *string           `json:"topic"`
+		Members       []json.RawMessage `json:"members"`
+		InstalledApps []json.RawMessage `json:"installedApps"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return bad("Unable to read JSON request payload: " + err.Error())
+	}
+	if in.ChatType == nil {
+		return bad("Chat type must be specified.")
+	}
+	if *in.ChatType != "oneOnOne" && *in.ChatType != "group" {
+		return bad(fmt.Sprintf("Chat type '%s' is not supported for creation.", *in.ChatType))
+	}
+	if in.Members == nil {
+		return bad("Chat members cannot be null. (Parameter 'Members')")
+	}
+	if in.Topic != nil {
+		if *in.ChatType == "oneOnOne" {
+			return bad("Topic can only be set on group chats.")
+		}
+		if n := len([]rune(*in.Topic)); n > 250 {
+			return bad(fmt.Sprintf("Topic length %d exceeds the limit of 250.", n))
+		}
+		if strings.Contains(*in.Topic, ":") {
+			return bad("Topic cannot contain ':'.")
+		}
+	}
+	switch n := len(in.Members); {
+	case *in.ChatType == "oneOnOne" && n != 2:
+		return bad(fmt.Sprintf("A one-on-one chat must have exactly 2 members, found %d.", n))
+	case *in.ChatType == "group" && (n < 2 || n > 250):
+		return bad(fmt.Sprintf("A group chat must have 2 to 250 members, found %d.", n))
+	}
+	if len(in.InstalledApps) > 1 {
+		return bad("Only one app can be installed when a chat is created.")
+	}
+	members := make([]*member, 0, len(in.Members))
+	for i, rm := range in.Members {
+		var w wireMember
+		if err := json.Unmarshal(rm, &w); err != nil {
+			return bad(fmt.Sprintf("Unable to read members[%d]: %v", i, err))
+		}
+		m, msg := e.resolveMember(i, w)
+		if msg != "" {
+			return bad(msg)
+		}
+		for _, prev := range members {
+			if prev.UserID == m.UserID {
+				return bad(fmt.Sprintf("User '%s' is listed more than once.", m.UserID))
+			}
+		}
+		members = append(members, m)
+	}
+	if c := q.claims; c != nil && !c.app() {
+		found := false
+		for _, m := range members {
+			found = found || strings.EqualFold(m.UserID, c.ObjectID)
+		}
+		if !found {
+			return bad("The user initiating the request must be a member of the chat.")
+		}
+	}
+
+	e.mu.Lock()
+	now := e.now().UTC().Truncate(time.Millisecond)
+	var ch *chat
+	status := http.StatusCreated
+	if *in.ChatType == "oneOnOne" {
+		ids := []string{strings.ToLower(members[0].UserID), strings.ToLower(members[1].UserID)}
+		sort.Strings(ids)
+		key := ids[0] + "_" + ids[1]
+		for _, c := range e.chats {
+			if c.pairKey == key {
+				ch = c // the service returns the existing one-on-one chat
+			}
+		}
+		if ch == nil {
+			ch = &chat{ID: "19:" + key + "@unq.gbl.spaces", Type: "oneOnOne", Created: now, LastUpdated: now, pairKey: key}
+		}
+	} else {
+		var b [16]byte
+		rand.Read(b[:])
+		ch = &chat{ID: "19:" + hex.EncodeToString(b[:]) + "@thread.v2", Type: "group", Topic: in.Topic, Created: now, LastUpdated: now, addsBlocked: len(members) == 2}
+	}
+	if _, exists := e.byID[ch.ID]; !exists {
+		for _, m := range members {
+			m.ID = membershipID(e.tenant, ch.ID, m.UserID)
+			m.VisibleSince = time.Time{}
+		}
+		ch.Members = members
+		e.chats = append(e.chats, ch)
+		e.byID[ch.ID] = ch
+	}
+	out := e.chatJSON(q, ch, false)
+	e.mu.Unlock()
+
+	if len(in.InstalledApps) == 1 {
+		op := newID()
+		return &response{status: http.StatusAccepted, header: http.Header{
+			"Location": {fmt.Sprintf("/chats('%s')/operations('%s')", ch.ID, op)},
+		}}
+	}
+	return e.jsonResponse(status, out, nil)
+}
+
+func membershipID(tenant, chatID, userID string) string {
+	return base64.StdEncoding.EncodeToString([]byte("1#" + tenant + "#" + chatID + "#" + userID))
+}
+
+// chatJSON renders a chat; the caller holds e.mu.
+func (e *Emulator) chatJSON(q *request, c *chat, expandMembers bool) map[string]any {
+	var topic any
+	if c.Topic != nil {
+		topic = *c.Topic
+	}
+	out := map[string]any{
+		"@odata.context":      fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats/$entity", q.version),
+		"id":                  c.ID,
+		"topic":               topic,
+		"createdDateTime":     formatTime(c.Created),
+		"lastUpdatedDateTime": formatTime(c.LastUpdated),
+		"chatType":            c.Type,
+		"webUrl":              fmt.Sprintf("https://teams.microsoft.com/l/chat/%s/0?tenantId=%s", url.PathEscape(c.ID), e.tenant),
+		"tenantId":            e.tenant,
+		"onlineMeetingInfo":   nil,
+		"viewpoint":           nil,
+	}
+	if expandMembers {
+		ms := make([]any, len(c.Members))
+		for i, m := range c.Members {
+			ms[i] = memberJSON(m)
+		}
+		out["members"] = ms
+	}
+	return out
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func memberJSON(m *member) map[string]any {
+	out := map[string]any{
+		"@odata.type":                 memberType,
+		"id":                          m.ID,
+		"roles":                       m.Roles,
+		"displayName":                 nil,
+		"visibleHistoryStartDateTime": formatTime(m.VisibleSince),
+		"userId":                      m.UserID,
+		"email":                       nil,
+		"tenantId":                    m.TenantID,
+	}
+	if m.User != nil {
+		out["displayName"] = m.User.DisplayName
+		out["email"] = m.User.Mail
+	}
+	return out
+}
+
+func (e *Emulator) lookupChat(q *request, id string) (*chat, *response) {
+	id, _ = url.PathUnescape(id)
+	c := e.byID[id]
+	if c == nil {
+		return nil, e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("Chat '%s' was not found.", id), nil)
+	}
+	if cl := q.claims; cl != nil && !cl.app() && !c.hasMember(cl.ObjectID) {
+		return nil, e.graphError(q, http.StatusForbidden, "Forbidden", "The signed-in user is not a member of the chat.", nil)
+	}
+	return c, nil
+}
+
+func (c *chat) hasMember(userID string) bool {
+	return slices.ContainsFunc(c.Members, func(m *member) bool { return strings.EqualFold(m.UserID, userID) })
+}
+
+func (e *Emulator) getChat(q *request, id string) *response {
+	if resp := e.authorize(q, policy.OpGetChat); resp != nil {
+		return resp
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, resp := e.lookupChat(q, id)
+	if resp != nil {
+		return resp
+	}
+	return e.jsonResponse(http.StatusOK, e.chatJSON(q, c, strings.Contains(q.r.URL.Query().Get("$expand"), "members")), nil)
+}
+
+func (e *Emulator) listMembers(q *request, id string) *response {
+	if resp := e.authorize(q, policy.OpListMembers); resp != nil {
+		return resp
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, resp := e.lookupChat(q, id)
+	if resp != nil {
+		return resp
+	}
+	values := make([]any, len(c.Members))
+	for i, m := range c.Members {
+		values[i] = memberJSON(m)
+	}
+	return e.jsonResponse(http.StatusOK, map[string]any{
+		"@odata.context": fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats('%s')/members", q.version, c.ID),
+		"@odata.count":   len(values),
+		"value":          values,
+	}, nil)
+}
+
+func (e *Emulator) addMember(q *request, id string) *response {
+	if resp := e.authorize(q, policy.OpAddMember); resp != nil {
+		return resp
+	}
+	body, resp := e.readBody(q)
+	if resp != nil {
+		return resp
+	}
+	var w wireMember
+	if err := json.Unmarshal(body, &w); err != nil {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload.", nil)
+	}
+	m, msg := e.resolveMember(0, w)
+	if msg != "" {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil)
+	}
+	if w.VisibleSince != nil {
+		t, err := time.Parse(time.RFC3339Nano, *w.VisibleSince)
+		if err != nil {
+			return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid visibleHistoryStartDateTime '%s'.", *w.VisibleSince), nil)
+		}
+		m.VisibleSince = t
+	} else {
+		m.VisibleSince = e.now().UTC()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, resp := e.lookupChat(q, id)
+	if resp != nil {
+		return resp
+	}
+	if c.Type != "group" {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", "Members cannot be added to a one-on-one chat.", nil)
+	}
+	if c.addsBlocked {
+		return e.graphError(q, http.StatusBadRequest, "RosterAddMemberBlocked", "Adding members to this chat is blocked: it was created with two members.", nil)
+	}
+	if c.hasMember(m.UserID) {
+		return e.graphError(q, http.StatusConflict, "Conflict", fmt.Sprintf("User '%s' is already a member of the chat.", m.UserID), nil)
+	}
+	if len(c.Members) >= 250 {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", "The chat already has 250 members.", nil)
+	}
+	m.ID = membershipID(e.tenant, c.ID, m.UserID)
+	c.Members = append(c.Members, m)
+	c.LastUpdated = e.now().UTC().Truncate(time.Millisecond)
+	return &response{status: http.StatusCreated, header: http.Header{
+		"Location": {fmt.Sprintf("/chats('%s')/members('%s')", c.ID, m.ID)},
+	}}
+}
+
+func (e *Emulator) removeMember(q *request, id, membership string) *response {
+	if resp := e.authorize(q, policy.OpRemoveMember); resp != nil {
+		return resp
+	}
+	membership, _ = url.PathUnescape(membership)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, resp := e.lookupChat(q, id)
+	if resp != nil {
+		return resp
+	}
+	if c.Type != "group" {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", "Members cannot be removed from a one-on-one chat.", nil)
+	}
+	i := slices.IndexFunc(c.Members, func(m *member) bool { return m.ID == membership })
+	if i < 0 {
+		return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("Membership '%s' was not found.", membership), nil)
+	}
+	c.Members = slices.Delete(c.Members, i, i+1)
+	c.LastUpdated = e.now().UTC().Truncate(time.Millisecond)
+	return &response{status: http.StatusNoContent}
+}
+
+func (e *Emulator) getUser(q *request, ref string) *response {
+	if resp := e.authorize(q, policy.OpGetUser); resp != nil {
+		return resp
+	}
+	ref, _ = url.PathUnescape(ref)
+	e.mu.Lock()
+	u := e.findUser(ref)
+	e.mu.Unlock()
+	if u == nil || (u.TenantID != "" && !strings.EqualFold(u.TenantID, e.tenant)) {
+		return e.graphError(q, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", ref), nil)
+	}
+	full := map[string]any{"id": u.ID, "userPrincipalName": u.UserPrincipalName, "displayName": u.DisplayName, "mail": u.Mail, "userType": u.UserType}
+	// User.ReadBasic.All reads only the basic profile, which has no userType.
+	if c := q.claims; c != nil && !slices.ContainsFunc(c.permissions(), func(p string) bool {
+		return !strings.EqualFold(p, "User.ReadBasic.All") && slices.ContainsFunc([]string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}, func(a string) bool { return strings.EqualFold(a, p) })
+	}) {
+		delete(full, "userType")
+	}
+	out := map[string]any{"@odata.context": fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#users/$entity", q.version)}
+	if sel := q.r.URL.Query().Get("$select"); sel != "" {
+		for _, f := range strings.Split(sel, ",") {
+			if v, ok := full[strings.TrimSpace(f)]; ok {
+				out[strings.TrimSpace(f)] = v
+			}
+		}
+	} else {
+		for k, v := range full {
+			out[k] = v
+		}
+	}
+	return e.jsonResponse(http.StatusOK, out, nil)
+}
+
+// filterPattern matches the $filter clauses the emulator supports:
+// chatType eq '...' and topic eq '...', joined by "and".
+var filterClause = regexp.MustCompile(`^\s*(chatType|topic)\s+eq\s+'((?:[^']|'')*)'\s*$`)
+
+func (e *Emulator) listChats(q *request, userRef string) *response {
+	if resp := e.authorize(q, policy.OpListChats); resp != nil {
+		return resp
+	}
+	var userID string
+	switch {
+	case userRef == "":
+		if q.claims == nil || q.claims.app() {
+			return e.graphError(q, http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow.", nil)
+		}
+		userID = q.claims.ObjectID
+	default:
+		ref, _ := url.PathUnescape(userRef)
+		e.mu.Lock()
+		u := e.findUser(ref)
+		e.mu.Unlock()
+		if u == nil {
+			return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("User '%s' was not found.", ref), nil)
+		}
+		userID = u.ID
+		if c := q.claims; c != nil && !c.app() && !strings.EqualFold(c.ObjectID, userID) {
+			return e.graphError(q, http.StatusForbidden, "Forbidden", "A delegated call can list only the signed-in user's chats.", nil)
+		}
+	}
+	query := q.r.URL.Query()
+	conds := map[string]string{}
+	if f := query.Get("$filter"); f != "" {
+		for _, clause := range strings.Split(f, " and ") {
+			m := filterClause.FindStringSubmatch(clause)
+			if m == nil {
+				return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Unsupported $filter clause '%s'.", strings.TrimSpace(clause)), nil)
+			}
+			conds[m[1]] = strings.ReplaceAll(m[2], "''", "'")
+		}
+	}
+	top := 50
+	if t := query.Get("$top"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 1 || n > 50 {
+			return e.graphError(q, http.StatusBadRequest, "BadRequest", "$top must be from 1 to 50.", nil)
+		}
+		top = n
+	}
+	skip := 0
+	if s := query.Get("$skiptoken"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return e.graphError(q, http.StatusBadRequest, "BadRequest", "Invalid $skiptoken.", nil)
+		}
+		skip = n
+	}
+	expand := strings.Contains(query.Get("$expand"), "members")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var matched []*chat
+	for i := len(e.chats) - 1; i >= 0; i-- { // most recently created first
+		c := e.chats[i]
+		if !c.hasMember(userID) {
+			continue
+		}
+		if t, ok := conds["chatType"]; ok && c.Type != t {
+			continue
+		}
+		if t, ok := conds["topic"]; ok && (c.Topic == nil || *c.Topic != t) {
+			continue
+		}
+		matched = append(matched, c)
+	}
+	values := []any{}
+	for i := skip; i < len(matched) && i < skip+top; i++ {
+		values = append(values, e.chatJSON(q, matched[i], expand))
+	}
+	out := map[string]any{
+		"@odata.context": fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats", q.version),
+		"@odata.count":   len(values),
+		"value":          values,
+	}
+	if skip+top < len(matched) {
+		next := *q.r.URL
+		nq := next.Query()
+		nq.Set("$skiptoken", strconv.Itoa(skip+top))
+		next.RawQuery = nq.Encode()
+		next.Scheme, next.Host = "http", q.r.Host
+		if q.r.TLS != nil {
+			next.Scheme = "https"
+		}
+		out["@odata.nextLink"] = next.String()
+	}
+	return e.jsonResponse(http.StatusOK, out, nil)
+}
