@@ -33,7 +33,7 @@ func Check(r *Request, c *Context) *Result {
 	k.topic(r)
 	k.memberCount(r)
 	for i := range r.Members {
-		k.member(i, &r.Members[i], c)
+		k.member(fmt.Sprintf("members[%d]", i), &r.Members[i], c)
 	}
 	k.duplicates(r)
 	if auth == AuthDelegated {
@@ -49,6 +49,36 @@ func Check(r *Request, c *Context) *Result {
 			g.Operations = append([]Operation{OpCreateChat}, g.Operations...)
 		}
 		d := Evaluate(auth, g)
+		res.Permissions = d
+		res.Violations = append(res.Violations, d.Violations...)
+		res.Warnings = append(res.Warnings, d.Warnings...)
+	}
+	return res
+}
+
+// CheckMember applies the member rules (roles, kind, tenant, reference) to
+// one member being added to an existing group chat, and judges c.Grant for
+// the add-member operation. Fields are named "member.roles" and so on.
+func CheckMember(m *Member, c *Context) *Result {
+	if c == nil {
+		c = &Context{}
+	}
+	var k checker
+	if m == nil {
+		k.violate(CodeBindMissing, "member", "no member given")
+		return k.result()
+	}
+	if m.User == "" {
+		k.violate(CodeBindMissing, "member.user@odata.bind", "missing: want the user's object id or user principal name")
+	}
+	k.member("member", m, c)
+	res := k.result()
+	if c.Grant != nil {
+		g := *c.Grant
+		if !slices.Contains(g.Operations, OpAddMember) {
+			g.Operations = append([]Operation{OpAddMember}, g.Operations...)
+		}
+		d := Evaluate(c.auth(), g)
 		res.Permissions = d
 		res.Violations = append(res.Violations, d.Violations...)
 		res.Warnings = append(res.Warnings, d.Warnings...)
@@ -164,8 +194,8 @@ func (k *checker) memberCount(r *Request) {
 	}
 }
 
-func (k *checker) member(i int, m *Member, c *Context) {
-	field := func(name string) string { return fmt.Sprintf("members[%d]%s", i, name) }
+func (k *checker) member(prefix string, m *Member, c *Context) {
+	field := func(name string) string { return prefix + name }
 	if m.User != "" && !IsUserReference(m.User) {
 		k.violate(CodeUserReference, field(".user@odata.bind"), fmt.Sprintf("%q is neither an object id (GUID) nor a user principal name", m.User))
 	}

@@ -361,3 +361,28 @@ func TestParseToken(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckMember(t *testing.T) {
+	ctx := &policy.Context{TenantID: "2432b57b-0abd-43db-aa7b-16eadd115d34", Grant: &policy.Grant{Permissions: []string{"ChatMember.ReadWrite"}, Operations: []policy.Operation{policy.OpAddMember}}}
+	tests := []struct {
+		m    *policy.Member
+		want []policy.Code
+	}{
+		{&policy.Member{User: "a@contoso.com", Roles: []policy.Role{policy.RoleOwner}}, nil},
+		{&policy.Member{User: "a@contoso.com", Roles: []policy.Role{policy.RoleOwner}, Kind: policy.KindGuest}, []policy.Code{policy.CodeGuestRole}},
+		{&policy.Member{User: "82af01c5-f7cc-4a2e-a728-3a5df21afd9d", Roles: []policy.Role{policy.RoleGuest}, TenantID: "4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1"}, []policy.Code{policy.CodeExternalRole}},
+		{&policy.Member{User: "not a user", Roles: nil}, []policy.Code{policy.CodeUserReference, policy.CodeRoleCount}},
+		{&policy.Member{}, []policy.Code{policy.CodeBindMissing, policy.CodeRoleCount}},
+		{nil, []policy.Code{policy.CodeBindMissing}},
+	}
+	for _, tt := range tests {
+		got := policy.CheckMember(tt.m, ctx)
+		if diff := cmp.Diff(tt.want, got.Violations.Codes(), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("CheckMember(%+v) (-want +got):\n%s", tt.m, diff)
+		}
+	}
+	res := policy.CheckMember(&policy.Member{User: "a@contoso.com", Roles: []policy.Role{policy.RoleOwner}}, &policy.Context{Grant: &policy.Grant{Permissions: []string{"Chat.Create"}}})
+	if !res.Violations.Has(policy.CodePermissionMissing) {
+		t.Errorf("Chat.Create allowed add-member: %v", res.Violations)
+	}
+}

@@ -1,0 +1,454 @@
+package graphchat
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/chats"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+
+	"github.com/graphchat/graphchat/policy"
+)
+
+const defaultTimeout = 100 * time.Second
+
+// Created is the outcome of a chat creation.
+type Created struct {
+	// Chat is the chat the service returned; nil when it answered 202
+	// (a chat created with an app to install).
+	Chat models.Chatable
+	// Existed is true when the service returned a one-on-one chat that
+	// already existed (it never creates a second one for the same two
+	// users). It is decided by the chat's createdDateTime: earlier than the
+	// request by more than the round trip plus one second on the service's
+	// own clock (its Date header), or a chat this Client returned before.
+	// A chat created by someone else within that second counts as new.
+	Existed bool
+	// Operation is the Location of the operation the service started when
+	// it answered 202, such as /chats('19:...')/operations('...').
+	Operation string
+	// Warnings are the policy's warnings about the request.
+	Warnings policy.List
+}
+
+// ID returns the chat's id, or "" when the service returned no chat.
+func (c *Created) ID() string {
+	if c == nil || c.Chat == nil {
+		return ""
+	}
+	return deref(c.Chat.GetId())
+}
+
+// CreateOptions add what is known of a chat's members to Create.
+type CreateOptions struct {
+	// Kinds maps members (by object id or user principal name, as in their
+	// bind URL) to what is known of them.
+	Kinds map[string]policy.Kind
+}
+
+// CreateOneOnOne creates the one-on-one chat of two users, or returns the
+// one that exists. For a delegated call one of them is the signed-in user.
+func (c *Client) CreateOneOnOne(ctx context.Context, a, b Member) (*Created, error) {
+	return c.createFromMembers(ctx, policy.ChatTypeOneOnOne, nil, []Member{a, b})
+}
+
+// CreateGroup creates a group chat with a topic ("" for none) and members.
+// Group creation is not idempotent: every call that succeeds makes a new
+// chat, and graphchat never retries it after an ambiguous failure.
+func (c *Client) CreateGroup(ctx context.Context, topic string, members ...Member) (*Created, error) {
+	var t *string
+	if topic != "" {
+		t = &topic
+	}
+	return c.createFromMembers(ctx, policy.ChatTypeGroup, t, members)
+}
+
+func (c *Client) createFromMembers(ctx context.Context, typ policy.ChatType, topic *string, members []Member) (*Created, error) {
+	req := &policy.Request{ChatType: typ, Topic: topic, Members: make([]policy.Member, len(members))}
+	for i, m := range members {
+		req.Members[i] = m.policy()
+	}
+	res, err := c.check(ctx, req, policy.OpCreateChat)
+	if err != nil {
+		return nil, err
+	}
+	chat := models.NewChat()
+	ct := models.GROUP_CHATTYPE
+	if typ == policy.ChatTypeOneOnOne {
+		ct = models.ONEONONE_CHATTYPE
+	}
+	chat.SetChatType(&ct)
+	chat.SetTopic(topic)
+	ms := make([]models.ConversationMemberable, len(members))
+	for i, m := range members {
+		model, err := m.Model(c.cloud, c.version())
+		if err != nil {
+			return nil, err // unreachable: the policy checked every reference
+		}
+		ms[i] = model
+	}
+	chat.SetMembers(ms)
+	return c.post(ctx, chat, typ, res.Warnings)
+}
+
+// Create checks and creates a chat the caller built with the SDK's models.
+// The body checked is the one the SDK will send: the chat is serialized
+// and parsed back by policy.ParseCreateChat, so a misspelt bind key or a
+// wrong @odata.type in the models is caught too.
+func (c *Client) Create(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*Created, error) {
+	req, err := c.Check(ctx, chat, opts)
+	if err != nil {
+		return nil, err
+	}
+	typ := policy.ChatTypeGroup
+	if ct := chat.GetChatType(); ct != nil && *ct == models.ONEONONE_CHATTYPE {
+		typ = policy.ChatTypeOneOnOne
+	}
+	return c.post(ctx, chat, typ, req.Warnings)
+}
+
+// Check checks a chat built with the SDK's models as Create would, without
+// creating it. It returns the policy's result; the error is a policy.List
+// when the request would be refused, a *policy.SyntaxError when the model
+// does not serialize to a JSON object, or another error when reading the
+// token or resolving users failed.
+func (c *Client) Check(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*policy.Result, error) {
+	if chat == nil {
+		return nil, fmt.Errorf("graphchat: create-chat: chat is nil")
+	}
+	body, err := serialize(chat)
+	if err != nil {
+		return nil, err
+	}
+	req, err := policy.ParseCreateChat(body)
+	if err != nil {
+		return nil, err
+	}
+	if opts != nil {
+		for i := range req.Members {
+			for ref, k := range opts.Kinds {
+				if strings.EqualFold(ref, req.Members[i].User) {
+					req.Members[i].Kind = k
+				}
+			}
+		}
+	}
+	return c.check(ctx, req, policy.OpCreateChat)
+}
+
+func serialize(chat models.Chatable) ([]byte, error) {
+	w := jsonserialization.NewJsonSerializationWriter()
+	defer w.Close()
+	if err := w.WriteObjectValue("", chat); err != nil {
+		return nil, fmt.Errorf("graphchat: serializing the chat: %w", err)
+	}
+	return w.GetSerializedContent()
+}
+
+// check runs the policy for an operation before any request to Graph: the
+// operation must be declared, the grant (from the token or the options) is
+// judged, kinds are resolved when asked, and every rule is applied.
+func (c *Client) check(ctx context.Context, req *policy.Request, op policy.Operation) (*policy.Result, error) {
+	pc, err := c.context(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	res := policy.Check(req, pc)
+	if res.Err() == nil && c.resolve {
+		if err := c.resolveKinds(ctx, req, pc.TenantID); err != nil {
+			return nil, err
+		}
+		res = policy.Check(req, pc)
+	}
+	if err := res.Err(); err != nil {
+		return nil, err
+	}
+	c.warn(ctx, op, res.Warnings)
+	return res, nil
+}
+
+// context returns the policy context of an operation: who calls, from
+// which tenant, with which grant.
+func (c *Client) context(ctx context.Context, op policy.Operation) (*policy.Context, error) {
+	if !slices.Contains(c.ops, op) {
+		return nil, fmt.Errorf("%w: %s is not among Options.Operations %v: declare it so that its permission is requested and judged", ErrUndeclared, op, c.ops)
+	}
+	pc := &policy.Context{Auth: c.auth, TenantID: c.tenant, Caller: c.caller}
+	grant := c.grant
+	if c.tokens != nil {
+		tok, err := c.tokens.token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		// Advisory: the token is read, not verified.
+		if claims, err := policy.ParseToken(tok); err == nil {
+			pc.Auth = claims.Auth()
+			if claims.TenantID != "" {
+				pc.TenantID = claims.TenantID
+			}
+			if who := claims.Caller(); !who.IsZero() {
+				pc.Caller = who
+			}
+			grant = claims.Permissions()
+		}
+	}
+	if grant != nil {
+		pc.Grant = &policy.Grant{Permissions: grant, Operations: c.ops, Mode: c.mode}
+	}
+	return pc, nil
+}
+
+func (c *Client) warn(ctx context.Context, op policy.Operation, warnings policy.List) {
+	if c.logger == nil {
+		return
+	}
+	for _, w := range warnings {
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "policy warning", slog.String("operation", string(op)),
+			slog.String("code", string(w.Code)), slog.String("field", w.Field), slog.String("message", w.Message))
+	}
+}
+
+func (c *Client) version() string {
+	if strings.HasSuffix(c.adapter.GetBaseUrl(), "/beta") {
+		return "beta"
+	}
+	return "v1.0"
+}
+
+// post sends a checked chat. One-on-one creation is marked idempotent so
+// that the pipeline may retry it after a 503, 504 or transport error.
+func (c *Client) post(ctx context.Context, chat models.Chatable, typ policy.ChatType, warnings policy.List) (*Created, error) {
+	headers := khttp.NewHeadersInspectionOptions()
+	headers.InspectResponseHeaders = true
+	cfg := &chats.ChatsRequestBuilderPostRequestConfiguration{Options: []abs.RequestOption{headers}}
+	if typ == policy.ChatTypeOneOnOne {
+		cfg.Options = append(cfg.Options, idempotentOption{})
+	}
+	start := time.Now()
+	got, err := c.chatsBuild.Post(ctx, chat, cfg)
+	elapsed := time.Since(start)
+	if err != nil {
+		return nil, translate(string(policy.OpCreateChat), err)
+	}
+	out := &Created{Chat: got, Warnings: warnings}
+	if got == nil {
+		out.Operation = first(headers.GetResponseHeaders().Get("Location"))
+		return out, nil
+	}
+	if typ == policy.ChatTypeOneOnOne {
+		out.Existed = c.existed(got, first(headers.GetResponseHeaders().Get("Date")), start, elapsed)
+	}
+	return out, nil
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+// existed decides whether a returned one-on-one chat existed before the
+// request (see Created.Existed).
+func (c *Client) existed(chat models.Chatable, date string, start time.Time, elapsed time.Duration) bool {
+	id := deref(chat.GetId())
+	c.mu.Lock()
+	_, seen := c.seen[id]
+	if !seen && id != "" {
+		if len(c.seen) >= maxSeen {
+			clear(c.seen)
+		}
+		c.seen[id] = struct{}{}
+	}
+	c.mu.Unlock()
+	if seen {
+		return true
+	}
+	created := chat.GetCreatedDateTime()
+	if created == nil {
+		return false
+	}
+	sent := start // by our clock, when no Date header is given
+	if t, err := http.ParseTime(date); err == nil {
+		sent = t.Add(-elapsed) // by the service's clock
+	}
+	return created.Before(sent.Add(-time.Second))
+}
+
+// maxSeen bounds the memory of returned one-on-one chat ids.
+const maxSeen = 1 << 14
+
+// AddMember adds a member to a group chat and returns the new membership's
+// id. Members cannot be added to one-on-one chats.
+func (c *Client) AddMember(ctx context.Context, chatID string, m Member) (string, error) {
+	op := policy.OpAddMember
+	if chatID == "" {
+		return "", fmt.Errorf("graphchat: %s: chat id is empty", op)
+	}
+	pc, err := c.context(ctx, op)
+	if err != nil {
+		return "", err
+	}
+	pm := m.policy()
+	res := policy.CheckMember(&pm, pc)
+	if res.Err() == nil && c.resolve && pm.Kind == policy.KindUnknown {
+		req := &policy.Request{Members: []policy.Member{pm}}
+		if err := c.resolveKinds(ctx, req, pc.TenantID); err != nil {
+			return "", err
+		}
+		pm = req.Members[0]
+		res = policy.CheckMember(&pm, pc)
+	}
+	if err := res.Err(); err != nil {
+		return "", err
+	}
+	c.warn(ctx, op, res.Warnings)
+	model, err := m.Model(c.cloud, c.version())
+	if err != nil {
+		return "", err
+	}
+	headers := khttp.NewHeadersInspectionOptions()
+	headers.InspectResponseHeaders = true
+	cfg := &chats.ItemMembersRequestBuilderPostRequestConfiguration{Options: []abs.RequestOption{headers}}
+	got, err := c.chatsBuild.ByChatId(chatID).Members().Post(ctx, model, cfg)
+	if err != nil {
+		return "", translate(string(op), err)
+	}
+	if got != nil && got.GetId() != nil {
+		return *got.GetId(), nil
+	}
+	return membershipFromLocation(first(headers.GetResponseHeaders().Get("Location"))), nil
+}
+
+// membershipFromLocation reads the id from a Location such as
+// /chats('19:...')/members('MCMj...') or .../members/MCMj....
+func membershipFromLocation(loc string) string {
+	i := strings.LastIndex(loc, "/members")
+	if i < 0 {
+		return ""
+	}
+	rest := loc[i+len("/members"):]
+	switch {
+	case strings.HasPrefix(rest, "('") && strings.HasSuffix(rest, "')"):
+		return strings.ReplaceAll(rest[2:len(rest)-2], "''", "'")
+	case strings.HasPrefix(rest, "/"):
+		return rest[1:]
+	}
+	return ""
+}
+
+// RemoveMember removes a membership (the id AddMember or ListMembers gives,
+// not the user's id) from a group chat.
+func (c *Client) RemoveMember(ctx context.Context, chatID, membershipID string) error {
+	op := policy.OpRemoveMember
+	if chatID == "" || membershipID == "" {
+		return fmt.Errorf("graphchat: %s: chat id and membership id are required", op)
+	}
+	if err := c.checkGrant(ctx, op); err != nil {
+		return err
+	}
+	err := c.chatsBuild.ByChatId(chatID).Members().ByConversationMemberId(membershipID).Delete(ctx, nil)
+	return translate(string(op), err)
+}
+
+// GetChat returns a chat.
+func (c *Client) GetChat(ctx context.Context, chatID string) (models.Chatable, error) {
+	op := policy.OpGetChat
+	if chatID == "" {
+		return nil, fmt.Errorf("graphchat: %s: chat id is empty", op)
+	}
+	if err := c.checkGrant(ctx, op); err != nil {
+		return nil, err
+	}
+	got, err := c.chatsBuild.ByChatId(chatID).Get(ctx, nil)
+	return got, translate(string(op), err)
+}
+
+// ListMembers returns every member of a chat, following pages.
+func (c *Client) ListMembers(ctx context.Context, chatID string) ([]models.ConversationMemberable, error) {
+	op := policy.OpListMembers
+	if chatID == "" {
+		return nil, fmt.Errorf("graphchat: %s: chat id is empty", op)
+	}
+	if err := c.checkGrant(ctx, op); err != nil {
+		return nil, err
+	}
+	b := c.chatsBuild.ByChatId(chatID).Members()
+	var out []models.ConversationMemberable
+	for page := 0; ; page++ {
+		resp, err := b.Get(ctx, nil)
+		if err != nil {
+			return nil, translate(string(op), err)
+		}
+		if resp == nil {
+			return out, nil
+		}
+		out = append(out, resp.GetValue()...)
+		next := deref(resp.GetOdataNextLink())
+		if next == "" || page > 1000 {
+			return out, nil
+		}
+		b = b.WithUrl(next)
+	}
+}
+
+// checkGrant applies the permission rules to an operation with no body.
+func (c *Client) checkGrant(ctx context.Context, op policy.Operation) error {
+	pc, err := c.context(ctx, op)
+	if err != nil {
+		return err
+	}
+	if pc.Grant == nil {
+		return nil
+	}
+	d := policy.Evaluate(pc.Auth, *pc.Grant)
+	if err := d.Err(); err != nil {
+		return err
+	}
+	c.warn(ctx, op, d.Warnings)
+	return nil
+}
+
+// resolveKinds looks up members whose kind is unknown and who carry no
+// other tenant's id: GET /users/{ref}?$select=id,userType,userPrincipalName.
+// A user the directory does not know is left unknown for the service to judge.
+func (c *Client) resolveKinds(ctx context.Context, req *policy.Request, tenant string) error {
+	for i := range req.Members {
+		m := &req.Members[i]
+		if m.Kind != policy.KindUnknown || m.User == "" || (m.TenantID != "" && !strings.EqualFold(m.TenantID, tenant)) {
+			continue
+		}
+		info := abs.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abs.GET,
+			"{+baseurl}/users/{user%2Did}{?%24select}", map[string]string{"user%2Did": m.User})
+		info.QueryParameters["%24select"] = "id,userType,userPrincipalName"
+		info.Headers.TryAdd("Accept", "application/json")
+		got, err := c.adapter.Send(ctx, info, models.CreateUserFromDiscriminatorValue,
+			abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue})
+		if err != nil {
+			if e, ok := translate(string(policy.OpGetUser), err).(*Error); ok && e.StatusCode == http.StatusNotFound {
+				continue
+			}
+			return translate(string(policy.OpGetUser), err)
+		}
+		u, ok := got.(models.Userable)
+		if !ok || u == nil {
+			continue
+		}
+		switch strings.ToLower(deref(u.GetUserType())) {
+		case "guest":
+			m.Kind = policy.KindGuest
+		case "member":
+			m.Kind = policy.KindMember
+		}
+	}
+	return nil
+}

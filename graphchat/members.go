@@ -1,0 +1,94 @@
+package graphchat
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+
+	"github.com/graphchat/graphchat/policy"
+)
+
+// Member describes a chat member to add: who the user is and what is known
+// of them. Build one with User, Guest or External.
+type Member struct {
+	// User is the user's object id or user principal name.
+	User string
+	// Kind is what is known of the user; it decides the role.
+	Kind policy.Kind
+	// TenantID is the home tenant of an external user.
+	TenantID string
+	// Role overrides the role derived from Kind (guest for in-tenant guests,
+	// owner otherwise). The policy still checks it.
+	Role policy.Role
+	// VisibleHistoryStart, for AddMember only, is the time from which the
+	// new member sees the chat's history: AllHistory for all of it, nil for
+	// none (the service's default).
+	VisibleHistoryStart *time.Time
+}
+
+// AllHistory is the VisibleHistoryStart that shares the whole history.
+var AllHistory = time.Time{}
+
+// User returns a member of the caller's tenant, by object id or user
+// principal name. Its role is owner.
+func User(idOrUPN string) Member { return Member{User: idOrUPN, Kind: policy.KindMember} }
+
+// Guest returns a B2B guest account of the caller's tenant. Its role is
+// guest, as the service requires.
+func Guest(idOrUPN string) Member { return Member{User: idOrUPN, Kind: policy.KindGuest} }
+
+// External returns a user of another tenant (external, federated), by
+// object id, with its home tenant. Its role is owner, as the service
+// requires.
+func External(id, tenantID string) Member {
+	return Member{User: id, Kind: policy.KindExternal, TenantID: tenantID}
+}
+
+// WithHistory returns a copy of m that sees the chat's history from t
+// (AllHistory for all of it) when added to a chat.
+func (m Member) WithHistory(t time.Time) Member {
+	m.VisibleHistoryStart = &t
+	return m
+}
+
+func (m Member) role() policy.Role {
+	switch {
+	case m.Role != "":
+		return m.Role
+	case m.Kind == policy.KindGuest:
+		return policy.RoleGuest
+	}
+	return policy.RoleOwner
+}
+
+func (m Member) policy() policy.Member {
+	return policy.Member{User: m.User, Roles: []policy.Role{m.role()}, TenantID: m.TenantID, Kind: m.Kind}
+}
+
+// Model returns the SDK model of the member for a cloud and API version
+// ("v1.0" or "beta"): @odata.type aadUserConversationMember, one role, the
+// tenantId of an external user, and user@odata.bind with ' doubled and #
+// percent-encoded. It fails when User is not an object id or a user
+// principal name.
+func (m Member) Model(cloud Cloud, version string) (models.AadUserConversationMemberable, error) {
+	if cloud.GraphHost == "" {
+		cloud = CloudGlobal
+	}
+	bind, err := policy.NewBindURL(cloud.GraphHost, version, m.User)
+	if err != nil {
+		return nil, fmt.Errorf("graphchat: member %q: %w", m.User, err)
+	}
+	am := models.NewAadUserConversationMember() // sets @odata.type
+	am.SetRoles([]string{string(m.role())})
+	if m.TenantID != "" {
+		tid := m.TenantID
+		am.SetTenantId(&tid)
+	}
+	if m.VisibleHistoryStart != nil {
+		t := m.VisibleHistoryStart.UTC()
+		am.SetVisibleHistoryStartDateTime(&t)
+	}
+	am.SetAdditionalData(map[string]any{"user@odata.bind": bind.String()})
+	return am, nil
+}

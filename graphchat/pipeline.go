@@ -1,0 +1,226 @@
+package graphchat
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
+)
+
+// RetryOptions control how graphchat retries. Requests are retried on 429
+// (the service did not process them) and, only when repeating them cannot
+// duplicate anything, on 503, 504 and transport errors: GET requests and the
+// creation of one-on-one chats (the service returns the existing chat).
+// Group creation is never retried after an ambiguous failure.
+type RetryOptions struct {
+	// MaxRetries is the number of retries after the first attempt;
+	// default 3; negative disables retries.
+	MaxRetries int
+	// MaxWait is the longest single wait; a Retry-After beyond it ends the
+	// retries and the error carries RetryAfter. Default 60 s.
+	MaxWait time.Duration
+	// BaseDelay is the first backoff delay when the service gives no
+	// Retry-After; it doubles at each retry, with jitter. Default 1 s.
+	BaseDelay time.Duration
+}
+
+func (o RetryOptions) withDefaults() RetryOptions {
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 3
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = 60 * time.Second
+	}
+	if o.BaseDelay <= 0 {
+		o.BaseDelay = time.Second
+	}
+	return o
+}
+
+// idempotentKey marks a request that may be repeated without effect.
+var idempotentKey = abs.RequestOptionKey{Key: "graphchat.idempotent"}
+
+type idempotentOption struct{}
+
+func (idempotentOption) GetKey() abs.RequestOptionKey { return idempotentKey }
+
+func isIdempotent(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	_, ok := req.Context().Value(idempotentKey).(idempotentOption)
+	return ok
+}
+
+// middlewares returns graphchat's pipeline in a fixed order, outermost
+// first. The SDK's default slice comes from a map and so in random order;
+// its retry handler also retries any POST on 503/504 (duplicating group
+// chats) and truncates decimal Retry-After values.
+func middlewares(retry RetryOptions, logger *slog.Logger) []khttp.Middleware {
+	m := []khttp.Middleware{
+		requestIDHandler{sdkVersion: sdkVersion()},
+		khttp.NewHeadersInspectionHandler(),
+		&retryHandler{opts: retry.withDefaults()},
+		khttp.NewRedirectHandler(),
+		khttp.NewParametersNameDecodingHandler(),
+		khttp.NewUserAgentHandler(),
+		khttp.NewCompressionHandler(),
+	}
+	if logger != nil {
+		m = append(m, logHandler{logger: logger})
+	}
+	return m
+}
+
+func sdkVersion() string {
+	return "graph-go/1.89.0, graph-go-core/" + msgraphgocore.CoreVersion + " (hostOS=" + runtime.GOOS + "; hostArch=" + runtime.GOARCH + "; runtimeEnvironment=" + runtime.Version() + ";)"
+}
+
+// requestIDHandler gives each logical request one client-request-id (kept
+// across retries, so the service can correlate them) and the SDK version.
+type requestIDHandler struct{ sdkVersion string }
+
+func (h requestIDHandler) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	if req.Header.Get("client-request-id") == "" {
+		req.Header.Set("client-request-id", newUUID())
+	}
+	req.Header.Set("SdkVersion", h.sdkVersion)
+	return p.Next(req, i)
+}
+
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// retryHandler retries throttled requests always and failed ones only when
+// idempotent. Each attempt gets a fresh copy of the request and its body.
+type retryHandler struct{ opts RetryOptions }
+
+func (h *retryHandler) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil && req.Body != http.NoBody {
+		var err error
+		body, err = io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	ctx := req.Context()
+	idempotent := isIdempotent(req)
+	for attempt := 0; ; attempt++ {
+		r := req.Clone(ctx)
+		if body != nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+			r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		}
+		if attempt > 0 {
+			r.Header.Set("Retry-Attempt", strconv.Itoa(attempt))
+		}
+		resp, err := p.Next(r, i)
+		delay, retry := h.decide(resp, err, idempotent, attempt)
+		if !retry || ctx.Err() != nil {
+			return resp, err
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
+			return resp, err // the wait would outlast the caller's deadline
+		}
+		if resp != nil {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+			resp.Body.Close()
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// decide says whether and after how long to retry.
+func (h *retryHandler) decide(resp *http.Response, err error, idempotent bool, attempt int) (time.Duration, bool) {
+	if h.opts.MaxRetries < 0 || attempt >= h.opts.MaxRetries {
+		return 0, false
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || !idempotent {
+			return 0, false
+		}
+		return h.backoff(attempt), true
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+	case http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		if !idempotent {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		if d > h.opts.MaxWait {
+			return 0, false
+		}
+		return d, true
+	}
+	return h.backoff(attempt), true
+}
+
+func (h *retryHandler) backoff(attempt int) time.Duration {
+	d := float64(h.opts.BaseDelay) * math.Pow(2, float64(attempt))
+	d += mrand.Float64() * float64(h.opts.BaseDelay) / 2
+	return min(time.Duration(d), h.opts.MaxWait)
+}
+
+// logHandler logs one line per attempt: method, path, status, latency,
+// request-id and client-request-id. Never the query, a body or a header
+// that could hold a secret.
+type logHandler struct{ logger *slog.Logger }
+
+func (h logHandler) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := p.Next(req, i)
+	attrs := []slog.Attr{
+		slog.String("method", req.Method),
+		slog.String("path", req.URL.Path),
+		slog.Duration("latency", time.Since(start)),
+		slog.String("client-request-id", req.Header.Get("client-request-id")),
+	}
+	if a := req.Header.Get("Retry-Attempt"); a != "" {
+		attrs = append(attrs, slog.String("retry-attempt", a))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+		h.logger.LogAttrs(req.Context(), slog.LevelWarn, "graph request failed", attrs...)
+		return resp, err
+	}
+	attrs = append(attrs, slog.Int("status", resp.StatusCode), slog.String("request-id", resp.Header.Get("request-id")))
+	level := slog.LevelInfo
+	if resp.StatusCode >= 400 {
+		level = slog.LevelWarn
+	}
+	h.logger.LogAttrs(req.Context(), level, "graph request", attrs...)
+	return resp, err
+}
