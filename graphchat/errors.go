@@ -15,12 +15,12 @@ import (
 // Categories of service errors, for errors.Is. An *Error matches the one of
 // its status code.
 var (
-	ErrBadRequest   = errors.New("graphchat: bad request")        // 400 and other 4xx not listed below
-	ErrUnauthorized = errors.New("graphchat: unauthorized")       // 401
-	ErrForbidden    = errors.New("graphchat: forbidden")          // 403
-	ErrNotFound     = errors.New("graphchat: not found")          // 404
-	ErrThrottled    = errors.New("graphchat: throttled")          // 429
-	ErrServer       = errors.New("graphchat: server error")       // 5xx
+	ErrBadRequest   = errors.New("graphchat: bad request")          // 400 and other 4xx not listed below
+	ErrUnauthorized = errors.New("graphchat: unauthorized")         // 401
+	ErrForbidden    = errors.New("graphchat: forbidden")            // 403
+	ErrNotFound     = errors.New("graphchat: not found")            // 404
+	ErrThrottled    = errors.New("graphchat: throttled")            // 429
+	ErrServer       = errors.New("graphchat: server error")         // 5xx
 	ErrUndeclared   = errors.New("graphchat: undeclared operation") // an operation not in Options.Operations
 )
 

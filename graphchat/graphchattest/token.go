@@ -31,9 +31,16 @@ func Token(c Claims) string {
 }
 
 // DelegatedToken returns a token for a signed-in user of the default tenant
-// with the given scopes.
+// with the given scopes. Like Microsoft's tokens it carries the user's
+// principal name (upn) when the built-in directory knows the user.
 func DelegatedToken(userID string, scopes ...string) string {
-	return Token(Claims{Scopes: strings.Join(scopes, " "), TenantID: DefaultTenantID, ObjectID: userID})
+	c := Claims{Scopes: strings.Join(scopes, " "), TenantID: DefaultTenantID, ObjectID: userID}
+	for _, u := range DefaultUsers() {
+		if strings.EqualFold(u.ID, userID) {
+			c.UserPrincipalName = u.UserPrincipalName
+		}
+	}
+	return Token(c)
 }
 
 // AppToken returns an app-only token of the default tenant with the given

@@ -1,0 +1,79 @@
+package graphchat
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+)
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"2":                             2 * time.Second,
+		"2.128":                         2128 * time.Millisecond,
+		" 0.5 ":                         500 * time.Millisecond,
+		"Fri, 27 Nov 2026 12:00:03 GMT": 3 * time.Second,
+		"Fri, 27 Nov 2026 11:59:00 GMT": 0,
+	} {
+		got, ok := parseRetryAfter(in, now)
+		if !ok || got != want {
+			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "soon", "-1", "1e9"} {
+		if _, ok := parseRetryAfter(bad, now); ok {
+			t.Errorf("parseRetryAfter(%q) accepted", bad)
+		}
+	}
+}
+
+// The SDK's ODataError.Error() dereferences fields that may be missing;
+// translate never calls it and never panics.
+func TestTranslateNilSafe(t *testing.T) {
+	empty := odataerrors.NewODataError()
+	empty.ResponseStatusCode = 500
+	for _, err := range []error{empty, &abs.ApiError{ResponseStatusCode: 404}, errors.New("dial tcp: refused")} {
+		got := translate("get-chat", err)
+		if got == nil || got.Error() == "" {
+			t.Errorf("translate(%T) = %v", err, got)
+		}
+	}
+	main := odataerrors.NewMainError()
+	code := "Forbidden"
+	main.SetCode(&code)
+	e := odataerrors.NewODataError()
+	e.SetErrorEscaped(main)
+	e.ResponseStatusCode = 403
+	var ge *Error
+	if !errors.As(translate("create-chat", e), &ge) || ge.Code != "Forbidden" || !errors.Is(ge, ErrForbidden) || !errors.Is(ge, e) {
+		t.Errorf("translate = %#v", ge)
+	}
+}
+
+func TestTokenProviderRefusesOtherHosts(t *testing.T) {
+	p := &tokenProvider{cred: nil, scopes: []string{"x"}, host: "graph.microsoft.com"}
+	for _, raw := range []string{"https://evil.example/v1.0/chats", "http://graph.microsoft.com/v1.0/chats", "https://graph.microsoft.com.evil.example/v1.0"} {
+		u, _ := url.Parse(raw)
+		if tok, err := p.GetAuthorizationToken(context.Background(), u, nil); err == nil || tok != "" {
+			t.Errorf("%s: token %q, err %v", raw, tok, err)
+		}
+	}
+}
+
+func TestMembershipFromLocation(t *testing.T) {
+	for in, want := range map[string]string{
+		"/chats('19:a@thread.v2')/members('MCMj')": "MCMj",
+		"https://x/v1.0/chats/19:a/members/MCMj":   "MCMj",
+		"/chats('19:a')/operations('x')":           "",
+		"":                                         "",
+	} {
+		if got := membershipFromLocation(in); got != want {
+			t.Errorf("membershipFromLocation(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
