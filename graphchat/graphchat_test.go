@@ -174,6 +174,10 @@ func TestRejectedRequestsNeverSent(t *testing.T) {
 			_, err := c.Create(ctx, chat, nil)
 			return err
 		}, policy.CodeBindKey},
+		{"the documentation's guest example (its id is not a GUID)", nil, "", func(c *graphchat.Client) error {
+			_, err := c.CreateGroup(ctx, "Group chat title", megan, lee, graphchat.Guest("8ba98gf6-7fc2-4eb2-c7f2-aef9f21fd98g"))
+			return err
+		}, policy.CodeUserReference},
 		{"three members one-on-one", nil, "", func(c *graphchat.Client) error {
 			_, err := c.CreateGroup(ctx, "", megan)
 			return err
@@ -532,5 +536,42 @@ func TestNoRootSDKImport(t *testing.T) {
 		if line == "github.com/microsoftgraph/msgraph-sdk-go" {
 			t.Fatal("graphchat depends on github.com/microsoftgraph/msgraph-sdk-go")
 		}
+	}
+}
+
+// A Client is safe for concurrent use: the same one-on-one chat asked for
+// from many goroutines is one chat; every group is its own.
+func TestConcurrentUse(t *testing.T) {
+	e := setup(t, nil, nil, "")
+	const n = 16
+	errs := make(chan error, 2*n)
+	ids := make(chan string, n)
+	for range n {
+		go func() {
+			c, err := e.client.CreateOneOnOne(ctx, graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID))
+			if err == nil {
+				ids <- c.ID()
+			}
+			errs <- err
+		}()
+		go func() {
+			_, err := e.client.CreateGroup(ctx, "", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User(graphchattest.NestorID))
+			errs <- err
+		}()
+	}
+	for range 2 * n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(ids)
+	first := <-ids
+	for id := range ids {
+		if id != first {
+			t.Fatalf("one-on-one ids differ: %s, %s", first, id)
+		}
+	}
+	if got := len(e.emu.Chats()); got != n+1 {
+		t.Errorf("%d chats, want %d", got, n+1)
 	}
 }

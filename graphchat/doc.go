@@ -1,0 +1,74 @@
+// Package graphchat creates Microsoft Teams chats through Microsoft Graph
+// correctly the first time. It is a thin façade over the official Go SDK
+// (msgraph-sdk-go): every request is checked by package policy before any
+// I/O, then sent with the SDK's generated chats request builders, and the
+// SDK's own models come back.
+//
+// # Building a client
+//
+// [NewFromCredential] takes an azcore.TokenCredential (azidentity) and
+// builds its own pipeline; [New] takes a kiota RequestAdapter, such as the
+// adapter of a GraphServiceClient, and uses it as it is. nil [Options] mean
+// the defaults: the global cloud, v1.0, delegated calls, creating chats
+// only, warnings for excess privilege. A Client is safe for concurrent use.
+//
+//	cred, _ := azidentity.NewDeviceCodeCredential(nil)
+//	client, err := graphchat.NewFromCredential(cred, &graphchat.Options{
+//		Operations: []policy.Operation{policy.OpCreateChat, policy.OpAddMember},
+//	})
+//	chat, err := client.CreateGroup(ctx, "Launch",
+//		graphchat.User("megan@contoso.com"),           // the signed-in user
+//		graphchat.User("lee@contoso.com"),
+//		graphchat.Guest("ada_fabrikam.com#EXT#@contoso.onmicrosoft.com"),
+//		graphchat.External("5a0b8c2e-7d4f-4e31-9a6b-2c8d1e0f3a47", fabrikamTenantID))
+//
+// graphchat does not import the root SDK package: it builds its adapter with
+// msgraph-sdk-go-core and registers the JSON and text serializers itself,
+// which keeps a program's cold build at about half.
+//
+// # Permissions
+//
+// Declare the operations the app performs in Options.Operations. A
+// delegated client requests exactly their least-privileged scopes (such as
+// Chat.Create for creating chats), never ".default"; an application client
+// requests ".default". The token's claims are then read (not verified:
+// advisory) to fail fast when a needed permission is missing, and to warn,
+// or fail in policy.ModeStrict, when the grant is more privileged than the
+// operations need. An operation not declared is refused with ErrUndeclared.
+//
+// # Members
+//
+// [User], [Guest] and [External] build members with the role the service
+// requires (owner, guest, owner with tenantId); [Member.Model] gives the
+// SDK model with a correct user@odata.bind (' doubled, # percent-encoded).
+// When the kinds of users are not known, Options.ResolveKinds looks them up
+// (GET /users/{id}?$select=id,userType,userPrincipalName, which needs
+// User.Read.All: userType is not in the basic profile).
+//
+// # One-on-one chats
+//
+// Only one one-on-one chat can exist between two users: the service returns
+// the existing one. [Created.Existed] says so, decided on the service's
+// clock (see its documentation). One-on-one creation is idempotent and may
+// be retried; group creation is not, and graphchat never retries it after
+// an ambiguous failure (503, 504, a dropped connection).
+//
+// # Errors
+//
+// A request the policy refuses returns the policy's error untouched: a
+// policy.List of violations, usable with errors.Is(err, policy.CodeGuestRole);
+// nothing was sent. An error answered by Graph is an [*Error] with the
+// status, Graph's code and message, request-id, client-request-id and
+// Retry-After; errors.Is matches [ErrBadRequest], [ErrUnauthorized],
+// [ErrForbidden], [ErrNotFound], [ErrThrottled] and [ErrServer], and
+// errors.As reaches the SDK's *odataerrors.ODataError. Transport errors are
+// wrapped with the operation's name. No error or log line holds a token or
+// a request body.
+//
+// # Retries
+//
+// The pipeline is built in a fixed order. Throttled requests (429) are
+// retried after their Retry-After (seconds, decimals or an HTTP date);
+// 503, 504 and transport errors only for GET requests and one-on-one
+// creation. See [RetryOptions].
+package graphchat
