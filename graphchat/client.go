@@ -86,6 +86,11 @@ type Options struct {
 	// Mode says how a grant more privileged than needed is treated:
 	// policy.ModeWarn (default), policy.ModeStrict or policy.ModeOff.
 	Mode policy.Mode
+	// TokenScopes, when set, replaces the scopes a credential is asked for.
+	// Use it only for credentials that take a single resource scope, such
+	// as the Azure CLI's ("https://graph.microsoft.com/.default"); the
+	// token's grant is still judged against Operations.
+	TokenScopes []string
 	// Grant are the permissions the app holds, for a Client built on an
 	// adapter; a Client with a credential reads them from its token.
 	Grant []string
@@ -149,6 +154,9 @@ func NewFromCredential(cred azcore.TokenCredential, opts *Options) (*Client, err
 	scopes, err := Scopes(o.Auth, o.Cloud, operations(o)...)
 	if err != nil {
 		return nil, err
+	}
+	if len(o.TokenScopes) > 0 {
+		scopes = slices.Clone(o.TokenScopes)
 	}
 	tp := &tokenProvider{cred: cred, scopes: scopes, host: base.Host, loopback: isLoopback(base.Hostname())}
 	adapter, err := NewRequestAdapter(absauth.NewBaseBearerTokenAuthenticationProvider(tp), &o)

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/graphchat/graphchat/policy"
+)
+
+// permissions prints the least-privileged permissions of operations, or of
+// a Graph method and path from Microsoft's metadata, and judges a grant.
+func (e *env) permissions(args []string) error {
+	fs := flag.NewFlagSet("permissions", flag.ContinueOnError)
+	ops := fs.String("op", "", "operations, comma-separated: "+strings.Join(opNames(), ", "))
+	auth := fs.String("auth", "delegated", "delegated or application")
+	scopes := fs.String("scopes", "", "a grant to judge: scopes (delegated) or roles (application), space- or comma-separated")
+	strict := fs.Bool("strict", false, "permissions more privileged than needed are violations")
+	asJSON := fs.Bool("json", false, "print JSON")
+	metadata := fs.String("metadata", "", "Microsoft's permissions.json `file`, to judge any Graph path")
+	method := fs.String("method", "", "HTTP method, with --metadata")
+	path := fs.String("path", "", "Graph path such as /chats/19:x@thread.v2/members, with --metadata")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return e.helpFor(fs, "permissions --op OPS [flags] | --metadata FILE --method M --path P [flags]", err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if len(pos) > 0 {
+		return usagef("permissions takes no arguments, got %q", pos[0])
+	}
+	a := policy.AuthType(*auth)
+	if a != policy.AuthDelegated && a != policy.AuthApplication {
+		return usagef("--auth %q: want delegated or application", *auth)
+	}
+	mode := policy.ModeWarn
+	if *strict {
+		mode = policy.ModeStrict
+	}
+	if *metadata != "" {
+		if *ops != "" {
+			return usagef("--op and --metadata conflict: --metadata judges one --method and --path")
+		}
+		if *method == "" || *path == "" {
+			return usagef("--metadata needs --method and --path")
+		}
+		return e.judgePath(*metadata, *method, *path, a, policy.SplitPermissions(*scopes), mode, *asJSON)
+	}
+	if *ops == "" {
+		return usagef("permissions: want --op (one or more of %s) or --metadata", strings.Join(opNames(), ", "))
+	}
+	var list []policy.Operation
+	for _, o := range policy.SplitPermissions(*ops) {
+		list = append(list, policy.Operation(o))
+	}
+	minimal, err := policy.Minimal(a, list...)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	var d *policy.Decision
+	if set["scopes"] {
+		d = policy.Evaluate(a, policy.Grant{Permissions: policy.SplitPermissions(*scopes), Operations: list, Mode: mode})
+	}
+	if *asJSON {
+		out := map[string]any{"auth": a, "operations": list, "minimal": minimal}
+		if d != nil {
+			out["decision"] = d
+			out["allowed"] = d.Err() == nil
+		}
+		writeJSON(e.stdout, out)
+	} else {
+		fmt.Fprintf(e.stdout, "least-privileged %s permissions for %s: %s\n", a, strings.Join(policy.SplitPermissions(*ops), ", "), strings.Join(minimal, " "))
+		for _, op := range list {
+			info, _ := policy.Describe(op, a)
+			fmt.Fprintf(e.stdout, "  %-14s %-6s %-26s least %s", op, info.Method, info.Path, strings.Join(info.Least, " or "))
+			if len(info.Higher) > 0 {
+				fmt.Fprintf(e.stdout, "; also allowed by %s", strings.Join(info.Higher, ", "))
+			}
+			fmt.Fprintln(e.stdout)
+		}
+		if d != nil {
+			printResult(e.stdout, &policy.Result{Violations: d.Violations, Warnings: d.Warnings, Permissions: d})
+		}
+	}
+	if d != nil && d.Err() != nil {
+		return errRefused
+	}
+	return nil
+}
+
+func opNames() []string {
+	var out []string
+	for _, o := range policy.Operations() {
+		out = append(out, string(o))
+	}
+	return out
+}
+
+func (e *env) judgePath(file, method, path string, auth policy.AuthType, granted []string, mode policy.Mode, asJSON bool) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return usagef("reading --metadata: %v", err)
+	}
+	m, err := policy.ParseMetadata(data)
+	if err != nil {
+		return usagef("--metadata %s: %v", file, err)
+	}
+	d, err := m.Judge(method, path, policy.SchemeFor(auth), granted, mode)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if asJSON {
+		writeJSON(e.stdout, d)
+	} else {
+		fmt.Fprintf(e.stdout, "%s %s matches %s; least-privileged %s: %s\n", strings.ToUpper(method), path, d.Template, policy.SchemeFor(auth), strings.Join(d.Least, " or "))
+		for _, g := range d.Grants {
+			mark := " "
+			if g.Least {
+				mark = "*"
+			}
+			extra := ""
+			if g.RSC {
+				extra = " (resource-specific consent)"
+			}
+			fmt.Fprintf(e.stdout, "  %s %-32s privilege level %d%s\n", mark, g.Permission, g.PrivilegeLevel, extra)
+		}
+		if len(granted) > 0 {
+			printResult(e.stdout, &policy.Result{Violations: d.Violations, Warnings: d.Warnings})
+		}
+	}
+	if d.Violations.Err() != nil {
+		return errRefused
+	}
+	return nil
+}

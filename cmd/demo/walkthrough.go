@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+
+	"github.com/graphchat/graphchat/graphchat"
+	"github.com/graphchat/graphchat/graphchat/graphchattest"
+	"github.com/graphchat/graphchat/policy"
+)
+
+// walkthrough creates chats on an in-process emulator through graphchat and
+// the Graph SDK, then shows the policy refusing bad requests before they
+// are sent. It fails if anything does not happen as it says.
+func (e *env) walkthrough(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("walkthrough", flag.ContinueOnError)
+	verbose := fs.Bool("v", false, "log each HTTP request to standard error")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return e.helpFor(fs, "[walkthrough] [-v]", err)
+	}
+	if len(pos) > 0 {
+		return usagef("unknown command %q (run \"demo help\" for the commands)", pos[0])
+	}
+	srv, err := graphchattest.NewServer("", nil)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	out := e.stdout
+	scopes := []string{"Chat.Create", "ChatMember.ReadWrite"}
+	ops := []policy.Operation{policy.OpCreateChat, policy.OpAddMember}
+	client, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.DelegatedToken(graphchattest.MeganID, scopes...)),
+		&graphchat.Options{BaseURL: srv.URL, Operations: ops, Logger: e.logger(*verbose)})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "graphchat walkthrough on the Microsoft Graph emulator at %s\n", srv.URL)
+	fmt.Fprintf(out, "signed in as megan@contoso.com (delegated), granted only %s: the least privilege for %s\n\n", strings.Join(scopes, " and "), joinOps(ops))
+
+	fmt.Fprintln(out, "Creating chats: each request is checked by the policy, then sent with the Graph SDK")
+	megan, lee, nestor := graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User(graphchattest.NestorID)
+	show := func(label string, c *graphchat.Created, err error, note string) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", label, err)
+		}
+		verb := "created"
+		if c.Existed {
+			verb = "existing"
+		}
+		fmt.Fprintf(out, "  %-42s %-8s %s%s\n", label, verb, c.ID(), note)
+		return nil
+	}
+	first, err := client.CreateOneOnOne(ctx, megan, lee)
+	if err := show("1. one-on-one, by object id", first, err, ""); err != nil {
+		return err
+	}
+	group, err := client.CreateGroup(ctx, "Launch plan", megan, lee, nestor)
+	if err := show("2. group with a topic", group, err, ` "Launch plan"`); err != nil {
+		return err
+	}
+	c, err := client.CreateOneOnOne(ctx, graphchat.User("megan@contoso.com"), graphchat.User("alex@contoso.com"))
+	if err := show("3. one-on-one, by user principal name", c, err, ""); err != nil {
+		return err
+	}
+	ada := "ada_fabrikam.com#EXT#@contoso.onmicrosoft.com"
+	c, err = client.CreateGroup(ctx, "Partners", megan, lee, graphchat.Guest(ada))
+	if err := show("4. group with an in-tenant guest", c, err, " (Ada as guest)"); err != nil {
+		return err
+	}
+	c, err = client.CreateOneOnOne(ctx, megan, graphchat.External(graphchattest.GradyID, graphchattest.PartnerTenantID))
+	if err := show("5. one-on-one with an external user", c, err, " (Grady of Fabrikam: owner, with his tenantId)"); err != nil {
+		return err
+	}
+	again, err := client.CreateOneOnOne(ctx, graphchat.User("lee@contoso.com"), graphchat.User("megan@contoso.com"))
+	if err := show("6. the first one-on-one again", again, err, ""); err != nil {
+		return err
+	}
+	if !again.Existed || again.ID() != first.ID() {
+		return fmt.Errorf("6: the service returned %s (existed %v), want the existing chat %s", again.ID(), again.Existed, first.ID())
+	}
+	fmt.Fprintf(out, "  %-42s %-8s the same id as in 1\n", "", "")
+	id, err := client.AddMember(ctx, group.ID(), graphchat.User("alex@contoso.com").WithHistory(graphchat.AllHistory))
+	if err != nil {
+		return fmt.Errorf("7: %w", err)
+	}
+	fmt.Fprintf(out, "  %-42s %-8s membership %s\n", "7. add Alex to the group, with all history", "added", id)
+
+	fmt.Fprintln(out, "\nRefusing bad requests: the policy reports every problem, and nothing is sent")
+	before := len(srv.Entries())
+	strict, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.ReadWrite")),
+		&graphchat.Options{BaseURL: srv.URL, Mode: policy.ModeStrict})
+	if err != nil {
+		return err
+	}
+	guestOwner := graphchat.Guest(ada)
+	guestOwner.Role = policy.RoleOwner
+	externalGuest := graphchat.External(graphchattest.GradyID, graphchattest.PartnerTenantID)
+	externalGuest.Role = policy.RoleGuest
+	refusals := []struct {
+		label string
+		do    func() error
+		want  policy.Code
+	}{
+		{"a. a guest given \"owner\"", func() error { _, err := client.CreateGroup(ctx, "Partners", megan, lee, guestOwner); return err }, policy.CodeGuestRole},
+		{"b. an external user given \"guest\"", func() error { _, err := client.CreateOneOnOne(ctx, megan, externalGuest); return err }, policy.CodeExternalRole},
+		{"c. the signed-in caller missing", func() error {
+			_, err := client.CreateGroup(ctx, "Ops", lee, nestor, graphchat.User("alex@contoso.com"))
+			return err
+		}, policy.CodeCallerMissing},
+		{"d. a topic on a one-on-one chat", func() error { _, err := client.Create(ctx, oneOnOneWithTopic(megan, lee), nil); return err }, policy.CodeTopicOneOnOne},
+		{"e. Chat.ReadWrite granted, strict mode", func() error { _, err := strict.CreateOneOnOne(ctx, megan, lee); return err }, policy.CodePermissionExcess},
+	}
+	for _, r := range refusals {
+		err := r.do()
+		var list policy.List
+		if !errors.As(err, &list) || !errors.Is(err, r.want) {
+			return fmt.Errorf("%s: got %v, want a %s violation", r.label, err, r.want)
+		}
+		for i, v := range list {
+			label := r.label
+			if i > 0 {
+				label = ""
+			}
+			fmt.Fprintf(out, "  %-42s %-22s %-18s %s\n", label, v.Code, v.Field, v.Message)
+		}
+	}
+	after := len(srv.Entries())
+	if after != before {
+		return fmt.Errorf("the emulator received %d refused requests", after-before)
+	}
+	fmt.Fprintf(out, "\nThe emulator received none of the %d refused requests (%d requests before them, %d after).\n", len(refusals), before, after)
+	fmt.Fprintf(out, "%d chats exist on the emulator. Next: \"demo validate FILE\", \"demo create --help\", \"demo emulate\".\n", len(srv.Chats()))
+	return nil
+}
+
+func joinOps(ops []policy.Operation) string {
+	s := make([]string, len(ops))
+	for i, o := range ops {
+		s[i] = string(o)
+	}
+	return strings.Join(s, " and ")
+}
+
+// oneOnOneWithTopic builds, with the SDK's models, the mistake the service
+// would refuse: a topic on a one-on-one chat.
+func oneOnOneWithTopic(a, b graphchat.Member) models.Chatable {
+	chat := models.NewChat()
+	ct := models.ONEONONE_CHATTYPE
+	chat.SetChatType(&ct)
+	topic := "Catch-up"
+	chat.SetTopic(&topic)
+	var ms []models.ConversationMemberable
+	for _, m := range []graphchat.Member{a, b} {
+		model, _ := m.Model(graphchat.CloudGlobal, "v1.0")
+		ms = append(ms, model)
+	}
+	chat.SetMembers(ms)
+	return chat
+}
