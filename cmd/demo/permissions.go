@@ -45,6 +45,9 @@ func (e *env) permissions(args []string) error {
 		if *method == "" || *path == "" {
 			return usagef("--metadata needs --method and --path")
 		}
+		if !set["scopes"] {
+			mode = policy.ModeOff // no grant given: nothing to judge
+		}
 		return e.judgePath(*metadata, *method, *path, a, policy.SplitPermissions(*scopes), mode, *asJSON)
 	}
 	if *ops == "" {
