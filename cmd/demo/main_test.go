@@ -96,10 +96,10 @@ func TestValidate(t *testing.T) {
 	}{
 		{"docs one-on-one", "", []string{"validate", "--caller", "8b081ef6-4792-4def-b2c9-c363a1bf41d5", testdata("docs-1-one-on-one.json")}, exitOK, "allowed"},
 		{"flags after the file", "", []string{"validate", testdata("docs-1-one-on-one.json"), "--caller", "8b081ef6-4792-4def-b2c9-c363a1bf41d5", "--scopes", "Chat.Create"}, exitOK, "allowed by Chat.Create"},
-		{"docs guest id", "", []string{"validate", megan, testdata("docs-5-group-in-tenant-guest.json")}, exitRefused, "user_reference"},
+		{"docs guest id", "", []string{"validate", megan, testdata("docs-6-group-in-tenant-guest.json")}, exitRefused, "user_reference"},
 		{"guest as owner", "", []string{"validate", "--caller", "8c0a1a67-50ce-4114-bb6c-da9c5dbcf6ca", "--guest", graphchattest.AdaID, testdata("bad-guest-owner.json")}, exitRefused, "guest_role"},
 		{"guest from a directory", "", []string{"validate", "--caller", "8c0a1a67-50ce-4114-bb6c-da9c5dbcf6ca", "--directory", "testdata/directory.json", testdata("bad-guest-owner.json")}, exitRefused, "guest_role"},
-		{"external tenant mismatch", "", []string{"validate", "--caller", "8b081ef6-4792-4def-b2c9-c363a1bf41d5", "--tenant", graphchattest.DefaultTenantID, "--external", graphchattest.AlexID + "=00000000-0000-4000-8000-000000000001", testdata("docs-6-one-on-one-federated.json")}, exitRefused, "kind_conflict"},
+		{"external tenant mismatch", "", []string{"validate", "--caller", "8b081ef6-4792-4def-b2c9-c363a1bf41d5", "--tenant", graphchattest.DefaultTenantID, "--external", graphchattest.AlexID + "=00000000-0000-4000-8000-000000000001", testdata("docs-7-one-on-one-federated.json")}, exitRefused, "kind_conflict"},
 		{"stdin", `{"chatType":"oneOnOne","topic":"x","members":[]}`, []string{"validate", "-"}, exitRefused, "topic_on_one_on_one"},
 		{"strict", "", []string{"validate", "--strict", "--scopes", "Chat.ReadWrite", "--caller", "8b081ef6-4792-4def-b2c9-c363a1bf41d5", testdata("docs-1-one-on-one.json")}, exitRefused, "permission_excess"},
 		{"warn", "", []string{"validate", "--scopes", "Chat.ReadWrite", "--caller", "8b081ef6-4792-4def-b2c9-c363a1bf41d5", testdata("docs-1-one-on-one.json")}, exitOK, "warning    permission_excess"},
