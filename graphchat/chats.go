@@ -36,6 +36,10 @@ type Created struct {
 	// Operation is the Location of the operation the service started when
 	// it answered 202, such as /chats('19:...')/operations('...').
 	Operation string
+	// Recovered is true when the creation failed ambiguously (a timeout,
+	// 502/503/504, a dropped connection) and the chat was then found to
+	// exist: it was created once, by this request.
+	Recovered bool
 	// Warnings are the policy's warnings about the request.
 	Warnings policy.List
 }
@@ -97,6 +101,9 @@ func (c *Client) createFromMembers(ctx context.Context, typ policy.ChatType, top
 		ms[i] = model
 	}
 	chat.SetMembers(ms)
+	if typ == policy.ChatTypeGroup {
+		return c.postGroup(ctx, chat, keyOf(req), res.Warnings)
+	}
 	return c.post(ctx, chat, typ, res.Warnings)
 }
 
@@ -105,15 +112,22 @@ func (c *Client) createFromMembers(ctx context.Context, typ policy.ChatType, top
 // and parsed back by policy.ParseCreateChat, so a misspelt bind key or a
 // wrong @odata.type in the models is caught too.
 func (c *Client) Create(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*Created, error) {
-	req, err := c.Check(ctx, chat, opts)
+	req, res, err := c.check2(ctx, chat, opts)
 	if err != nil {
 		return nil, err
 	}
-	typ := policy.ChatTypeGroup
-	if ct := chat.GetChatType(); ct != nil && *ct == models.ONEONONE_CHATTYPE {
-		typ = policy.ChatTypeOneOnOne
+	if req.ChatType == policy.ChatTypeOneOnOne {
+		return c.post(ctx, chat, policy.ChatTypeOneOnOne, res.Warnings)
 	}
-	return c.post(ctx, chat, typ, req.Warnings)
+	if req.InstalledApps > 0 {
+		// Answered 202 with no chat to look for: never retried on ambiguity.
+		created, err := c.post(ctx, chat, policy.ChatTypeGroup, res.Warnings)
+		if ambiguous(err) {
+			return nil, &AmbiguousError{Err: err}
+		}
+		return created, err
+	}
+	return c.postGroup(ctx, chat, keyOf(req), res.Warnings)
 }
 
 // Check checks a chat built with the SDK's models as Create would, without
@@ -122,16 +136,22 @@ func (c *Client) Create(ctx context.Context, chat models.Chatable, opts *CreateO
 // does not serialize to a JSON object, or another error when reading the
 // token or resolving users failed.
 func (c *Client) Check(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*policy.Result, error) {
+	_, res, err := c.check2(ctx, chat, opts)
+	return res, err
+}
+
+// check2 is Check that also returns the request as parsed.
+func (c *Client) check2(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*policy.Request, *policy.Result, error) {
 	if chat == nil {
-		return nil, fmt.Errorf("graphchat: create-chat: chat is nil")
+		return nil, nil, fmt.Errorf("graphchat: create-chat: chat is nil")
 	}
 	body, err := serialize(chat)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req, err := policy.ParseCreateChat(body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if opts != nil {
 		for i := range req.Members {
@@ -142,7 +162,8 @@ func (c *Client) Check(ctx context.Context, chat models.Chatable, opts *CreateOp
 			}
 		}
 	}
-	return c.check(ctx, req, policy.OpCreateChat)
+	res, err := c.check(ctx, req, policy.OpCreateChat)
+	return req, res, err
 }
 
 func serialize(chat models.Chatable) ([]byte, error) {

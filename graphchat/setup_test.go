@@ -50,6 +50,9 @@ type env struct {
 	sent   []sent
 	// before, when set, may answer a request instead of the emulator.
 	before func(w http.ResponseWriter, r *http.Request) bool
+	// after, when set, may replace the emulator's answer to a request it
+	// processed: it returns true when it wrote its own.
+	after func(w http.ResponseWriter, r *http.Request) bool
 }
 
 func (e *env) requests() []sent {
@@ -79,6 +82,22 @@ func setup(t *testing.T, emuOpts *graphchattest.Options, opts *graphchat.Options
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		e.mu.Lock()
+		after := e.after
+		e.mu.Unlock()
+		if after != nil {
+			rec := httptest.NewRecorder()
+			e.emu.ServeHTTP(rec, r)
+			if after(w, r) {
+				return
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+			return
+		}
 		e.emu.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)

@@ -1,0 +1,150 @@
+package graphchat_test
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/graphchat/graphchat/graphchat"
+	"github.com/graphchat/graphchat/graphchat/graphchattest"
+	"github.com/graphchat/graphchat/policy"
+)
+
+func init() { *graphchat.LookupDelay = 10 * time.Millisecond }
+
+var withLookup = &graphchat.Options{Operations: []policy.Operation{policy.OpCreateChat, policy.OpListChats}}
+
+func lookupToken() string {
+	return graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic")
+}
+
+func isChatPost(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/chats")
+}
+
+func createGroup(e *env) (*graphchat.Created, error) {
+	return e.client.CreateGroup(ctx, "Quarterly review", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nestor@contoso.com"))
+}
+
+// failFirstPost makes the first POST /chats fail after the emulator
+// processed it, in the given way.
+func failFirstPost(e *env, fail func(w http.ResponseWriter)) {
+	var n atomic.Int32
+	e.after = func(w http.ResponseWriter, r *http.Request) bool {
+		if !isChatPost(r) || n.Add(1) > 1 {
+			return false
+		}
+		fail(w)
+		return true
+	}
+}
+
+func TestGroupRecoveredAfter504(t *testing.T) {
+	e := setup(t, nil, withLookup, lookupToken())
+	failFirstPost(e, func(w http.ResponseWriter) { w.WriteHeader(http.StatusGatewayTimeout) })
+	got, err := createGroup(e)
+	if err != nil || !got.Recovered || got.ID() == "" {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	if n := len(e.emu.Chats()); n != 1 || e.chatPosts() != 1 {
+		t.Errorf("%d chats after %d posts", n, e.chatPosts())
+	}
+}
+
+func TestGroupRecoveredAfterDroppedConnection(t *testing.T) {
+	e := setup(t, nil, withLookup, lookupToken())
+	failFirstPost(e, func(w http.ResponseWriter) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	})
+	got, err := createGroup(e)
+	if err != nil || !got.Recovered {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	if n := len(e.emu.Chats()); n != 1 {
+		t.Errorf("%d chats", n)
+	}
+}
+
+func TestGroupRetriedWhenNotCreated(t *testing.T) {
+	e := setup(t, nil, withLookup, lookupToken())
+	var n atomic.Int32
+	e.before = func(w http.ResponseWriter, r *http.Request) bool {
+		if !isChatPost(r) || n.Add(1) > 1 {
+			return false
+		}
+		w.WriteHeader(http.StatusServiceUnavailable) // not processed
+		return true
+	}
+	got, err := createGroup(e)
+	if err != nil || got.Recovered || got.ID() == "" {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	if c := len(e.emu.Chats()); c != 1 || e.chatPosts() != 2 {
+		t.Errorf("%d chats after %d posts", c, e.chatPosts())
+	}
+}
+
+// An earlier chat with the same topic and members is not mistaken for the
+// one being created: it was created before the attempt began.
+func TestLookupIgnoresOlderChats(t *testing.T) {
+	var offset atomic.Int64
+	e := setup(t, &graphchattest.Options{Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }}, withLookup, lookupToken())
+	offset.Store(int64(-time.Hour))
+	if _, err := createGroup(e); err != nil {
+		t.Fatal(err)
+	}
+	offset.Store(0)
+	var n atomic.Int32
+	e.before = func(w http.ResponseWriter, r *http.Request) bool {
+		if !isChatPost(r) || n.Add(1) > 1 {
+			return false
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	}
+	got, err := createGroup(e)
+	if err != nil || got.Recovered {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	if c := len(e.emu.Chats()); c != 2 {
+		t.Errorf("%d chats, want the old one and the new one", c)
+	}
+}
+
+func TestGroupOutcomeUnknownWithoutLookup(t *testing.T) {
+	e := setup(t, nil, nil, "")
+	failFirstPost(e, func(w http.ResponseWriter) { w.WriteHeader(http.StatusGatewayTimeout) })
+	_, err := createGroup(e)
+	var amb *graphchat.AmbiguousError
+	if !errors.Is(err, graphchat.ErrOutcomeUnknown) || !errors.As(err, &amb) || !strings.Contains(err.Error(), "list-chats") {
+		t.Fatalf("err = %v", err)
+	}
+	if e.chatPosts() != 1 {
+		t.Errorf("%d posts: the ambiguous creation was retried", e.chatPosts())
+	}
+}
+
+// A one-on-one chat after a dropped connection is simply retried: the
+// service returns the chat the first attempt created.
+func TestOneOnOneRetriedAfterDrop(t *testing.T) {
+	e := setup(t, nil, nil, "")
+	failFirstPost(e, func(w http.ResponseWriter) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	})
+	got, err := e.client.CreateOneOnOne(ctx, graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID))
+	if err != nil || got.ID() == "" {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	if c := len(e.emu.Chats()); c != 1 || e.chatPosts() != 2 {
+		t.Errorf("%d chats after %d posts", c, e.chatPosts())
+	}
+}
