@@ -212,15 +212,26 @@ func (c *Client) recoverGroup(ctx context.Context, key groupKey, since time.Time
 	if !c.declared(policy.OpListChats) {
 		return nil, errNoLookup
 	}
-	t := time.NewTimer(lookupDelay)
-	select {
-	case <-ctx.Done():
-		t.Stop()
-		return nil, ctx.Err()
-	case <-t.C:
+	var err error
+	for attempt := 0; attempt < lookupAttempts; attempt++ {
+		t := time.NewTimer(lookupDelay << attempt)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		var found models.Chatable
+		// A lookup is a GET: trying it again changes nothing.
+		if found, err = c.findGroup(ctx, key, since); err == nil {
+			return found, nil
+		}
 	}
-	return c.findGroup(ctx, key, since)
+	return nil, err
 }
+
+// lookupAttempts bounds the lookups after one ambiguous failure.
+const lookupAttempts = 3
 
 func (c *Client) declared(op policy.Operation) bool {
 	for _, o := range c.ops {

@@ -40,6 +40,9 @@ type Options struct {
 	Faults []FaultRule
 	// Seed makes fault injection repeatable.
 	Seed uint64
+	// SlowDelay is how long FaultSlowAfter holds a processed response;
+	// default 30 s.
+	SlowDelay time.Duration
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
 	// Log, when set, is called once per request after it is answered.
@@ -245,17 +248,18 @@ func (e *Emulator) serve(q *request, fault Fault) *response {
 	case FaultDropAfter:
 		return nil
 	case FaultSlowAfter:
+		hold := e.opts.SlowDelay
+		if hold <= 0 {
+			hold = 30 * time.Second
+		}
 		select {
-		case <-time.After(slowDelay):
+		case <-time.After(hold):
 		case <-q.r.Context().Done():
 			return nil
 		}
 	}
 	return resp
 }
-
-// slowDelay is how long FaultSlowAfter holds a processed response.
-const slowDelay = 30 * time.Second
 
 func formatSeconds(d time.Duration) string {
 	s := math.Ceil(d.Seconds()*1000) / 1000

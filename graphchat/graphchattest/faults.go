@@ -18,7 +18,7 @@ const (
 	Fault504       Fault = "504"        // 504, nothing processed
 	Fault504After  Fault = "504-after"  // processed, then 504
 	FaultDropAfter Fault = "drop-after" // processed, then the connection is closed with no response
-	FaultSlowAfter Fault = "slow-after" // processed, then the response is held for 30 s
+	FaultSlowAfter Fault = "slow-after" // processed, then the response is held (Options.SlowDelay, 30 s by default)
 )
 
 var faults = []Fault{Fault503, Fault504, Fault504After, FaultDropAfter, FaultSlowAfter}

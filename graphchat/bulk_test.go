@@ -1,0 +1,210 @@
+package graphchat_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/graphchat/graphchat/graphchat"
+	"github.com/graphchat/graphchat/graphchat/graphchattest"
+	"github.com/graphchat/graphchat/policy"
+)
+
+// directory returns n member users of the default tenant.
+func directory(n int) []graphchattest.User {
+	users := graphchattest.DefaultUsers()
+	for i := range n {
+		users = append(users, graphchattest.User{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), UserPrincipalName: fmt.Sprintf("user%d@contoso.com", i), UserType: "Member"})
+	}
+	return users
+}
+
+// items returns n items: every third a group with a unique topic, the others
+// one-on-one chats of distinct pairs of users.
+func items(n int) []graphchat.Item {
+	var out []graphchat.Item
+	pair := 0
+	for i := range n {
+		if i%3 == 0 {
+			out = append(out, graphchat.Item{Type: policy.ChatTypeGroup, Topic: fmt.Sprintf("item-%05d", i), Members: []graphchat.Member{
+				graphchat.User(fmt.Sprintf("00000000-0000-4000-8000-%012d", i%50)),
+				graphchat.User(fmt.Sprintf("00000000-0000-4000-8000-%012d", (i+1)%50)),
+				graphchat.User(fmt.Sprintf("00000000-0000-4000-8000-%012d", (i+2)%50)),
+			}})
+			continue
+		}
+		// the pair-th pair (a, b) with a < b
+		a, b := 0, 1
+		for k := 0; k < pair; k++ {
+			if b++; b >= 200 {
+				a++
+				b = a + 1
+			}
+		}
+		pair++
+		out = append(out, graphchat.Item{Type: policy.ChatTypeOneOnOne, Members: []graphchat.Member{
+			graphchat.User(fmt.Sprintf("00000000-0000-4000-8000-%012d", a)), graphchat.User(fmt.Sprintf("00000000-0000-4000-8000-%012d", b)),
+		}})
+	}
+	return out
+}
+
+func appClient(t *testing.T, url string, timeout time.Duration) *graphchat.Client {
+	t.Helper()
+	c, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.AppToken("Chat.Create", "Chat.ReadBasic.All")), &graphchat.Options{
+		BaseURL: url, Auth: policy.AuthApplication, Operations: []policy.Operation{policy.OpCreateChat, policy.OpListChats},
+		HTTPClient: &http.Client{Timeout: timeout},
+		Retry:      graphchat.RetryOptions{BaseDelay: 20 * time.Millisecond, MaxRetries: 6},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestCreateMany(t *testing.T) {
+	emu := graphchattest.New(&graphchattest.Options{Users: directory(200)})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	c := appClient(t, srv.URL+"/v1.0", 10*time.Second)
+	in := items(45)
+	guestOwner := graphchat.Guest(graphchattest.AdaID)
+	guestOwner.Role = policy.RoleOwner
+	in = append(in, graphchat.Item{Type: policy.ChatTypeGroup, Topic: "refused", Members: []graphchat.Member{graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), guestOwner}})
+	var streamed int
+	results, err := c.CreateMany(ctx, in, &graphchat.BulkOptions{Rate: 1000, OnResult: func(graphchat.ItemResult) { streamed++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := graphchat.Summarize(results)
+	if s.Created != 45 || s.Refused != 1 || s.Failed != 0 || streamed != len(in) {
+		t.Fatalf("summary %+v, %d streamed", s, streamed)
+	}
+	if !errors.Is(results[45].Err, policy.CodeGuestRole) {
+		t.Errorf("refused item: %v", results[45].Err)
+	}
+	batches := 0
+	for _, en := range emu.Entries() {
+		if en.Path == "/v1.0/$batch" {
+			batches++
+		}
+	}
+	if batches != 3 || len(emu.Chats()) != 45 {
+		t.Errorf("%d batches, %d chats", batches, len(emu.Chats()))
+	}
+	// Again: the one-on-one chats exist; the groups are new.
+	again, _ := c.CreateMany(ctx, in[:6], nil)
+	if s := graphchat.Summarize(again); s.Existed != 4 || s.Created != 2 {
+		t.Errorf("again: %+v", s)
+	}
+}
+
+// Throttled requests inside a batch are retried on their own, after their
+// Retry-After, while the rest of the batch goes on.
+func TestCreateManyInnerThrottling(t *testing.T) {
+	emu := graphchattest.New(&graphchattest.Options{Users: directory(200), RateLimit: 25})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	c := appClient(t, srv.URL+"/v1.0", 10*time.Second)
+	results, err := c.CreateMany(ctx, items(60), &graphchat.BulkOptions{Rate: 1000, MaxAttempts: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	throttled := 0
+	for _, en := range emu.Entries() {
+		if en.Batch && en.Status == http.StatusTooManyRequests {
+			throttled++
+		}
+	}
+	if s := graphchat.Summarize(results); s.Created != 60 || throttled == 0 {
+		t.Errorf("summary %+v after %d inner 429s", s, throttled)
+	}
+}
+
+// Under a mix of faults, every item is created exactly once or reported
+// failed with its cause: no duplicate, nothing lost. GRAPHCHAT_FAULT_ITEMS
+// sets the count (1000 for the full run; 300 by default).
+func TestCreateManyUnderFaults(t *testing.T) {
+	n := 300
+	if v := os.Getenv("GRAPHCHAT_FAULT_ITEMS"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	emu := graphchattest.New(&graphchattest.Options{
+		Users: directory(200), RateLimit: 400, Seed: 7, SlowDelay: 3 * time.Second,
+		Faults: []graphchattest.FaultRule{
+			{Fault: graphchattest.Fault503, Probability: 0.05},
+			{Fault: graphchattest.Fault504, Probability: 0.03},
+			{Fault: graphchattest.Fault504After, Probability: 0.05},
+			{Fault: graphchattest.FaultDropAfter, Probability: 0.04},
+			{Fault: graphchattest.FaultSlowAfter, Probability: 0.02},
+		},
+	})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	c := appClient(t, srv.URL+"/v1.0", time.Second) // slow-after outlasts the client's deadline
+	in := items(n)
+	results, err := c.CreateMany(ctx, in, &graphchat.BulkOptions{Rate: 500, MaxAttempts: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults := map[graphchattest.Fault]int{}
+	for _, en := range emu.Entries() {
+		faults[en.Fault]++
+	}
+	chats := emu.Chats()
+	byTopic, byPair := map[string][]string{}, map[string][]string{}
+	for _, ch := range chats {
+		if ch.ChatType == "group" {
+			byTopic[ch.Topic] = append(byTopic[ch.Topic], ch.ID)
+		} else {
+			byPair[ch.ID] = append(byPair[ch.ID], ch.ID)
+		}
+	}
+	var duplicates, lost, failed int
+	for i, r := range results {
+		it := in[i]
+		var ids []string
+		if it.Type == policy.ChatTypeGroup {
+			ids = byTopic[it.Topic]
+			if len(ids) > 1 {
+				duplicates++
+			}
+		}
+		switch {
+		case r.Err == nil && r.Created != nil:
+			if it.Type == policy.ChatTypeGroup && (len(ids) != 1 || ids[0] != r.Created.ID()) {
+				lost++
+				t.Errorf("item %d reported created as %s, chats with its topic: %v", i, r.Created.ID(), ids)
+			}
+			if it.Type == policy.ChatTypeOneOnOne && len(byPair[r.Created.ID()]) != 1 {
+				lost++
+				t.Errorf("item %d: chat %s not found", i, r.Created.ID())
+			}
+		default:
+			failed++
+			t.Logf("item %d (%s) failed: %v", i, it.Type, r.Err)
+			if r.Err == nil {
+				lost++
+				t.Errorf("item %d has neither a chat nor an error", i)
+			} else if it.Type == policy.ChatTypeGroup && len(ids) == 1 && !errors.Is(r.Err, graphchat.ErrOutcomeUnknown) {
+				lost++
+				t.Errorf("item %d reported failed (%v) though its chat exists", i, r.Err)
+			}
+		}
+	}
+	t.Logf("%d items, %d chats, %d failed, faults injected %v; summary %+v", n, len(chats), failed, faults, graphchat.Summarize(results))
+	if duplicates != 0 || lost != 0 {
+		t.Fatalf("%d duplicates, %d lost", duplicates, lost)
+	}
+	if faults[graphchattest.Fault504After]+faults[graphchattest.FaultDropAfter] == 0 {
+		t.Error("no ambiguous fault was injected: the test proves nothing")
+	}
+	if s := graphchat.Summarize(results); s.Recovered == 0 {
+		t.Errorf("no group was recovered by a lookup: %+v", s)
+	}
+}
