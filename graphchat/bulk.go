@@ -52,6 +52,10 @@ type BulkOptions struct {
 	MaxAttempts int
 	// OnResult is called once per item as it finishes, never concurrently.
 	OnResult func(ItemResult)
+	// OnSend, when set, is called with an item's index just before its first
+	// request is sent, never concurrently. A caller that records it can tell,
+	// after a crash, which items may have been created (see FindGroup).
+	OnSend func(index int)
 }
 
 // BulkSummary counts the outcomes of a bulk creation.
@@ -230,6 +234,11 @@ func (b *bulk) run(ctx context.Context) {
 		}
 		ready, wait := b.take()
 		if len(ready) > 0 && inFlight < b.o.Concurrency && ctx.Err() == nil {
+			for _, j := range ready {
+				if j.attempts == 0 && b.o.OnSend != nil {
+					b.o.OnSend(j.index)
+				}
+			}
 			inFlight++
 			go func() { b.done <- b.send(ctx, ready) }()
 			continue

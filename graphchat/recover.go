@@ -241,3 +241,22 @@ func (c *Client) declared(op policy.Operation) bool {
 	}
 	return false
 }
+
+// FindGroup looks for a group chat with the topic ("" for none) and
+// members created since the given time (with a minute's allowance for clock
+// differences), as graphchat does after an ambiguous failure. It needs the
+// list-chats operation declared. It returns nil and no error when there is
+// none. Use it after a crash, for items that were sent without an answer.
+func (c *Client) FindGroup(ctx context.Context, topic string, members []Member, since time.Time) (models.Chatable, error) {
+	if err := c.checkGrant(ctx, policy.OpListChats); err != nil {
+		return nil, err
+	}
+	key := groupKey{members: make([]policy.Member, len(members))}
+	if topic != "" {
+		key.topic = &topic
+	}
+	for i, m := range members {
+		key.members[i] = m.policy()
+	}
+	return c.findGroup(ctx, key, since)
+}

@@ -77,6 +77,8 @@ func (e *env) run(ctx context.Context, args []string) int {
 		err = e.create(ctx, rest)
 	case "add-member":
 		err = e.addMember(ctx, rest)
+	case "bulk":
+		err = e.bulk(ctx, rest)
 	case "permissions":
 		err = e.permissions(rest)
 	case "emulate":
@@ -114,6 +116,7 @@ const usage = `demo: graphchat's demonstration program
   demo create [flags] --one-on-one A B
   demo create [flags] --group [--topic T] A B C...
   demo add-member --chat ID [--role owner|guest] [--tenant-id T] [--history all|none|RFC3339] USER
+  demo bulk [flags] FILE.csv|FILE.jsonl  create many chats ($batch, rate-limited, resumable with --results)
   demo permissions --op create-chat[,add-member,...] [--auth ...] [--scopes "..."] [--strict]
   demo permissions --metadata permissions.json --method POST --path /chats [--auth ...] [--scopes "..."]
   demo emulate [--addr 127.0.0.1:8080] [--directory FILE] [--anonymous] [--latency D] [--rate-limit RPS] [--faults SPEC]

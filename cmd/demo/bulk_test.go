@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graphchat/graphchat/graphchat/graphchattest"
+)
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func records(t *testing.T, name string) []resultRecord {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []resultRecord
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r resultRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			if !strings.HasSuffix(sc.Text(), `"cre`) { // the record the simulated crash cut short
+				t.Fatalf("bad record %q: %v", sc.Text(), err)
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func final(rs []resultRecord) map[int]string {
+	out := map[int]string{}
+	for _, r := range rs {
+		out[r.Line] = r.Status
+	}
+	return out
+}
+
+func TestBulkCSV(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "chats.csv")
+	copyFile(t, "../../testdata/bulk/chats.csv", input)
+	srv, err := graphchattest.NewServer("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	r := demo(t, nil, "bulk", "--target", srv.URL, input)
+	if r.code != exitRefused { // the file holds refused lines on purpose
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	want := map[int]string{3: "created", 4: "created", 5: "created", 6: "created", 7: "created", 8: "refused", 9: "refused", 10: "refused"}
+	got := final(records(t, input+".results.jsonl"))
+	for line, status := range want {
+		if got[line] != status {
+			t.Errorf("line %d: %q, want %q (all: %v)", line, got[line], status, got)
+		}
+	}
+	for _, w := range []string{"line 8: refused", "topic_on_one_on_one", "line 9: refused", "topic_colon", "member_count"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+		}
+	}
+	if !strings.Contains(r.stdout, "8 items: 5 created") || len(srv.Chats()) != 5 {
+		t.Errorf("summary %q, %d chats", r.stdout, len(srv.Chats()))
+	}
+	if !strings.Contains(r.stderr, "progress: ") {
+		t.Errorf("no plain progress lines when not on a terminal:\n%s", r.stderr)
+	}
+
+	// A re-run with the same results file skips what is done: no request.
+	before := len(srv.Entries())
+	r = demo(t, nil, "bulk", "--target", srv.URL, input)
+	if !strings.Contains(r.stdout, "5 done in an earlier run") || len(srv.Chats()) != 5 {
+		t.Errorf("re-run: %s, %d chats", r.stdout, len(srv.Chats()))
+	}
+	for _, en := range srv.Entries()[before:] {
+		if en.Method == "POST" {
+			t.Errorf("the re-run sent %s %s", en.Method, en.Path)
+		}
+	}
+}
+
+// After a crash, a group the earlier run sent without an answer is looked
+// up and not created again; a one-on-one chat is simply asked for again.
+func TestBulkResumeAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "chats.jsonl")
+	copyFile(t, "../../testdata/bulk/chats.jsonl", input)
+	srv, err := graphchattest.NewServer("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	// The earlier run: line 2's group was created, but its answer was lost.
+	sentAt := time.Now().Add(-time.Second)
+	r := demo(t, nil, "create", "--target", srv.URL, "--group", "--topic", "Launch plan", "megan@contoso.com", "lee@contoso.com", "nestor@contoso.com")
+	if r.code != exitOK {
+		t.Fatalf("create: %d %s", r.code, r.stderr)
+	}
+	results := input + ".results.jsonl"
+	crash, _ := json.Marshal(resultRecord{Line: 2, Status: "sent", At: sentAt})
+	if err := os.WriteFile(results, append(append(crash, '\n'), []byte(`{"line": 1, "status": "cre`)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = demo(t, nil, "bulk", "--target", srv.URL, input)
+	got := final(records(t, results))
+	want := map[int]string{1: "created", 2: "recovered", 3: "created", 4: "created", 5: "refused", 6: "refused"}
+	for line, status := range want {
+		if got[line] != status {
+			t.Errorf("line %d: %q, want %q", line, got[line], status)
+		}
+	}
+	groups := 0
+	for _, c := range srv.Chats() {
+		if c.Topic == "Launch plan" {
+			groups++
+		}
+	}
+	if groups != 1 {
+		t.Errorf("%d chats named Launch plan, want 1", groups)
+	}
+	if !strings.Contains(r.stderr, "line 6: unreadable") || !strings.Contains(r.stderr, "guest_role") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+func TestBulkUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"bulk"},
+		{"bulk", "-"},
+		{"bulk", "chats.txt"},
+		{"bulk", "missing.csv"},
+		{"bulk", "--rate", "0", "../../testdata/bulk/chats.csv"},
+		{"bulk", "--format", "xml", "x.csv"},
+	} {
+		if r := demo(t, nil, args...); r.code != exitUsage {
+			t.Errorf("%v: exit %d, %s", args, r.code, r.stderr)
+		}
+	}
+}
