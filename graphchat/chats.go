@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -418,8 +419,22 @@ func (c *Client) ListMembers(ctx context.Context, chatID string) ([]models.Conve
 		if next == "" || page > 1000 {
 			return out, nil
 		}
+		if err := c.sameHost(next); err != nil {
+			return nil, err
+		}
 		b = b.WithUrl(next)
 	}
+}
+
+// sameHost refuses a link (such as @odata.nextLink) to another host than
+// the base URL's: the request would carry the token there.
+func (c *Client) sameHost(link string) error {
+	u, err := url.Parse(link)
+	base, berr := url.Parse(c.adapter.GetBaseUrl())
+	if err != nil || berr != nil || !strings.EqualFold(u.Host, base.Host) || u.Scheme != base.Scheme {
+		return fmt.Errorf("graphchat: refusing to follow %q: not on %s", link, base.Host)
+	}
+	return nil
 }
 
 // checkGrant applies the permission rules to an operation with no body.

@@ -64,7 +64,8 @@ type Options struct {
 	Cloud Cloud
 	// BaseURL is where requests go, version included; default
 	// https://{Cloud.GraphHost}/v1.0. Set it to an emulator's URL to run
-	// locally. It must be https, or http on a loopback address.
+	// locally. It must be https on a Microsoft Graph host, or a loopback
+	// address: tokens are never sent anywhere else.
 	BaseURL string
 	// HTTPClient supplies the transport (its Transport) and timeout under
 	// graphchat's pipeline; default a client with a 100 s timeout.
@@ -206,10 +207,10 @@ func baseURL(o Options) (*url.URL, error) {
 		return nil, fmt.Errorf("graphchat: BaseURL %q: want no user information, query or fragment", raw)
 	}
 	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case isLoopback(u.Hostname()) && (u.Scheme == "http" || u.Scheme == "https"): // a local emulator
+	case u.Scheme == "https" && policy.IsGraphHost(u.Hostname()) && u.Port() == "":
 	default:
-		return nil, fmt.Errorf("graphchat: BaseURL %q: want https (plain http only on a loopback address)", raw)
+		return nil, fmt.Errorf("graphchat: BaseURL %q: want https on a Microsoft Graph host (%s), or a loopback address for an emulator", raw, strings.Join(policy.GraphHosts(), ", "))
 	}
 	if !strings.HasSuffix(u.Path, "/v1.0") && !strings.HasSuffix(u.Path, "/beta") {
 		return nil, fmt.Errorf("graphchat: BaseURL %q: want a path ending in /v1.0 or /beta", raw)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -480,6 +481,10 @@ func TestConstruction(t *testing.T) {
 	cred := &fakeCredential{token: "x"}
 	for _, bad := range []graphchat.Options{
 		{BaseURL: "http://graph.example.com/v1.0"},
+		{BaseURL: "https://graph.example.com/v1.0"},
+		{BaseURL: "https://graph.microsoft.com.evil.example/v1.0"},
+		{BaseURL: "https://graph.microsoft.com:8443/v1.0"},
+		{BaseURL: "http://graph.microsoft.com/v1.0"},
 		{BaseURL: "https://graph.microsoft.com"},
 		{BaseURL: "https://user:pw@graph.microsoft.com/v1.0"},
 		{Auth: "robot"},
@@ -623,5 +628,37 @@ func TestDocumentedBodiesRoundTrip(t *testing.T) {
 				t.Errorf("(-docs +sent):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A page link to another host is not followed: the token would go there.
+func TestNextLinkToAnotherHostRefused(t *testing.T) {
+	e := setup(t, nil, &graphchat.Options{Operations: []policy.Operation{policy.OpListMembers}}, graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.ReadBasic"))
+	e.before = func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"value":[],"@odata.nextLink":"https://evil.example/v1.0/chats/x/members?$skiptoken=1"}`))
+		return true
+	}
+	_, err := e.client.ListMembers(ctx, "19:x@thread.v2")
+	if err == nil || !strings.Contains(err.Error(), "refusing to follow") || len(e.requests()) != 1 {
+		t.Fatalf("err = %v after %d requests", err, len(e.requests()))
+	}
+}
+
+// With a logger, each request is logged with its ids, never with the token.
+func TestLogsHoldNoToken(t *testing.T) {
+	var buf strings.Builder
+	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
+	e := setup(t, nil, &graphchat.Options{Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, nil)), Mode: policy.ModeWarn}, tok)
+	if _, err := e.client.CreateOneOnOne(ctx, graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID)); err != nil {
+		t.Fatal(err)
+	}
+	logs := buf.String()
+	if !strings.Contains(logs, "graph request") || !strings.Contains(logs, "request-id=") || !strings.Contains(logs, "status=201") {
+		t.Errorf("logs: %s", logs)
+	}
+	payload := strings.Split(tok, ".")[1]
+	if strings.Contains(logs, payload) || strings.Contains(logs, "Bearer") || strings.Contains(logs, "8c0a1a67-50ce-4114-bb6c-da9c5dbcf6ca')") {
+		t.Errorf("the logs hold a token or a body: %s", logs)
 	}
 }

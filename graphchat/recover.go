@@ -123,6 +123,9 @@ func (c *Client) findGroup(ctx context.Context, key groupKey, since time.Time) (
 		if next == "" {
 			return nil, nil
 		}
+		if err := c.sameHost(next); err != nil {
+			return nil, err
+		}
 		u, err := url.Parse(next)
 		if err != nil {
 			return nil, fmt.Errorf("graphchat: list-chats: next link: %w", err)

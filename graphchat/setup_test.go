@@ -139,3 +139,15 @@ func (s staticAuth) AuthenticateRequest(_ context.Context, r *abs.RequestInforma
 	r.Headers.Add("Authorization", "Bearer "+s.token)
 	return nil
 }
+
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

@@ -60,3 +60,51 @@ func FuzzCheckJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseBindURL: no panic; an accepted URL is https on a Microsoft Graph
+// host with a known version, and formatting it parses back to the same user.
+func FuzzParseBindURL(f *testing.F) {
+	for _, s := range []string{
+		"https://graph.microsoft.com/v1.0/users('8b081ef6-4792-4def-b2c9-c363a1bf41d5')",
+		"https://graph.microsoft.com/beta/users/jacob@contoso.com",
+		"https://graph.microsoft.com/v1.0/users('o''brien@contoso.com')",
+		"https://graph.microsoft.com/v1.0/users('a%23EXT%23@b.c')",
+		"https://graph.microsoft.com@evil.example/v1.0/users('a@b.c')",
+		"https://evil.example/v1.0/users('a@b.c')",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := policy.ParseBindURL(s)
+		if err != nil {
+			return
+		}
+		if !policy.IsGraphHost(b.Host) || (b.Version != "v1.0" && b.Version != "beta") || b.User == "" {
+			t.Fatalf("accepted %q as %+v", s, b)
+		}
+		again, err := policy.ParseBindURL(b.String())
+		if err != nil || again != b {
+			t.Fatalf("%q: %+v formats as %q, which parses as %+v, %v", s, b, b.String(), again, err)
+		}
+	})
+}
+
+// FuzzParseToken: no panic, and an error never repeats the token.
+func FuzzParseToken(f *testing.F) {
+	f.Add(token(f, map[string]any{"scp": "Chat.Create", "tid": "t", "oid": "o"}))
+	f.Add(token(f, map[string]any{"roles": []string{"Chat.Create"}, "idtyp": "app"}))
+	f.Add("Bearer a.b.c")
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Fuzz(func(t *testing.T, tok string) {
+		c, err := policy.ParseToken(tok)
+		if err != nil {
+			if len(tok) > 8 && strings.Contains(err.Error(), tok) {
+				t.Fatalf("the error repeats the token: %v", err)
+			}
+			return
+		}
+		if a := c.Auth(); a != policy.AuthDelegated && a != policy.AuthApplication {
+			t.Fatalf("auth %q", a)
+		}
+	})
+}

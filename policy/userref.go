@@ -117,8 +117,9 @@ func (b BindURL) String() string {
 	return "https://" + b.Host + "/" + b.Version + "/users('" + escapeKey(b.User) + "')"
 }
 
-// escapeKey writes an OData string key: ' is doubled, and '#', '%', '?',
-// '/' and non-printable or non-ASCII bytes are percent-encoded.
+// escapeKey writes an OData string key for a URL path: ' is doubled, and
+// every byte a path segment may not hold as it is ('#', '%', '?', '/',
+// spaces, quotes, non-ASCII and the like) is percent-encoded.
 func escapeKey(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -126,10 +127,10 @@ func escapeKey(s string) string {
 		switch {
 		case c == '\'':
 			b.WriteString("''")
-		case c == '#' || c == '%' || c == '?' || c == '/' || c == '\\' || c <= ' ' || c >= 0x7f:
-			fmt.Fprintf(&b, "%%%02X", c)
-		default:
+		case isAlnum(c) || strings.IndexByte("-._~!$&()*+,;=:@", c) >= 0:
 			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
 		}
 	}
 	return b.String()
@@ -177,7 +178,13 @@ func ParseBindURL(s string) (BindURL, error) {
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return BindURL{}, fmt.Errorf("unexpected query or fragment (an unencoded '#' or '?' in the key cuts the URL: encode it as %%23 or %%3F); %w", errBindForm)
 	}
-	raw := u.EscapedPath()
+	// The path exactly as written: url.URL.EscapedPath would re-escape
+	// quotes and parentheses when any other character needs escaping.
+	rest := s[len(u.Scheme)+len("://"):]
+	raw := ""
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		raw = rest[i:]
+	}
 	var version string
 	switch {
 	case strings.HasPrefix(raw, "/v1.0/"):
@@ -187,7 +194,7 @@ func ParseBindURL(s string) (BindURL, error) {
 	default:
 		return BindURL{}, fmt.Errorf("path %q: want /v1.0/ or /beta/ before users; %w", u.Path, errBindForm)
 	}
-	rest := raw[len(version)+2:]
+	rest = raw[len(version)+2:]
 	var key string
 	switch {
 	case strings.HasPrefix(rest, "users('") && strings.HasSuffix(rest, "')") && len(rest) >= len("users('')"):

@@ -441,3 +441,18 @@ func TestHelpAndUnknown(t *testing.T) {
 		t.Errorf("unknown command: %d", r.code)
 	}
 }
+
+// -v logs each request with its ids on standard error, never the token.
+func TestVerboseLogsHoldNoToken(t *testing.T) {
+	srv, err := graphchattest.NewServer("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
+	r := demo(t, nil, "create", "-v", "--target", srv.URL, "--token", tok, "--one-on-one", "megan@contoso.com", "lee@contoso.com")
+	if r.code != exitOK || !strings.Contains(r.stderr, "graph request") || !strings.Contains(r.stderr, "request-id=") {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	assertNoToken(t, r, tok)
+}
