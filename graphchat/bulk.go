@@ -300,7 +300,7 @@ func (b *bulk) send(ctx context.Context, jobs []*job) batchOutcome {
 	batch := msgraphgocore.NewBatchRequest(b.c.adapter)
 	byID := map[string]*job{}
 	for _, j := range jobs {
-		info, err := b.c.chatsBuild.ToPostRequestInformation(ctx, j.chat, nil)
+		info, err := b.c.chats().ToPostRequestInformation(ctx, j.chat, nil)
 		if err == nil {
 			var item msgraphgocore.BatchItem
 			if item, err = batch.AddBatchRequestStep(*info); err == nil {

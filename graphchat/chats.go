@@ -212,7 +212,7 @@ func (c *Client) context(ctx context.Context, op policy.Operation) (*policy.Cont
 			return nil, err
 		}
 		// Advisory: the token is read, not verified.
-		if claims, err := policy.ParseToken(tok); err == nil {
+		if claims, err := c.claimsOf(tok); err == nil {
 			pc.Auth = claims.Auth()
 			if claims.TenantID != "" {
 				pc.TenantID = claims.TenantID
@@ -227,6 +227,25 @@ func (c *Client) context(ctx context.Context, op policy.Operation) (*policy.Cont
 		pc.Grant = &policy.Grant{Permissions: grant, Operations: c.ops, Mode: c.mode}
 	}
 	return pc, nil
+}
+
+// claimsOf reads a token's claims, once per token: the credential hands out
+// the same token until it is renewed.
+func (c *Client) claimsOf(tok string) (*policy.Claims, error) {
+	if cached := c.claims.Load(); cached != nil && cached.token == tok {
+		return cached.claims, nil
+	}
+	claims, err := policy.ParseToken(tok)
+	if err != nil {
+		return nil, err
+	}
+	c.claims.Store(&tokenClaims{token: tok, claims: claims})
+	return claims, nil
+}
+
+type tokenClaims struct {
+	token  string
+	claims *policy.Claims
 }
 
 func (c *Client) warn(ctx context.Context, op policy.Operation, warnings policy.List) {
@@ -256,7 +275,7 @@ func (c *Client) post(ctx context.Context, chat models.Chatable, typ policy.Chat
 		cfg.Options = append(cfg.Options, idempotentOption{})
 	}
 	start := time.Now()
-	got, err := c.chatsBuild.Post(ctx, chat, cfg)
+	got, err := c.chats().Post(ctx, chat, cfg)
 	elapsed := time.Since(start)
 	if err != nil {
 		return nil, translate(string(policy.OpCreateChat), err)
@@ -341,7 +360,7 @@ func (c *Client) AddMember(ctx context.Context, chatID string, m Member) (string
 	headers := khttp.NewHeadersInspectionOptions()
 	headers.InspectResponseHeaders = true
 	cfg := &chats.ItemMembersRequestBuilderPostRequestConfiguration{Options: []abs.RequestOption{headers}}
-	got, err := c.chatsBuild.ByChatId(chatID).Members().Post(ctx, model, cfg)
+	got, err := c.chats().ByChatId(chatID).Members().Post(ctx, model, cfg)
 	if err != nil {
 		return "", translate(string(op), err)
 	}
@@ -378,7 +397,7 @@ func (c *Client) RemoveMember(ctx context.Context, chatID, membershipID string) 
 	if err := c.checkGrant(ctx, op); err != nil {
 		return err
 	}
-	err := c.chatsBuild.ByChatId(chatID).Members().ByConversationMemberId(membershipID).Delete(ctx, nil)
+	err := c.chats().ByChatId(chatID).Members().ByConversationMemberId(membershipID).Delete(ctx, nil)
 	return translate(string(op), err)
 }
 
@@ -391,7 +410,7 @@ func (c *Client) GetChat(ctx context.Context, chatID string) (models.Chatable, e
 	if err := c.checkGrant(ctx, op); err != nil {
 		return nil, err
 	}
-	got, err := c.chatsBuild.ByChatId(chatID).Get(ctx, nil)
+	got, err := c.chats().ByChatId(chatID).Get(ctx, nil)
 	return got, translate(string(op), err)
 }
 
@@ -404,7 +423,7 @@ func (c *Client) ListMembers(ctx context.Context, chatID string) ([]models.Conve
 	if err := c.checkGrant(ctx, op); err != nil {
 		return nil, err
 	}
-	b := c.chatsBuild.ByChatId(chatID).Members()
+	b := c.chats().ByChatId(chatID).Members()
 	var out []models.ConversationMemberable
 	for page := 0; ; page++ {
 		resp, err := b.Get(ctx, nil)

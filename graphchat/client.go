@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -110,18 +111,19 @@ type Options struct {
 // Client creates and manages chats through Microsoft Graph, checking every
 // request with package policy first. It is safe for concurrent use.
 type Client struct {
-	adapter    abs.RequestAdapter
-	cloud      Cloud
-	auth       policy.AuthType
-	tenant     string
-	caller     policy.Caller
-	ops        []policy.Operation
-	mode       policy.Mode
-	grant      []string
-	resolve    bool
-	logger     *slog.Logger
-	tokens     *tokenProvider // nil for a Client built on an adapter
-	chatsBuild *chats.ChatsRequestBuilder
+	adapter abs.RequestAdapter
+	cloud   Cloud
+	auth    policy.AuthType
+	tenant  string
+	caller  policy.Caller
+	ops     []policy.Operation
+	mode    policy.Mode
+	grant   []string
+	resolve bool
+	logger  *slog.Logger
+	tokens  *tokenProvider // nil for a Client built on an adapter
+
+	claims atomic.Pointer[tokenClaims] // the last token's claims
 
 	mu   sync.Mutex
 	seen map[string]struct{} // one-on-one chats this Client has returned
@@ -318,8 +320,14 @@ func newClient(adapter abs.RequestAdapter, tp *tokenProvider, opts *Options) (*C
 		ops: ops, mode: o.Mode, grant: slices.Clone(o.Grant), resolve: o.ResolveKinds,
 		logger: o.Logger, tokens: tp, seen: map[string]struct{}{},
 	}
-	c.chatsBuild = chats.NewChatsRequestBuilderInternal(map[string]string{}, adapter)
 	return c, nil
+}
+
+// chats returns a new request builder for /chats. A builder must not be
+// shared between goroutines: the adapter writes the base URL into the path
+// parameters, which request information shares with its builder.
+func (c *Client) chats() *chats.ChatsRequestBuilder {
+	return chats.NewChatsRequestBuilderInternal(map[string]string{}, c.adapter)
 }
 
 // tokenProvider gets tokens from an azcore credential for exactly one host,

@@ -50,8 +50,27 @@
 // Only one one-on-one chat can exist between two users: the service returns
 // the existing one. [Created.Existed] says so, decided on the service's
 // clock (see its documentation). One-on-one creation is idempotent and may
-// be retried; group creation is not, and graphchat never retries it after
-// an ambiguous failure (503, 504, a dropped connection).
+// be retried.
+//
+// # No duplicate group chat
+//
+// Group creation is not idempotent. After an ambiguous failure (a timeout,
+// 502, 503 or 504, a connection dropped after sending), graphchat looks the
+// chat up before any retry: the caller's chats of type group with the same
+// topic and members, created since the attempt began. If it exists, it is
+// returned ([Created.Recovered]); only if it does not is the request sent
+// again. The lookup needs policy.OpListChats declared (Chat.ReadBasic, or
+// Chat.ReadBasic.All for application calls); without it the error is an
+// [*AmbiguousError] matching [ErrOutcomeUnknown], and nothing is retried.
+//
+// # Bulk creation
+//
+// [Client.CreateMany] creates many chats through JSON batching (20 creations
+// a $batch request) with bounded concurrency and a rate limit (default 30
+// creations a second, the Teams limit per app and tenant), each checked by
+// the policy first. Throttled creations are retried after their own
+// Retry-After, which also slows the whole run; the rest of a batch goes on.
+// Every item gets exactly one [ItemResult].
 //
 // # Errors
 //

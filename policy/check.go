@@ -33,7 +33,7 @@ func Check(r *Request, c *Context) *Result {
 	k.topic(r)
 	k.memberCount(r)
 	for i := range r.Members {
-		k.member(fmt.Sprintf("members[%d]", i), &r.Members[i], c)
+		k.member(i, &r.Members[i], c)
 	}
 	k.duplicates(r)
 	if auth == AuthDelegated {
@@ -71,7 +71,7 @@ func CheckMember(m *Member, c *Context) *Result {
 	if m.User == "" {
 		k.violate(CodeBindMissing, "member.user@odata.bind", "missing: want the user's object id or user principal name")
 	}
-	k.member("member", m, c)
+	k.member(-1, m, c)
 	res := k.result()
 	if c.Grant != nil {
 		g := *c.Grant
@@ -194,8 +194,15 @@ func (k *checker) memberCount(r *Request) {
 	}
 }
 
-func (k *checker) member(prefix string, m *Member, c *Context) {
-	field := func(name string) string { return prefix + name }
+// member applies the member rules to members[index], or to "member" when
+// index is negative. Field names are formatted only when a rule fails.
+func (k *checker) member(index int, m *Member, c *Context) {
+	field := func(name string) string {
+		if index < 0 {
+			return "member" + name
+		}
+		return fmt.Sprintf("members[%d]%s", index, name)
+	}
 	if m.User != "" && !IsUserReference(m.User) {
 		k.violate(CodeUserReference, field(".user@odata.bind"), fmt.Sprintf("%q is neither an object id (GUID) nor a user principal name", m.User))
 	}

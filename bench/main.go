@@ -1,0 +1,227 @@
+// Command bench measures graphchat's figures in one run, as ratios, against
+// an in-process emulator: the policy's cost next to the SDK's serialization,
+// graphchat's creation next to the SDK's own Post, and bulk creation next to
+// the service's rate limit and to a plain loop of SDK calls.
+//
+//	go run ./bench [-n 1000] [-latency 20ms] [-limit 300]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/chats"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+
+	"github.com/graphchat/graphchat/graphchat"
+	"github.com/graphchat/graphchat/graphchat/graphchattest"
+	"github.com/graphchat/graphchat/policy"
+)
+
+func main() {
+	n := flag.Int("n", 1000, "one-on-one chats for the bulk measurement")
+	latency := flag.Duration("latency", 20*time.Millisecond, "emulator latency for the bulk measurement")
+	limit := flag.Float64("limit", 300, "emulator rate limit (requests per second) for the bulk measurement")
+	rounds := flag.Int("rounds", 5, "rounds of the micro-benchmarks; the median is kept")
+	flag.Parse()
+	if err := run(*n, *latency, *limit, *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+var ctx = context.Background()
+
+// median runs a benchmark rounds times and returns the median ns/op.
+func median(rounds int, f func(b *testing.B)) float64 {
+	var ns []float64
+	for range rounds {
+		r := testing.Benchmark(f)
+		ns = append(ns, float64(r.T.Nanoseconds())/float64(r.N))
+	}
+	sort.Float64s(ns)
+	return ns[len(ns)/2]
+}
+
+func users(n int) []graphchattest.User {
+	var out []graphchattest.User
+	for i := range n {
+		out = append(out, graphchattest.User{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), UserPrincipalName: fmt.Sprintf("user%d@contoso.com", i), UserType: "Member"})
+	}
+	return out
+}
+
+func members(n int) []graphchat.Member {
+	out := make([]graphchat.Member, n)
+	for i := range out {
+		out[i] = graphchat.User(fmt.Sprintf("00000000-0000-4000-8000-%012d", i))
+	}
+	return out
+}
+
+func model(ms []graphchat.Member) (models.Chatable, error) {
+	chat := models.NewChat()
+	ct := models.GROUP_CHATTYPE
+	if len(ms) == 2 {
+		ct = models.ONEONONE_CHATTYPE
+	}
+	chat.SetChatType(&ct)
+	var list []models.ConversationMemberable
+	for _, m := range ms {
+		mm, err := m.Model(graphchat.CloudGlobal, "v1.0")
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, mm)
+	}
+	chat.SetMembers(list)
+	return chat, nil
+}
+
+type staticAuth string
+
+func (s staticAuth) AuthenticateRequest(_ context.Context, r *abs.RequestInformation, _ map[string]any) error {
+	r.Headers.Add("Authorization", "Bearer "+string(s))
+	return nil
+}
+
+func run(n int, latency time.Duration, limit float64, rounds int) error {
+	fmt.Printf("graphchat figures (%d rounds per micro-benchmark, median)\n\n", rounds)
+	fmt.Println("| figure | measured | ratio |")
+	fmt.Println("|---|---|---|")
+
+	// 1. Policy check next to SDK serialization.
+	for _, size := range []int{2, 250} {
+		ms := members(size)
+		chat, err := model(ms)
+		if err != nil {
+			return err
+		}
+		req := &policy.Request{ChatType: policy.ChatTypeGroup}
+		if size == 2 {
+			req.ChatType = policy.ChatTypeOneOnOne
+		}
+		for _, m := range ms {
+			req.Members = append(req.Members, policy.Member{User: m.User, Roles: []policy.Role{policy.RoleOwner}, Kind: policy.KindMember})
+		}
+		pc := &policy.Context{Caller: policy.Caller{ID: ms[0].User}, Grant: &policy.Grant{Permissions: []string{"Chat.Create"}}}
+		check := median(rounds, func(b *testing.B) {
+			for b.Loop() {
+				policy.Check(req, pc)
+			}
+		})
+		ser := median(rounds, func(b *testing.B) {
+			for b.Loop() {
+				w := jsonserialization.NewJsonSerializationWriter()
+				w.WriteObjectValue("", chat)
+				w.GetSerializedContent()
+				w.Close()
+			}
+		})
+		fmt.Printf("| policy check / SDK serialization, %d members | %s / %s | %.2f |\n", size, dur(check), dur(ser), check/ser)
+	}
+
+	// 2. graphchat create next to the SDK's Post, same adapter and emulator.
+	srv := httptest.NewServer(graphchattest.New(&graphchattest.Options{Anonymous: true, Users: users(60)}))
+	defer srv.Close()
+	base := srv.URL + "/v1.0"
+	tok := graphchattest.AppToken("Chat.Create")
+	client, err := graphchat.NewFromCredential(graphchat.StaticToken(tok), &graphchat.Options{BaseURL: base, Auth: policy.AuthApplication})
+	if err != nil {
+		return err
+	}
+	adapter, err := graphchat.NewRequestAdapter(staticAuth(tok), &graphchat.Options{BaseURL: base})
+	if err != nil {
+		return err
+	}
+	builder := chats.NewChatsRequestBuilderInternal(map[string]string{}, adapter)
+	pair := members(2)
+	chat, _ := model(pair)
+	var gc, raw, ratios []float64
+	var failure error        // testing.B's Fatal is for go test only
+	for range 2*rounds + 1 { // interleaved, so that each pair sees the same machine
+		gc = append(gc, median(1, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := client.CreateOneOnOne(ctx, pair[0], pair[1]); err != nil {
+					failure = err
+				}
+			}
+		}))
+		raw = append(raw, median(1, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := builder.Post(ctx, chat, nil); err != nil {
+					failure = err
+				}
+			}
+		}))
+		ratios = append(ratios, gc[len(gc)-1]/raw[len(raw)-1])
+	}
+	if failure != nil {
+		return fmt.Errorf("creating a chat: %w", failure)
+	}
+	slices.Sort(gc)
+	slices.Sort(raw)
+	slices.Sort(ratios)
+	fmt.Printf("| graphchat CreateOneOnOne / SDK chats Post (in-process emulator; median of %d interleaved pairs) | %s / %s | %.3f (range %.3f to %.3f) |\n",
+		len(ratios), dur(gc[len(gc)/2]), dur(raw[len(raw)/2]), ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+
+	// 3. Bulk: n one-on-one chats at the emulator's limit, and a plain loop.
+	bulkSrv := httptest.NewServer(graphchattest.New(&graphchattest.Options{Users: users(60), Latency: latency, RateLimit: limit}))
+	defer bulkSrv.Close()
+	appTok := graphchattest.AppToken("Chat.Create", "Chat.ReadBasic.All")
+	bulkClient, err := graphchat.NewFromCredential(graphchat.StaticToken(appTok), &graphchat.Options{BaseURL: bulkSrv.URL + "/v1.0", Auth: policy.AuthApplication})
+	if err != nil {
+		return err
+	}
+	var items []graphchat.Item
+	all := members(60)
+	for i := 0; i < len(all) && len(items) < n; i++ {
+		for j := i + 1; j < len(all) && len(items) < n; j++ {
+			items = append(items, graphchat.Item{Type: policy.ChatTypeOneOnOne, Members: []graphchat.Member{all[i], all[j]}})
+		}
+	}
+	start := time.Now()
+	results, err := bulkClient.CreateMany(ctx, items, &graphchat.BulkOptions{Rate: limit})
+	if err != nil {
+		return err
+	}
+	bulk := time.Since(start)
+	s := graphchat.Summarize(results)
+	if s.Created != len(items) {
+		return fmt.Errorf("bulk: %+v", s)
+	}
+	rate := float64(len(items)) / bulk.Seconds()
+	fmt.Printf("| bulk: %d one-on-one chats, %s latency, %.0f rps limit: achieved rate / limit | %.1f rps in %s | %.3f |\n", len(items), latency, limit, rate, bulk.Round(time.Millisecond), rate/limit)
+
+	seqSrv := httptest.NewServer(graphchattest.New(&graphchattest.Options{Users: users(60), Latency: latency, RateLimit: limit}))
+	defer seqSrv.Close()
+	seqAdapter, err := graphchat.NewRequestAdapter(staticAuth(appTok), &graphchat.Options{BaseURL: seqSrv.URL + "/v1.0"})
+	if err != nil {
+		return err
+	}
+	seqBuilder := chats.NewChatsRequestBuilderInternal(map[string]string{}, seqAdapter)
+	start = time.Now()
+	for _, it := range items {
+		c, err := model(it.Members)
+		if err != nil {
+			return err
+		}
+		if _, err := seqBuilder.Post(ctx, c, nil); err != nil {
+			return err
+		}
+	}
+	seq := time.Since(start)
+	fmt.Printf("| bulk speed-up over a sequential loop of SDK Post calls | %s / %s | %.1fx |\n", seq.Round(time.Millisecond), bulk.Round(time.Millisecond), seq.Seconds()/bulk.Seconds())
+	return nil
+}
+
+func dur(ns float64) string { return time.Duration(ns).Round(10 * time.Nanosecond).String() }
