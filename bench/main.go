@@ -69,22 +69,11 @@ func members(n int) []graphchat.Member {
 }
 
 func model(ms []graphchat.Member) (models.Chatable, error) {
-	chat := models.NewChat()
-	ct := models.GROUP_CHATTYPE
+	typ := policy.ChatTypeGroup
 	if len(ms) == 2 {
-		ct = models.ONEONONE_CHATTYPE
+		typ = policy.ChatTypeOneOnOne
 	}
-	chat.SetChatType(&ct)
-	var list []models.ConversationMemberable
-	for _, m := range ms {
-		mm, err := m.Model(graphchat.CloudGlobal, "v1.0")
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, mm)
-	}
-	chat.SetMembers(list)
-	return chat, nil
+	return graphchat.ChatModel(graphchat.CloudGlobal, "v1.0", typ, "", ms...)
 }
 
 type staticAuth string

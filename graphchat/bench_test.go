@@ -34,21 +34,14 @@ func benchRequest(members []graphchat.Member) *policy.Request {
 }
 
 func benchChat(b testing.TB, members []graphchat.Member) models.Chatable {
-	chat := models.NewChat()
-	ct := models.GROUP_CHATTYPE
+	typ := policy.ChatTypeGroup
 	if len(members) == 2 {
-		ct = models.ONEONONE_CHATTYPE
+		typ = policy.ChatTypeOneOnOne
 	}
-	chat.SetChatType(&ct)
-	var ms []models.ConversationMemberable
-	for _, m := range members {
-		model, err := m.Model(graphchat.CloudGlobal, "v1.0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		ms = append(ms, model)
+	chat, err := graphchat.ChatModel(graphchat.CloudGlobal, "v1.0", typ, "", members...)
+	if err != nil {
+		b.Fatal(err)
 	}
-	chat.SetMembers(ms)
 	return chat
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
-	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
 	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
@@ -187,22 +186,10 @@ func (b *bulk) prepare(ctx context.Context, i int, it Item, pc *policy.Context) 
 	if err := res.Err(); err != nil {
 		return nil, &ItemResult{Index: i, Err: err}
 	}
-	chat := models.NewChat()
-	ct := models.GROUP_CHATTYPE
-	if it.Type == policy.ChatTypeOneOnOne {
-		ct = models.ONEONONE_CHATTYPE
+	chat, err := ChatModel(b.c.cloud, b.c.version(), it.Type, it.Topic, it.Members...)
+	if err != nil {
+		return nil, &ItemResult{Index: i, Err: err}
 	}
-	chat.SetChatType(&ct)
-	chat.SetTopic(req.Topic)
-	ms := make([]models.ConversationMemberable, len(it.Members))
-	for j, m := range it.Members {
-		model, err := m.Model(b.c.cloud, b.c.version())
-		if err != nil {
-			return nil, &ItemResult{Index: i, Err: err}
-		}
-		ms[j] = model
-	}
-	chat.SetMembers(ms)
 	return &job{index: i, typ: it.Type, chat: chat, key: keyOf(req), warnings: res.Warnings}, nil
 }
 
@@ -452,16 +439,11 @@ func parseChat(body map[string]any) (models.Chatable, error) {
 	if err != nil {
 		return nil, err
 	}
-	node, err := jsonserialization.NewJsonParseNode(data)
+	chat, err := DecodeChat(data)
 	if err != nil {
 		return nil, err
 	}
-	v, err := node.GetObjectValue(models.CreateChatFromDiscriminatorValue)
-	if err != nil {
-		return nil, err
-	}
-	chat, ok := v.(models.Chatable)
-	if !ok || chat == nil || chat.GetId() == nil {
+	if chat.GetId() == nil {
 		return nil, errors.New("no chat id")
 	}
 	return chat, nil

@@ -86,22 +86,10 @@ func (c *Client) createFromMembers(ctx context.Context, typ policy.ChatType, top
 	if err != nil {
 		return nil, err
 	}
-	chat := models.NewChat()
-	ct := models.GROUP_CHATTYPE
-	if typ == policy.ChatTypeOneOnOne {
-		ct = models.ONEONONE_CHATTYPE
+	chat, err := ChatModel(c.cloud, c.version(), typ, deref(topic), members...)
+	if err != nil {
+		return nil, err // unreachable: the policy checked every reference
 	}
-	chat.SetChatType(&ct)
-	chat.SetTopic(topic)
-	ms := make([]models.ConversationMemberable, len(members))
-	for i, m := range members {
-		model, err := m.Model(c.cloud, c.version())
-		if err != nil {
-			return nil, err // unreachable: the policy checked every reference
-		}
-		ms[i] = model
-	}
-	chat.SetMembers(ms)
 	if typ == policy.ChatTypeGroup {
 		return c.postGroup(ctx, chat, keyOf(req), res.Warnings)
 	}

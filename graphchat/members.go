@@ -1,8 +1,11 @@
 package graphchat
 
 import (
+	"errors"
 	"fmt"
 	"time"
+
+	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
@@ -91,4 +94,54 @@ func (m Member) Model(cloud Cloud, version string) (models.AadUserConversationMe
 	}
 	am.SetAdditionalData(map[string]any{"user@odata.bind": bind.String()})
 	return am, nil
+}
+
+// ChatModel returns the SDK model of a chat to create: its type, its topic
+// ("" for none) and its members, each built by Member.Model for the cloud
+// and API version ("v1.0" or "beta"). It checks only what building needs
+// (user references); package policy checks the rest.
+func ChatModel(cloud Cloud, version string, typ policy.ChatType, topic string, members ...Member) (models.Chatable, error) {
+	chat := models.NewChat()
+	var ct models.ChatType
+	switch typ {
+	case policy.ChatTypeOneOnOne:
+		ct = models.ONEONONE_CHATTYPE
+	case policy.ChatTypeGroup:
+		ct = models.GROUP_CHATTYPE
+	default:
+		return nil, fmt.Errorf("graphchat: chat type %q: want oneOnOne or group", typ)
+	}
+	chat.SetChatType(&ct)
+	if topic != "" {
+		chat.SetTopic(&topic)
+	}
+	ms := make([]models.ConversationMemberable, len(members))
+	for i, m := range members {
+		model, err := m.Model(cloud, version)
+		if err != nil {
+			return nil, err
+		}
+		ms[i] = model
+	}
+	chat.SetMembers(ms)
+	return chat, nil
+}
+
+// DecodeChat reads a POST /chats JSON body into the SDK's model, keeping
+// properties the model does not define (such as a misspelt bind key) in its
+// additional data, so that Create and Check see them.
+func DecodeChat(body []byte) (models.Chatable, error) {
+	node, err := jsonserialization.NewJsonParseNode(body)
+	if err != nil {
+		return nil, fmt.Errorf("graphchat: reading the chat: %w", err)
+	}
+	v, err := node.GetObjectValue(models.CreateChatFromDiscriminatorValue)
+	if err != nil {
+		return nil, fmt.Errorf("graphchat: reading the chat: %w", err)
+	}
+	chat, ok := v.(models.Chatable)
+	if !ok || chat == nil {
+		return nil, errors.New("graphchat: reading the chat: not a chat object")
+	}
+	return chat, nil
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/graphchat/graphchat/graphchat"
@@ -77,7 +76,7 @@ func (e *env) create(ctx context.Context, args []string) error {
 		created, err = client.CreateGroup(ctx, *topic, members...)
 	default:
 		var chat models.Chatable
-		if chat, err = decodeChat(body); err != nil {
+		if chat, err = graphchat.DecodeChat(body); err != nil {
 			return usagef("%s: %v", pos[0], err)
 		}
 		created, err = client.Create(ctx, chat, &graphchat.CreateOptions{Kinds: k.kinds(body, f.tenant)})
@@ -114,24 +113,6 @@ func (k *knowledge) kinds(body []byte, callerTenant string) map[string]policy.Ki
 		}
 	}
 	return out
-}
-
-// decodeChat reads a body into the SDK's model, keeping unknown properties
-// (such as a misspelt bind key) so that the policy sees them.
-func decodeChat(body []byte) (models.Chatable, error) {
-	node, err := jsonserialization.NewJsonParseNode(body)
-	if err != nil {
-		return nil, err
-	}
-	v, err := node.GetObjectValue(models.CreateChatFromDiscriminatorValue)
-	if err != nil {
-		return nil, err
-	}
-	chat, ok := v.(models.Chatable)
-	if !ok {
-		return nil, errors.New("not a chat")
-	}
-	return chat, nil
 }
 
 // failure prints why a request was refused and returns errRefused.

@@ -150,16 +150,6 @@ func joinOps(ops []policy.Operation) string {
 // oneOnOneWithTopic builds, with the SDK's models, the mistake the service
 // would refuse: a topic on a one-on-one chat.
 func oneOnOneWithTopic(a, b graphchat.Member) models.Chatable {
-	chat := models.NewChat()
-	ct := models.ONEONONE_CHATTYPE
-	chat.SetChatType(&ct)
-	topic := "Catch-up"
-	chat.SetTopic(&topic)
-	var ms []models.ConversationMemberable
-	for _, m := range []graphchat.Member{a, b} {
-		model, _ := m.Model(graphchat.CloudGlobal, "v1.0")
-		ms = append(ms, model)
-	}
-	chat.SetMembers(ms)
+	chat, _ := graphchat.ChatModel(graphchat.CloudGlobal, "v1.0", policy.ChatTypeOneOnOne, "Catch-up", a, b)
 	return chat
 }
