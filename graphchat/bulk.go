@@ -160,7 +160,6 @@ type job struct {
 	attempts  int
 	firstSent time.Time // when the first attempt was sent
 	notBefore time.Time
-	lastErr   error
 }
 
 type bulk struct {
@@ -379,7 +378,6 @@ func (b *bulk) sendBatch(ctx context.Context, batch msgraphgocore.BatchRequest) 
 
 // failed decides what becomes of a job whose attempt failed.
 func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start time.Time, out *batchOutcome) {
-	j.lastErr = err
 	retry := func(delay time.Duration) {
 		if j.attempts >= b.o.MaxAttempts || ctx.Err() != nil {
 			out.finished = append(out.finished, ItemResult{Index: j.index, Err: fmt.Errorf("graphchat: create-chat: gave up after %d attempts: %w", j.attempts, err), Attempts: j.attempts})

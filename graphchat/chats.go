@@ -101,7 +101,7 @@ func (c *Client) createFromMembers(ctx context.Context, typ policy.ChatType, top
 // and parsed back by policy.ParseCreateChat, so a misspelt bind key or a
 // wrong @odata.type in the models is caught too.
 func (c *Client) Create(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*Created, error) {
-	req, res, err := c.check2(ctx, chat, opts)
+	req, res, err := c.checkModel(ctx, chat, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -125,12 +125,12 @@ func (c *Client) Create(ctx context.Context, chat models.Chatable, opts *CreateO
 // does not serialize to a JSON object, or another error when reading the
 // token or resolving users failed.
 func (c *Client) Check(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*policy.Result, error) {
-	_, res, err := c.check2(ctx, chat, opts)
+	_, res, err := c.checkModel(ctx, chat, opts)
 	return res, err
 }
 
-// check2 is Check that also returns the request as parsed.
-func (c *Client) check2(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*policy.Request, *policy.Result, error) {
+// checkModel is Check that also returns the request as parsed.
+func (c *Client) checkModel(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*policy.Request, *policy.Result, error) {
 	if chat == nil {
 		return nil, nil, fmt.Errorf("graphchat: create-chat: chat is nil")
 	}

@@ -53,6 +53,10 @@ func CloudByName(name string) (Cloud, error) {
 	return Cloud{}, fmt.Errorf("graphchat: cloud %q: want global, usgov, usgovdod or china", name)
 }
 
+// sdkLibraryVersion is the msgraph-sdk-go version graphchat is built with,
+// for the SdkVersion header.
+const sdkLibraryVersion = "1.89.0"
+
 // DefaultOperations are the operations a Client performs when
 // Options.Operations is empty: creating chats only, so that the
 // least-privileged grant is Chat.Create.
@@ -287,7 +291,7 @@ func NewRequestAdapter(auth absauth.AuthenticationProvider, opts *Options) (*msg
 	writers.ContentTypeAssociatedFactories["text/plain"] = textserialization.NewTextSerializationWriterFactory()
 
 	adapter, err := msgraphgocore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
-		auth, msgraphgocore.GraphClientOptions{GraphServiceLibraryVersion: "1.89.0"}, parsers, writers, client)
+		auth, msgraphgocore.GraphClientOptions{GraphServiceLibraryVersion: sdkLibraryVersion}, parsers, writers, client)
 	if err != nil {
 		return nil, fmt.Errorf("graphchat: %w", err)
 	}

@@ -87,7 +87,7 @@ func middlewares(retry RetryOptions, logger *slog.Logger) []khttp.Middleware {
 }
 
 func sdkVersion() string {
-	return "graph-go/1.89.0, graph-go-core/" + msgraphgocore.CoreVersion + " (hostOS=" + runtime.GOOS + "; hostArch=" + runtime.GOARCH + "; runtimeEnvironment=" + runtime.Version() + ";)"
+	return "graph-go/" + sdkLibraryVersion + ", graph-go-core/" + msgraphgocore.CoreVersion + " (hostOS=" + runtime.GOOS + "; hostArch=" + runtime.GOARCH + "; runtimeEnvironment=" + runtime.Version() + ";)"
 }
 
 // requestIDHandler gives each logical request one client-request-id (kept

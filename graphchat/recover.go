@@ -92,7 +92,11 @@ func (c *Client) findGroup(ctx context.Context, key groupKey, since time.Time) (
 		filter += " and topic eq '" + strings.ReplaceAll(*key.topic, "'", "''") + "'"
 	}
 	tmpl, params := "{+baseurl}/me/chats{?%24filter,%24expand,%24top}", map[string]string{}
-	if c.auth == policy.AuthApplication || c.tokens == nil && c.caller.IsZero() {
+	auth := c.auth
+	if cached := c.claims.Load(); cached != nil { // the token's claims, when read, decide
+		auth = cached.claims.Auth()
+	}
+	if auth == policy.AuthApplication { // no signed-in user: a member's chats
 		if len(key.members) == 0 {
 			return nil, errors.New("no member to list the chats of")
 		}

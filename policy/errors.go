@@ -46,7 +46,7 @@ const (
 	CodeOperationAuth     Code = "operation_not_supported" // the operation is not available for this auth type
 )
 
-// Codes lists every code this package can report, in a stable order.
+// codes are every code this package can report, in a stable order.
 var codes = []Code{
 	CodeChatType, CodeMemberCount, CodeSmallGroup, CodeTopicOneOnOne, CodeTopicLength,
 	CodeTopicColon, CodeRoleCount, CodeRoleValue, CodeGuestRole, CodeExternalRole,

@@ -201,9 +201,9 @@ func (t *template) matches(segs []string) bool {
 	return true
 }
 
-// morePrecise breaks ties between templates with as many literal segments by
-// preferring literals earlier in the path: /chats/{id}/members/{id} loses to
-// /chats/getAllMessages/{id}/x over /chats/x/y/{id} style ambiguities.
+// morePrecise breaks ties between templates with as many literal segments:
+// the one whose first literal comes earlier wins, so /users/delta/{id} is
+// preferred to /users/{id}/delta for /users/delta/delta.
 func (t *template) morePrecise(o *template) bool {
 	for i := range t.segments {
 		if (t.segments[i] == "") != (o.segments[i] == "") {

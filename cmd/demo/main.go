@@ -59,7 +59,7 @@ func (u usageError) Error() string { return u.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
-// refusedError is a refusal already printed: exit code 1.
+// errRefused is a refusal already printed: exit code 1.
 var errRefused = errors.New("refused")
 
 func (e *env) run(ctx context.Context, args []string) int {
