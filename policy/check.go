@@ -40,7 +40,7 @@ func Check(r *Request, c *Context) *Result {
 		k.caller(r, c.Caller)
 	}
 	if r.InstalledApps > MaxInstalledApps {
-		k.violate(CodeInstalledApps, "installedApps", fmt.Sprintf("%d apps: at most %d app can be installed when a chat is created", r.InstalledApps, MaxInstalledApps))
+		k.violate(CodeInstalledApps, "installedApps", fmt.Sprintf("%s: at most %d can be installed when a chat is created", count(r.InstalledApps, "app"), MaxInstalledApps))
 	}
 	res := k.result()
 	if c.Grant != nil {
@@ -178,12 +178,12 @@ func (k *checker) memberCount(r *Request) {
 	switch r.ChatType {
 	case ChatTypeOneOnOne:
 		if n != OneOnOneMembers {
-			k.violate(CodeMemberCount, "members", fmt.Sprintf("%d members: a oneOnOne chat has exactly %d, the caller and one other user", n, OneOnOneMembers))
+			k.violate(CodeMemberCount, "members", fmt.Sprintf("%s: a oneOnOne chat has exactly %d, the caller and one other user", count(n, "member"), OneOnOneMembers))
 		}
 	case ChatTypeGroup:
 		switch {
 		case n < MinGroupMembers || n > MaxGroupMembers:
-			k.violate(CodeMemberCount, "members", fmt.Sprintf("%d members: a group chat has %d to %d", n, MinGroupMembers, MaxGroupMembers))
+			k.violate(CodeMemberCount, "members", fmt.Sprintf("%s: a group chat has %d to %d", count(n, "member"), MinGroupMembers, MaxGroupMembers))
 		case n < practicalMinGroup:
 			k.warn(CodeSmallGroup, "members", fmt.Sprintf("%d members: the service is reported to refuse adding members later to a group created with %d; create it with at least %d", n, n, practicalMinGroup))
 		}
@@ -219,7 +219,7 @@ func (k *checker) member(index int, m *Member, c *Context) {
 	case 0:
 		k.violate(CodeRoleCount, field(".roles"), `no role: want exactly one, "owner" or "guest"`)
 	default:
-		k.violate(CodeRoleCount, field(".roles"), fmt.Sprintf("%d roles: want exactly one, \"owner\" or \"guest\"", len(m.Roles)))
+		k.violate(CodeRoleCount, field(".roles"), fmt.Sprintf("%s: want exactly one, \"owner\" or \"guest\"", count(len(m.Roles), "role")))
 	}
 
 	// Kind, from what was declared and the tenant.
@@ -302,4 +302,12 @@ func (k *checker) caller(r *Request, who Caller) {
 	} else {
 		k.warn(CodeCallerUnknown, "members", msg+" (members use another form of reference, so this may be a false alarm: give the caller's object id and user principal name)")
 	}
+}
+
+// count writes "1 member", "3 members".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
