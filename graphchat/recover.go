@@ -47,7 +47,8 @@ func (e *AmbiguousError) Is(target error) bool { return target == ErrOutcomeUnkn
 
 // ambiguous reports whether a failed creation may nevertheless have created
 // the chat. Policy refusals and 4xx answers are not ambiguous; 429 means the
-// request was not processed.
+// request was not processed. A transport error is, and so is a cancelled
+// context: the request may have gone out before it was cancelled.
 func ambiguous(err error) bool {
 	if err == nil {
 		return false
@@ -64,7 +65,7 @@ func ambiguous(err error) bool {
 		}
 		return false
 	}
-	return !errors.Is(err, context.Canceled)
+	return true
 }
 
 // lookupSkew allows for the difference between this machine's clock and the
@@ -144,8 +145,10 @@ func (c *Client) findGroup(ctx context.Context, key groupKey, since time.Time) (
 
 // matchesGroup compares a listed chat with the one that was asked for: same
 // type and topic, created since the attempt began, the same number of
-// members, every member given by object id among them (members given by user
-// principal name are matched by email when the service gives one).
+// members, and every member given by object id among them. A member given
+// by user principal name is matched by email when one matches; otherwise it
+// stands for one of the members left over (a B2B guest's email is not its
+// user principal name, and the listing gives no user principal names).
 func matchesGroup(chat models.Chatable, key groupKey, since time.Time) bool {
 	if chat == nil || chat.GetChatType() == nil || *chat.GetChatType() != models.GROUP_CHATTYPE {
 		return false
@@ -160,24 +163,25 @@ func matchesGroup(chat models.Chatable, key groupKey, since time.Time) bool {
 	if len(members) != len(key.members) {
 		return false
 	}
+	used := make([]bool, len(members))
 	for _, want := range key.members {
+		byID := policy.IsObjectID(want.User)
 		found := false
-		for _, m := range members {
+		for i, m := range members {
 			am, ok := m.(models.AadUserConversationMemberable)
-			if !ok {
+			if used[i] || !ok {
 				continue
 			}
-			if policy.IsObjectID(want.User) && strings.EqualFold(deref(am.GetUserId()), want.User) ||
-				!policy.IsObjectID(want.User) && (am.GetEmail() == nil || strings.EqualFold(*am.GetEmail(), want.User)) {
-				found = true
+			if byID && strings.EqualFold(deref(am.GetUserId()), want.User) || !byID && strings.EqualFold(deref(am.GetEmail()), want.User) {
+				used[i], found = true, true
 				break
 			}
 		}
-		if !found {
+		if !found && byID {
 			return false
 		}
 	}
-	return true
+	return true // the counts are equal: the members left over are those given by name
 }
 
 // postGroup creates a group chat; after an ambiguous failure it looks the

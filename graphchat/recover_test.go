@@ -1,8 +1,10 @@
 package graphchat_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -146,5 +148,26 @@ func TestOneOnOneRetriedAfterDrop(t *testing.T) {
 	}
 	if c := len(e.emu.Chats()); c != 1 || e.chatPosts() != 2 {
 		t.Errorf("%d chats after %d posts", c, e.chatPosts())
+	}
+}
+
+// A group creation whose context ends while the request is in flight may
+// have been processed: its outcome is unknown, and it is not retried.
+func TestGroupCancelledInFlight(t *testing.T) {
+	e := setup(t, nil, withLookup, lookupToken())
+	e.before = func(w http.ResponseWriter, r *http.Request) bool {
+		if isChatPost(r) {
+			e.emu.ServeHTTP(httptest.NewRecorder(), r) // processed...
+			time.Sleep(300 * time.Millisecond)         // ...but answered too late
+			w.WriteHeader(http.StatusCreated)
+			return true
+		}
+		return false
+	}
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err := e.client.CreateGroup(cctx, "Quarterly review", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nestor@contoso.com"))
+	if !errors.Is(err, graphchat.ErrOutcomeUnknown) || e.chatPosts() != 1 {
+		t.Fatalf("err = %v after %d posts", err, e.chatPosts())
 	}
 }

@@ -26,6 +26,8 @@ type resultRecord struct {
 	ChatType string    `json:"chatType,omitempty"`
 	At       time.Time `json:"at"`
 	Error    *errInfo  `json:"error,omitempty"`
+
+	sentAt time.Time // read back: when the line was first sent
 }
 
 type errInfo struct {
@@ -36,8 +38,9 @@ type errInfo struct {
 	RequestID string   `json:"requestId,omitempty"`
 }
 
-// done statuses are never redone by a re-run.
-var doneStatus = map[string]bool{"created": true, "existing": true, "recovered": true, "accepted": true, "unknown": true}
+// done statuses are never redone by a re-run. A group whose status is sent
+// (a crash) or unknown (an ambiguous failure) is looked up before anything.
+var doneStatus = map[string]bool{"created": true, "existing": true, "recovered": true, "accepted": true}
 
 // bulk creates the chats of a CSV or JSON Lines file.
 func (e *env) bulk(ctx context.Context, args []string) error {
@@ -130,13 +133,13 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 		case doneStatus[p.Status]:
 			sum.add("skipped")
 			continue
-		case p.Status == "sent" && l.Item.Type == policy.ChatTypeGroup:
+		case (p.Status == "sent" || p.Status == "unknown") && l.Item.Type == policy.ChatTypeGroup:
 			if !*lookup {
-				w.write(resultRecord{Line: l.Line, Status: "unknown", At: time.Now(), Error: &errInfo{Message: "sent by an earlier run without an answer; run with --lookup to find out"}})
+				w.write(resultRecord{Line: l.Line, Status: "unknown", At: time.Now(), Error: &errInfo{Message: "sent by an earlier run without a clear answer; run with --lookup to find out"}})
 				sum.add("unknown")
 				continue
 			}
-			found, err := client.FindGroup(ctx, l.Item.Topic, l.Item.Members, p.At)
+			found, err := client.FindGroup(ctx, l.Item.Topic, l.Item.Members, p.sentAt)
 			if err != nil {
 				return fmt.Errorf("line %d: looking up the chat an earlier run sent: %w", l.Line, err)
 			}
@@ -277,6 +280,10 @@ func readResults(name string) (map[int]resultRecord, error) {
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.Line <= 0 {
 			// A record cut short by a crash: only the last line can be.
 			continue
+		}
+		r.sentAt = out[r.Line].sentAt
+		if r.sentAt.IsZero() && r.Status == "sent" {
+			r.sentAt = r.At
 		}
 		out[r.Line] = r
 	}

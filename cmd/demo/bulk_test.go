@@ -156,3 +156,44 @@ func TestBulkUsage(t *testing.T) {
 		}
 	}
 }
+
+// A group recorded "unknown" (an ambiguous failure) is looked up by the
+// re-run, from the time it was first sent, and not created again.
+func TestBulkResumeUnknownGroup(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "chats.jsonl")
+	copyFile(t, "../../testdata/bulk/chats.jsonl", input)
+	srv, err := graphchattest.NewServer("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	sentAt := time.Now().Add(-time.Second)
+	r := demo(t, nil, "create", "--target", srv.URL, "--group", "--topic", "Partners", "megan@contoso.com", "lee@contoso.com",
+		"--guest", "ada_fabrikam.com#EXT#@contoso.onmicrosoft.com", "ada_fabrikam.com#EXT#@contoso.onmicrosoft.com")
+	if r.code != exitOK {
+		t.Fatalf("create: %d %s", r.code, r.stderr)
+	}
+	var prior []byte
+	for _, rec := range []resultRecord{{Line: 3, Status: "sent", At: sentAt}, {Line: 3, Status: "unknown", At: time.Now(), Error: &errInfo{Code: "outcome_unknown", Message: "504"}}} {
+		data, _ := json.Marshal(rec)
+		prior = append(append(prior, data...), '\n')
+	}
+	results := input + ".results.jsonl"
+	if err := os.WriteFile(results, prior, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	demo(t, nil, "bulk", "--target", srv.URL, input)
+	if got := final(records(t, results)); got[3] != "recovered" {
+		t.Errorf("line 3: %q, want recovered", got[3])
+	}
+	n := 0
+	for _, c := range srv.Chats() {
+		if c.Topic == "Partners" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d chats named Partners, want 1", n)
+	}
+}
