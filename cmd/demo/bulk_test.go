@@ -12,15 +12,30 @@ import (
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
 )
 
-func copyFile(t *testing.T, from, to string) {
+// inputCopy copies a file of testdata/bulk into a temporary directory, so
+// that its results file is written there.
+func inputCopy(t *testing.T, name string) string {
 	t.Helper()
-	data, err := os.ReadFile(from)
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "bulk", name))
 	if err != nil {
 		t.Fatal(err)
 	}
+	to := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(to, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return to
+}
+
+// chatsNamed counts the emulator's chats with a topic.
+func chatsNamed(srv *graphchattest.Server, topic string) int {
+	n := 0
+	for _, c := range srv.Chats() {
+		if c.Topic == topic {
+			n++
+		}
+	}
+	return n
 }
 
 func records(t *testing.T, name string) []resultRecord {
@@ -54,14 +69,8 @@ func final(rs []resultRecord) map[int]string {
 }
 
 func TestBulkCSV(t *testing.T) {
-	dir := t.TempDir()
-	input := filepath.Join(dir, "chats.csv")
-	copyFile(t, "../../testdata/bulk/chats.csv", input)
-	srv, err := graphchattest.NewServer("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	input := inputCopy(t, "chats.csv")
+	srv := emulator(t)
 	r := demo(t, nil, "bulk", "--target", srv.URL, input)
 	if r.code != exitRefused { // the file holds refused lines on purpose
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -101,14 +110,8 @@ func TestBulkCSV(t *testing.T) {
 // After a crash, a group the earlier run sent without an answer is looked
 // up and not created again; a one-on-one chat is simply asked for again.
 func TestBulkResumeAfterCrash(t *testing.T) {
-	dir := t.TempDir()
-	input := filepath.Join(dir, "chats.jsonl")
-	copyFile(t, "../../testdata/bulk/chats.jsonl", input)
-	srv, err := graphchattest.NewServer("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	input := inputCopy(t, "chats.jsonl")
+	srv := emulator(t)
 	// The earlier run: line 2's group was created, but its answer was lost.
 	sentAt := time.Now().Add(-time.Second)
 	r := demo(t, nil, "create", "--target", srv.URL, "--group", "--topic", "Launch plan", "megan@contoso.com", "lee@contoso.com", "nestor@contoso.com")
@@ -128,13 +131,7 @@ func TestBulkResumeAfterCrash(t *testing.T) {
 			t.Errorf("line %d: %q, want %q", line, got[line], status)
 		}
 	}
-	groups := 0
-	for _, c := range srv.Chats() {
-		if c.Topic == "Launch plan" {
-			groups++
-		}
-	}
-	if groups != 1 {
+	if groups := chatsNamed(srv, "Launch plan"); groups != 1 {
 		t.Errorf("%d chats named Launch plan, want 1", groups)
 	}
 	if !strings.Contains(r.stderr, "line 6: unreadable") || !strings.Contains(r.stderr, "guest_role") {
@@ -160,14 +157,8 @@ func TestBulkUsage(t *testing.T) {
 // A group recorded "unknown" (an ambiguous failure) is looked up by the
 // re-run, from the time it was first sent, and not created again.
 func TestBulkResumeUnknownGroup(t *testing.T) {
-	dir := t.TempDir()
-	input := filepath.Join(dir, "chats.jsonl")
-	copyFile(t, "../../testdata/bulk/chats.jsonl", input)
-	srv, err := graphchattest.NewServer("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	input := inputCopy(t, "chats.jsonl")
+	srv := emulator(t)
 	sentAt := time.Now().Add(-time.Second)
 	r := demo(t, nil, "create", "--target", srv.URL, "--group", "--topic", "Partners", "megan@contoso.com", "lee@contoso.com",
 		"--guest", "ada_fabrikam.com#EXT#@contoso.onmicrosoft.com", "ada_fabrikam.com#EXT#@contoso.onmicrosoft.com")
@@ -187,13 +178,7 @@ func TestBulkResumeUnknownGroup(t *testing.T) {
 	if got := final(records(t, results)); got[3] != "recovered" {
 		t.Errorf("line 3: %q, want recovered", got[3])
 	}
-	n := 0
-	for _, c := range srv.Chats() {
-		if c.Topic == "Partners" {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := chatsNamed(srv, "Partners"); n != 1 {
 		t.Errorf("%d chats named Partners, want 1", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -56,6 +57,17 @@ func demo(t *testing.T, e *env, args ...string) result {
 	}
 	code := e.run(context.Background(), args)
 	return result{code, e.stdout.(*syncBuffer).String(), e.stderr.(*syncBuffer).String()}
+}
+
+// emulator starts an emulator for one test.
+func emulator(t *testing.T) *graphchattest.Server {
+	t.Helper()
+	srv, err := graphchattest.NewServer("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
 }
 
 func testdata(name string) string { return filepath.Join("..", "..", "testdata", "create-chat", name) }
@@ -183,11 +195,7 @@ func TestCreate(t *testing.T) {
 
 // A running emulator: create a group, then add a member to it.
 func TestCreateAndAddMemberOnARunningEmulator(t *testing.T) {
-	srv, err := graphchattest.NewServer("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := emulator(t)
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
 	r := demo(t, nil, "create", "--target", strings.TrimSuffix(srv.URL, "/v1.0"), "--token", tok, "--json", "--group", "--topic", "Plan", "megan@contoso.com", "lee@contoso.com", "nestor@contoso.com")
 	if r.code != exitOK {
@@ -444,15 +452,24 @@ func TestHelpAndUnknown(t *testing.T) {
 
 // -v logs each request with its ids on standard error, never the token.
 func TestVerboseLogsHoldNoToken(t *testing.T) {
-	srv, err := graphchattest.NewServer("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := emulator(t)
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
 	r := demo(t, nil, "create", "-v", "--target", srv.URL, "--token", tok, "--one-on-one", "megan@contoso.com", "lee@contoso.com")
 	if r.code != exitOK || !strings.Contains(r.stderr, "graph request") || !strings.Contains(r.stderr, "request-id=") {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
 	assertNoToken(t, r, tok)
+}
+
+// create reads a body from standard input with "-".
+func TestCreateFromStdin(t *testing.T) {
+	body, err := os.ReadFile(testdata("docs-2-group.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _, _ := newEnv(string(body))
+	r := demo(t, e, "create", "--caller", "megan@contoso.com", "-")
+	if r.code != exitOK || !strings.Contains(r.stdout, `created group chat 19:`) {
+		t.Errorf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
 }
