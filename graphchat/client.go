@@ -260,7 +260,9 @@ func Scopes(auth policy.AuthType, cloud Cloud, ops ...policy.Operation) ([]strin
 
 // NewRequestAdapter returns a Graph request adapter with graphchat's
 // pipeline (fixed order; retries that never duplicate a group chat; one
-// client-request-id per request) and its own JSON and text serializers, so
+// client-request-id per request; redirects followed on the base URL's host
+// only, any other refused with an error, so that no request and no
+// Authorization header leaves it) and its own JSON and text serializers, so
 // the SDK's global registries are left alone. It uses msgraph-sdk-go-core,
 // not the root SDK package, which keeps builds small.
 func NewRequestAdapter(auth absauth.AuthenticationProvider, opts *Options) (*msgraphgocore.GraphRequestAdapterBase, error) {
@@ -280,7 +282,7 @@ func NewRequestAdapter(auth absauth.AuthenticationProvider, opts *Options) (*msg
 	if parent == nil {
 		parent = http.DefaultTransport
 	}
-	client.Transport = khttp.NewCustomTransportWithParentTransport(parent, middlewares(o.Retry, o.Logger)...)
+	client.Transport = khttp.NewCustomTransportWithParentTransport(parent, middlewares(base, o.Retry, o.Logger)...)
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 	parsers := absser.NewParseNodeFactoryRegistry()

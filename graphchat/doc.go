@@ -89,5 +89,8 @@
 // The pipeline is built in a fixed order. Throttled requests (429) are
 // retried after their Retry-After (seconds, decimals or an HTTP date);
 // 503, 504 and transport errors only for GET requests and one-on-one
-// creation. See [RetryOptions].
+// creation. See [RetryOptions]. Redirects are followed only on the base
+// URL's scheme and host (307 and 308 with the same method and body; 301,
+// 302 and 303 for GET requests only); a redirect to any other host is
+// refused with an error, and nothing is sent there.
 package graphchat

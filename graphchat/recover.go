@@ -47,14 +47,15 @@ func (e *AmbiguousError) Is(target error) bool { return target == ErrOutcomeUnkn
 
 // ambiguous reports whether a failed creation may nevertheless have created
 // the chat. Policy refusals and 4xx answers are not ambiguous; 429 means the
-// request was not processed. A transport error is, and so is a cancelled
+// request was not processed, and so does a redirect (refused when it
+// leaves the base host). A transport error is, and so is a cancelled
 // context: the request may have gone out before it was cancelled.
 func ambiguous(err error) bool {
 	if err == nil {
 		return false
 	}
 	var list policy.List
-	if errors.As(err, &list) {
+	if errors.As(err, &list) || errors.Is(err, errRedirect) {
 		return false
 	}
 	var ge *Error
