@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -78,6 +79,7 @@ func isIdempotent(req *http.Request) bool {
 func middlewares(base *url.URL, retry RetryOptions, logger *slog.Logger) []khttp.Middleware {
 	m := []khttp.Middleware{
 		requestIDHandler{sdkVersion: sdkVersion()},
+		errorBodyHandler{},
 		khttp.NewHeadersInspectionHandler(),
 		&retryHandler{opts: retry.withDefaults()},
 		redirectHandler{scheme: base.Scheme, host: base.Host},
@@ -114,6 +116,45 @@ func newUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// errorBodyHandler keeps what the service said in an error answer whose body
+// the SDK cannot read: a body that is not a JSON object declared as
+// application/json (a proxy's HTML page, text, JSON of no declared type,
+// malformed JSON), from which the SDK makes an error that has lost the
+// status, the headers and the message. Such an answer becomes an *Error
+// (errorFromBody), returned as the request's error; translate gives it its
+// operation. Error answers the SDK reads (a JSON object) are left to it, so
+// that errors.As still reaches its *odataerrors.ODataError.
+type errorBodyHandler struct{}
+
+// maxErrorBody bounds the error body read.
+const maxErrorBody = 1 << 20
+
+func (errorBodyHandler) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	resp, err := p.Next(req, i)
+	if err != nil || resp == nil || resp.StatusCode < 400 || resp.Body == nil {
+		return resp, err
+	}
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	if rerr != nil {
+		return nil, rerr
+	}
+	if len(body) == 0 || mediaType(resp.Header.Get("Content-Type")) == "application/json" && isJSONObject(body) {
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return resp, nil
+	}
+	e := errorFromBody("", resp.StatusCode, resp.Header, body)
+	if e.ClientRequestID == "" {
+		e.ClientRequestID = req.Header.Get("client-request-id") // the one sent
+	}
+	return nil, e
+}
+
+func isJSONObject(b []byte) bool {
+	var v map[string]json.RawMessage
+	return json.Unmarshal(b, &v) == nil
 }
 
 // retryHandler retries throttled requests always and failed ones only when
