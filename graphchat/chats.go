@@ -2,10 +2,12 @@ package graphchat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -38,7 +40,7 @@ type Created struct {
 	// it answered 202, such as /chats('19:...')/operations('...').
 	Operation string
 	// Recovered is true when the creation failed ambiguously (a timeout,
-	// 502/503/504, a dropped connection) and the chat was then found to
+	// 500/502/503/504, a dropped connection) and the chat was then found to
 	// exist: it was created once, by this request.
 	Recovered bool
 	// Warnings are the policy's warnings about the request.
@@ -68,7 +70,11 @@ func (c *Client) CreateOneOnOne(ctx context.Context, a, b Member) (*Created, err
 
 // CreateGroup creates a group chat with a topic ("" for none) and members.
 // Group creation is not idempotent: every call that succeeds makes a new
-// chat, and graphchat never retries it after an ambiguous failure.
+// chat. After an ambiguous failure (a timeout, 500, 502, 503 or 504, a
+// connection dropped after sending) the chat is looked up first, when
+// policy.OpListChats is declared, and sent again only if it does not exist
+// (Created.Recovered says when it was found); otherwise, or when the lookup
+// cannot decide, the error is an *AmbiguousError and nothing is retried.
 func (c *Client) CreateGroup(ctx context.Context, topic string, members ...Member) (*Created, error) {
 	var t *string
 	if topic != "" {
@@ -120,10 +126,14 @@ func (c *Client) Create(ctx context.Context, chat models.Chatable, opts *CreateO
 }
 
 // Check checks a chat built with the SDK's models as Create would, without
-// creating it. It returns the policy's result; the error is a policy.List
-// when the request would be refused, a *policy.SyntaxError when the model
-// does not serialize to a JSON object, or another error when reading the
-// token or resolving users failed.
+// creating it. Whenever the policy ran, it returns its result, warnings and
+// violations included; the error is then nil when nothing blocks the
+// request, or the result's violations (a policy.List) when the request
+// would be refused. When the policy could not run the result is nil and the
+// error says why: a nil chat, a model that does not serialize to a JSON
+// object (*policy.SyntaxError), an undeclared operation, or a failure to
+// read the token or resolve users. It never returns a nil result with a nil
+// error.
 func (c *Client) Check(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*policy.Result, error) {
 	_, res, err := c.checkModel(ctx, chat, opts)
 	return res, err
@@ -131,8 +141,8 @@ func (c *Client) Check(ctx context.Context, chat models.Chatable, opts *CreateOp
 
 // checkModel is Check that also returns the request as parsed.
 func (c *Client) checkModel(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*policy.Request, *policy.Result, error) {
-	if chat == nil {
-		return nil, nil, fmt.Errorf("graphchat: create-chat: chat is nil")
+	if isNil(chat) {
+		return nil, nil, errors.New("graphchat: create-chat: chat is nil")
 	}
 	body, err := serialize(chat)
 	if err != nil {
@@ -164,9 +174,21 @@ func serialize(chat models.Chatable) ([]byte, error) {
 	return w.GetSerializedContent()
 }
 
+// isNil reports whether v is nil or a nil pointer in an interface (a typed
+// nil model, whose methods would dereference it).
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
+}
+
 // check runs the policy for an operation before any request to Graph: the
 // operation must be declared, the grant (from the token or the options) is
-// judged, kinds are resolved when asked, and every rule is applied.
+// judged, kinds are resolved when asked, and every rule is applied. When
+// the policy ran, the result is returned with its violations as the error
+// (nil when nothing blocks); the result is nil only with another error.
 func (c *Client) check(ctx context.Context, req *policy.Request, op policy.Operation) (*policy.Result, error) {
 	pc, err := c.context(ctx, op)
 	if err != nil {
@@ -180,7 +202,7 @@ func (c *Client) check(ctx context.Context, req *policy.Request, op policy.Opera
 		res = policy.Check(req, pc)
 	}
 	if err := res.Err(); err != nil {
-		return nil, err
+		return res, err
 	}
 	c.warn(ctx, op, res.Warnings)
 	return res, nil

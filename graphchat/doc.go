@@ -41,9 +41,15 @@
 // [User], [Guest] and [External] build members with the role the service
 // requires (owner, guest, owner with tenantId); [Member.Model] gives the
 // SDK model with a correct user@odata.bind (' doubled, # percent-encoded).
-// When the kinds of users are not known, Options.ResolveKinds looks them up
-// (GET /users/{id}?$select=id,userType,userPrincipalName, which needs
-// User.Read.All: userType is not in the basic profile).
+// A kind is respected only when the caller declared it: Guest and External
+// declare theirs, User declares none, and a Member's Kind field declares
+// one. Members of no declared kind are looked up when Options.ResolveKinds
+// is on (GET /users/{id}?$select=id,userType,userPrincipalName, which needs
+// User.Read.All: userType is not in the basic profile), so that a guest
+// given through User is refused the owner role before anything is sent.
+// [Member.WithHistory] and [Member.WithAllHistory] set what history a member
+// added by [Client.AddMember] sees; the zero time is refused, never taken
+// for the whole history.
 //
 // # One-on-one chats
 //
@@ -55,7 +61,7 @@
 // # No duplicate group chat
 //
 // Group creation is not idempotent. After an ambiguous failure (a timeout,
-// 502, 503 or 504, a connection dropped after sending), graphchat looks the
+// 500, 502, 503 or 504, a connection dropped after sending), graphchat looks the
 // chat up before any retry: the caller's chats of type group with the same
 // topic and members, created since the attempt began. If it exists, it is
 // returned ([Created.Recovered]); only if it does not is the request sent

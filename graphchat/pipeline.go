@@ -28,7 +28,9 @@ import (
 // (the service did not process them) and, only when repeating them cannot
 // duplicate anything, on 503, 504 and transport errors: GET requests and the
 // creation of one-on-one chats (the service returns the existing chat).
-// Group creation is never retried after an ambiguous failure.
+// The pipeline never retries a group creation after an ambiguous failure:
+// CreateGroup and Create look the chat up first and send it again only
+// when it does not exist (see CreateGroup).
 type RetryOptions struct {
 	// MaxRetries is the number of retries after the first attempt;
 	// default 3; negative disables retries.

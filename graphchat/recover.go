@@ -17,7 +17,7 @@ import (
 )
 
 // ErrOutcomeUnknown matches an *AmbiguousError: a group creation failed in a
-// way that does not say whether the chat was created (a timeout, a 502, 503
+// way that does not say whether the chat was created (a timeout, a 500, 502, 503
 // or 504, a connection dropped after sending), and graphchat could not find
 // out. It was not retried, so that no chat is created twice.
 var ErrOutcomeUnknown = errors.New("graphchat: outcome unknown")
