@@ -20,7 +20,7 @@
 //     caller's) must be "owner" and carry its home tenantId;
 //   - a delegated request lists its caller; no user is listed twice; a user
 //     is referenced by object id (GUID) or user principal name, never empty
-//     (users(''), users/ or an empty Member.User: user_missing);
+//     (an empty key in the bind URL, or an empty Member.User: user_missing);
 //   - at most one app is installed with the chat.
 //
 // # Knowledge of users

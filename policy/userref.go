@@ -153,7 +153,7 @@ func NewBindURL(host, version, user string) (BindURL, error) {
 	return b, nil
 }
 
-// errEmptyKey is wrapped by ParseBindURL's error for users('') and users/.
+// errEmptyKey is wrapped by ParseBindURL's error for an empty key.
 var errEmptyKey = errors.New("empty user key")
 
 var errBindForm = errors.New("want https://graph.microsoft.com/v1.0/users('{id or userPrincipalName}') or .../users/{id}")
