@@ -61,13 +61,31 @@
 // # No duplicate group chat
 //
 // Group creation is not idempotent. After an ambiguous failure (a timeout,
-// 500, 502, 503 or 504, a connection dropped after sending), graphchat looks the
-// chat up before any retry: the caller's chats of type group with the same
-// topic and members, created since the attempt began. If it exists, it is
-// returned ([Created.Recovered]); only if it does not is the request sent
-// again. The lookup needs policy.OpListChats declared (Chat.ReadBasic, or
-// Chat.ReadBasic.All for application calls); without it the error is an
-// [*AmbiguousError] matching [ErrOutcomeUnknown], and nothing is retried.
+// 500, 502, 503 or 504, a connection dropped after sending), graphchat
+// looks the chat up before any retry: the caller's chats of type group with
+// the same topic, created since the attempt began, whose members are
+// exactly the requested users as a set of (user id, tenant id). If it
+// exists, it is returned ([Created.Recovered]); only if it does not is the
+// request sent again. The lookup needs policy.OpListChats declared
+// (Chat.ReadBasic, or Chat.ReadBasic.All for application calls); without
+// it the error is an [*AmbiguousError] matching [ErrOutcomeUnknown], and
+// nothing is retried.
+//
+// The lookup compares object ids only. Members given by user principal
+// name are identified before the chat is created: from the signed-in
+// user's claims, from Options.Directory, or with GET
+// /users/{upn}?$select=id when resolve-user is declared (User.ReadBasic.All;
+// answers are cached by the Client). When a member cannot be identified,
+// an ambiguous failure is reported as an [*AmbiguousError] saying why: a
+// chat is never claimed on a guess.
+//
+// # What is known of users
+//
+// Options.Directory (a policy.Directory) is what the app knows of users;
+// every check gives it to the policy, which applies kinds and the home
+// tenant rule: creation, adding a member, and each item of CreateMany.
+// CreateOptions.Directory adds to it for one chat. Options.ResolveKinds
+// adds what Graph says of members of unknown kind.
 //
 // # Bulk creation
 //

@@ -327,6 +327,8 @@ func TestMembers(t *testing.T) {
 	}
 }
 
+var adaIsAGuest, _ = policy.NewDirectory(policy.User{ID: graphchattest.AdaID, Kind: policy.KindGuest})
+
 var before2000 = time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 func deref(p *string) string {
@@ -713,7 +715,7 @@ func TestCheckResult(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// What the app knows: Ada is a guest (a model has no kinds).
-			res, err := e.client.Check(ctx, tc.chat, &graphchat.CreateOptions{Kinds: map[string]policy.Kind{graphchattest.AdaID: policy.KindGuest}})
+			res, err := e.client.Check(ctx, tc.chat, &graphchat.CreateOptions{Directory: adaIsAGuest})
 			if res == nil && err == nil {
 				t.Fatal("nil result with a nil error")
 			}
