@@ -92,6 +92,12 @@
 // privileged than needed (a warning in [ModeWarn], the default; a violation
 // in [ModeStrict]).
 //
+// The resolve-user operation ([OpResolveUser], GET /users/{id |
+// userPrincipalName}?$select=id) turns a user principal name into an object
+// id with the basic profile; get-user ([OpGetUser]) reads userType, which
+// needs the full profile. An entry may name its own source
+// ([OperationInfo].Source).
+//
 // [ParseToken] reads scp, roles, tid, oid, idtyp and upn from an access
 // token without verifying it, to derive the grant, tenant and caller.
 // Microsoft asks clients to treat Graph tokens as opaque: these claims are
