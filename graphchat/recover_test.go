@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -182,6 +183,7 @@ func TestGroupCancelledInFlight(t *testing.T) {
 func TestLookupNeverClaimsAnotherChat(t *testing.T) {
 	alexKnown, _ := policy.NewDirectory(policy.User{ID: graphchattest.AlexID, UserPrincipalName: "alex@contoso.com"}, policy.User{ID: graphchattest.NestorID, UserPrincipalName: "nestor@contoso.com"})
 	lookup := []policy.Operation{policy.OpCreateChat, policy.OpListChats}
+	withResolve := append(lookup[:2:2], policy.OpResolveUser)
 	for _, tc := range []struct {
 		name      string
 		opts      *graphchat.Options
@@ -192,11 +194,14 @@ func TestLookupNeverClaimsAnotherChat(t *testing.T) {
 	}{
 		{"ids known, not processed", &graphchat.Options{Operations: lookup, Directory: alexKnown}, false, "retried"},
 		{"ids known, processed", &graphchat.Options{Operations: lookup, Directory: alexKnown}, true, "recovered"},
+		{"ids resolved, not processed", &graphchat.Options{Operations: withResolve}, false, "retried"},
+		{"ids resolved, processed", &graphchat.Options{Operations: withResolve}, true, "recovered"},
 		{"ids unknown, not processed", &graphchat.Options{Operations: lookup}, false, "unknown"},
 		{"ids unknown, processed", &graphchat.Options{Operations: lookup}, true, "unknown"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := setup(t, nil, tc.opts, lookupToken())
+			tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All")
+			e := setup(t, nil, tc.opts, tok)
 			first, err := e.client.CreateGroup(ctx, "", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nestor@contoso.com"))
 			if err != nil {
 				t.Fatal(err)
@@ -234,6 +239,21 @@ func TestLookupNeverClaimsAnotherChat(t *testing.T) {
 					t.Fatalf("got %+v, %v; %d chats", second, err, len(chats))
 				}
 			}
+			// Names are resolved once per Client, before the creation;
+			// Megan, the caller, is known from the token.
+			var resolved []string
+			for _, r := range e.requests() {
+				if strings.HasPrefix(r.Path, "/v1.0/users/") {
+					resolved = append(resolved, strings.TrimPrefix(r.Path, "/v1.0/users/"))
+				}
+			}
+			want := []string(nil)
+			if slices.Contains(tc.opts.Operations, policy.OpResolveUser) {
+				want = []string{"nestor@contoso.com", "alex@contoso.com"}
+			}
+			if !slices.Equal(resolved, want) {
+				t.Errorf("users resolved %v, want %v", resolved, want)
+			}
 		})
 	}
 }
@@ -258,5 +278,39 @@ func TestFindGroupStrict(t *testing.T) {
 	got, err = e.client.FindGroup(ctx, "", []graphchat.Member{graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("alex@contoso.com")}, start)
 	if err == nil || got != nil {
 		t.Errorf("a member of unknown id: %v, %v", got, err)
+	}
+}
+
+// With resolve-user, FindGroup identifies members given by name, once per
+// Client and whatever their letter case.
+func TestFindGroupResolves(t *testing.T) {
+	ops := []policy.Operation{policy.OpCreateChat, policy.OpListChats, policy.OpResolveUser}
+	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All")
+	e := setup(t, nil, &graphchat.Options{Operations: ops}, tok)
+	start := time.Now()
+	created, err := e.client.CreateGroup(ctx, "", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nestor@contoso.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.client.FindGroup(ctx, "", []graphchat.Member{graphchat.User("MEGAN@contoso.com"), graphchat.User(graphchattest.LeeID), graphchat.User("Nestor@Contoso.com")}, start)
+	if err != nil || got == nil || deref(got.GetId()) != created.ID() {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	got, err = e.client.FindGroup(ctx, "", []graphchat.Member{graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("alex@contoso.com")}, start)
+	if err != nil || got != nil {
+		t.Errorf("other members: %v, %v", got, err)
+	}
+	_, err = e.client.FindGroup(ctx, "", []graphchat.Member{graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nobody@contoso.com")}, start)
+	if err == nil || !strings.Contains(err.Error(), "nobody@contoso.com") {
+		t.Errorf("unknown user: %v", err)
+	}
+	var resolved int
+	for _, r := range e.requests() {
+		if strings.HasPrefix(r.Path, "/v1.0/users/") {
+			resolved++
+		}
+	}
+	if resolved != 3 { // nestor, alex, nobody; Megan from the token, Nestor cached
+		t.Errorf("%d users resolved", resolved)
 	}
 }

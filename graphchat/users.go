@@ -156,12 +156,6 @@ func sameRef(u policy.User, ref string) bool {
 	return strings.EqualFold(u.ID, ref) || strings.EqualFold(u.UserPrincipalName, ref)
 }
 
-// opResolveUser reads a user's object id from its user principal name.
-// TODO: policy.OpResolveUser once package policy has it; until then it
-// cannot be declared, and members given by name are identified only
-// through the caller's claims and Options.Directory.
-const opResolveUser = policy.Operation("resolve-user")
-
 // objectID returns the object id of a member given by user principal name,
 // for the lookup after an ambiguous failure: from the caller's claims, from
 // what is known of users (dir), from the cache, or, when resolve-user is
@@ -180,15 +174,15 @@ func (c *Client) objectID(ctx context.Context, ref string, pc *policy.Context, d
 	if u, ok := c.users.get(ref); ok && policy.IsObjectID(u.ID) {
 		return u.ID, nil
 	}
-	if !c.declared(opResolveUser) {
-		return "", fmt.Errorf("member %q is given by user principal name, and its object id is unknown: declare %s in Options.Operations (User.ReadBasic.All), give it in Options.Directory, or give the member by object id", ref, opResolveUser)
+	if !c.declared(policy.OpResolveUser) {
+		return "", fmt.Errorf("member %q is given by user principal name, and its object id is unknown: declare %s in Options.Operations (User.ReadBasic.All), give it in Options.Directory, or give the member by object id", ref, policy.OpResolveUser)
 	}
-	u, err := c.getUser(ctx, opResolveUser, ref, "id")
+	u, err := c.getUser(ctx, policy.OpResolveUser, ref, "id")
 	if err != nil {
 		return "", err
 	}
 	if !policy.IsObjectID(u.ID) {
-		return "", fmt.Errorf("graphchat: %s: %q: the id %q is not an object id", opResolveUser, ref, u.ID)
+		return "", fmt.Errorf("graphchat: %s: %q: the id %q is not an object id", policy.OpResolveUser, ref, u.ID)
 	}
 	return u.ID, nil
 }
