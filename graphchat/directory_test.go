@@ -96,3 +96,18 @@ func TestResolveKindsAddMember(t *testing.T) {
 		t.Errorf("lookups %v", lookups)
 	}
 }
+
+// An external user's tenant is the home tenant declared for it: the policy
+// refuses one the directory contradicts, before anything is sent.
+func TestExternalHomeTenantAgainstDirectory(t *testing.T) {
+	grady, _ := policy.NewDirectory(policy.User{ID: graphchattest.GradyID, HomeTenantID: graphchattest.PartnerTenantID})
+	e := setup(t, nil, &graphchat.Options{Directory: grady}, "")
+	const wrong = "11111111-2222-4333-8444-555555555555"
+	_, err := e.client.CreateGroup(ctx, "x", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.External(graphchattest.GradyID, wrong))
+	if !errors.Is(err, policy.CodeKindConflict) || len(e.requests()) != 0 {
+		t.Fatalf("err = %v after %d requests", err, len(e.requests()))
+	}
+	if _, err := e.client.CreateGroup(ctx, "x", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.External(graphchattest.GradyID, graphchattest.PartnerTenantID)); err != nil {
+		t.Fatal(err)
+	}
+}
