@@ -257,11 +257,7 @@ func (e *Emulator) createChat(q *request) *response {
 		ids := []string{strings.ToLower(members[0].UserID), strings.ToLower(members[1].UserID)}
 		sort.Strings(ids)
 		key := ids[0] + "_" + ids[1]
-		for _, c := range e.chats {
-			if c.pairKey == key {
-				ch = c // the service returns the existing one-on-one chat
-			}
-		}
+		ch = e.byPair[key] // the service returns the existing one-on-one chat
 		if ch == nil {
 			ch = &chat{ID: "19:" + key + "@unq.gbl.spaces", Type: "oneOnOne", Created: now, LastUpdated: now, pairKey: key}
 		}
@@ -276,8 +272,7 @@ func (e *Emulator) createChat(q *request) *response {
 			m.VisibleSince = time.Time{}
 		}
 		ch.Members = members
-		e.chats = append(e.chats, ch)
-		e.byID[ch.ID] = ch
+		e.store(ch)
 	}
 	out := e.chatJSON(q, ch, false)
 	e.mu.Unlock()
@@ -289,6 +284,26 @@ func (e *Emulator) createChat(q *request) *response {
 		}}
 	}
 	return e.jsonResponse(status, out, nil)
+}
+
+// store adds a new chat, forgetting the oldest beyond MaxChats; the caller
+// holds e.mu.
+func (e *Emulator) store(ch *chat) {
+	if limit := e.opts.MaxChats; limit > 0 && len(e.chats) >= limit {
+		old := e.chats[0]
+		e.chats[0] = nil
+		e.chats = e.chats[1:]
+		delete(e.byID, old.ID)
+		if old.pairKey != "" {
+			delete(e.byPair, old.pairKey)
+		}
+		e.stats.ChatsEvicted++
+	}
+	e.chats = append(e.chats, ch)
+	e.byID[ch.ID] = ch
+	if ch.pairKey != "" {
+		e.byPair[ch.pairKey] = ch
+	}
 }
 
 func membershipID(tenant, chatID, userID string) string {

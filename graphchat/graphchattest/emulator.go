@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
 	"net"
@@ -47,6 +48,33 @@ type Options struct {
 	Now func() time.Time
 	// Log, when set, is called once per request after it is answered.
 	Log func(Entry)
+	// MaxEntries is how many of the most recent requests [Emulator.Entries]
+	// keeps; default DefaultMaxEntries, negative keeps none. The counters of
+	// [Emulator.Stats] count every request whatever this is.
+	MaxEntries int
+	// MaxChats is how many chats the emulator holds; when a new chat would
+	// exceed it, the oldest chat is forgotten (counted in Stats.ChatsEvicted).
+	// Default DefaultMaxChats; negative means no limit.
+	MaxChats int
+	// MaxBodyBytes is the largest request body read, after decompression;
+	// a larger one is answered 413. Default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// Defaults of Options that bound the emulator's memory.
+const (
+	DefaultMaxEntries   = 10_000
+	DefaultMaxChats     = 10_000
+	DefaultMaxBodyBytes = 4 << 20 // 4 MiB
+)
+
+// Stats are exact counts since the emulator was created or [Emulator.Reset].
+type Stats struct {
+	Requests     int64         // requests answered, each request of a $batch included
+	Batched      int64         // of which inside a $batch
+	ByStatus     map[int]int64 // by status answered; 0 is a dropped connection
+	Panics       int64         // handler failures answered 500 by the last-resort recovery
+	ChatsEvicted int64         // chats forgotten because of MaxChats
 }
 
 // Entry describes one answered request. It holds no body and no token.
@@ -64,17 +92,19 @@ type Entry struct {
 // Emulator is an http.Handler that answers like Microsoft Graph's chat
 // endpoints, for tests and demos. It is safe for concurrent use.
 type Emulator struct {
-	opts    Options
-	tenant  string
-	now     func() time.Time
-	mu      sync.Mutex
-	users   []User
-	chats   []*chat
-	byID    map[string]*chat
-	entries []Entry
-	bucket  float64
-	last    time.Time
-	rng     *mrand.Rand
+	opts   Options
+	tenant string
+	now    func() time.Time
+	mu     sync.Mutex
+	users  []User
+	chats  []*chat
+	byID   map[string]*chat
+	byPair map[string]*chat // one-on-one chats by their pair of users
+	log    ring
+	stats  Stats
+	bucket float64
+	last   time.Time
+	rng    *mrand.Rand
 }
 
 // New returns an emulator. A nil opts means the zero Options.
@@ -83,7 +113,20 @@ func New(opts *Options) *Emulator {
 	if opts != nil {
 		o = *opts
 	}
-	e := &Emulator{opts: o, tenant: o.TenantID, now: o.Now, users: o.Users, byID: map[string]*chat{}}
+	e := &Emulator{opts: o, tenant: o.TenantID, now: o.Now, users: o.Users, byID: map[string]*chat{}, byPair: map[string]*chat{}}
+	switch {
+	case o.MaxEntries == 0:
+		e.log.size = DefaultMaxEntries
+	case o.MaxEntries > 0:
+		e.log.size = o.MaxEntries
+	}
+	if e.opts.MaxChats == 0 {
+		e.opts.MaxChats = DefaultMaxChats
+	}
+	if e.opts.MaxBodyBytes <= 0 {
+		e.opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	e.stats.ByStatus = map[int]int64{}
 	if e.tenant == "" {
 		e.tenant = DefaultTenantID
 	}
@@ -102,18 +145,54 @@ func New(opts *Options) *Emulator {
 // TenantID returns the emulated tenant.
 func (e *Emulator) TenantID() string { return e.tenant }
 
-// Entries returns the requests answered so far, in order.
+// Entries returns the most recent requests answered (at most
+// Options.MaxEntries), oldest first. Use [Emulator.Stats] for exact counts.
 func (e *Emulator) Entries() []Entry {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return slices.Clone(e.entries)
+	return e.log.all()
 }
 
-// Reset forgets every chat and every recorded request.
+// Stats returns exact counts of the requests answered.
+func (e *Emulator) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.stats
+	s.ByStatus = maps.Clone(e.stats.ByStatus)
+	return s
+}
+
+// Reset forgets every chat, every recorded request and every count.
 func (e *Emulator) Reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.chats, e.byID, e.entries = nil, map[string]*chat{}, nil
+	e.chats, e.byID, e.byPair = nil, map[string]*chat{}, map[string]*chat{}
+	e.log = ring{size: e.log.size}
+	e.stats = Stats{ByStatus: map[int]int64{}}
+}
+
+// ring holds the last size entries.
+type ring struct {
+	size int
+	buf  []Entry
+	next int // where the next entry goes once buf is full
+}
+
+func (r *ring) add(en Entry) {
+	switch {
+	case r.size <= 0:
+	case len(r.buf) < r.size:
+		r.buf = append(r.buf, en)
+	default:
+		r.buf[r.next] = en
+		r.next = (r.next + 1) % r.size
+	}
+}
+
+func (r *ring) all() []Entry {
+	out := make([]Entry, 0, len(r.buf))
+	out = append(out, r.buf[r.next:]...)
+	return append(out, r.buf[:r.next]...)
 }
 
 // Server is an emulator listening on a loopback address.
@@ -144,9 +223,23 @@ func NewServer(addr string, opts *Options) (*Server, error) {
 		return nil, fmt.Errorf("graphchattest: %w", err)
 	}
 	s := &Server{Emulator: New(opts), ln: ln, URL: "http://" + ln.Addr().String() + "/v1.0"}
-	s.srv = &http.Server{Handler: s.Emulator, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = newHTTPServer(s.Emulator)
 	go s.srv.Serve(ln) //nolint:errcheck // returns http.ErrServerClosed on Close
 	return s, nil
+}
+
+// Limits of the servers NewServer starts. There is no write timeout: the
+// emulator's latency and the slow-after fault hold responses on purpose.
+const (
+	ServerReadHeaderTimeout = 10 * time.Second  // to read a request's headers
+	ServerReadTimeout       = 60 * time.Second  // to read a whole request, body included
+	ServerIdleTimeout       = 120 * time.Second // a kept-alive connection waiting for its next request
+	ServerMaxHeaderBytes    = 64 << 10          // request line and headers
+)
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: ServerReadHeaderTimeout, ReadTimeout: ServerReadTimeout,
+		IdleTimeout: ServerIdleTimeout, MaxHeaderBytes: ServerMaxHeaderBytes}
 }
 
 // Close stops the server and closes its connections.
@@ -221,7 +314,12 @@ func (e *Emulator) record(q *request, status int, start time.Time, f Fault) {
 	ent := Entry{Method: q.r.Method, Path: q.r.URL.Path, Status: status, RequestID: q.requestID,
 		ClientRequestID: q.clientRequestID, Duration: time.Since(start), Fault: f, Batch: q.batch}
 	e.mu.Lock()
-	e.entries = append(e.entries, ent)
+	e.log.add(ent)
+	e.stats.Requests++
+	if q.batch {
+		e.stats.Batched++
+	}
+	e.stats.ByStatus[status]++
 	e.mu.Unlock()
 	if e.opts.Log != nil {
 		e.opts.Log(ent)
@@ -428,7 +526,8 @@ func (e *Emulator) readBody(q *request) ([]byte, *response) {
 	if !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return nil, e.graphError(q, http.StatusUnsupportedMediaType, "UnsupportedMediaType", fmt.Sprintf("Content-Type %q is not supported: want application/json.", ct), nil)
 	}
-	var rd io.Reader = io.LimitReader(q.r.Body, 4<<20)
+	limit := e.opts.MaxBodyBytes
+	var rd io.Reader = io.LimitReader(q.r.Body, limit+1)
 	switch enc := strings.ToLower(q.r.Header.Get("Content-Encoding")); enc {
 	case "", "identity":
 	case "gzip":
@@ -437,13 +536,23 @@ func (e *Emulator) readBody(q *request) ([]byte, *response) {
 			return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: the gzip stream is invalid.", nil)
 		}
 		defer zr.Close()
-		rd = io.LimitReader(zr, 4<<20)
+		rd = io.LimitReader(zr, limit+1)
 	default:
 		return nil, e.graphError(q, http.StatusUnsupportedMediaType, "UnsupportedMediaType", fmt.Sprintf("Content-Encoding %q is not supported.", enc), nil)
 	}
 	body, err := io.ReadAll(rd)
+	if int64(len(body)) > limit {
+		return nil, e.graphError(q, http.StatusRequestEntityTooLarge, genericCode(http.StatusRequestEntityTooLarge),
+			fmt.Sprintf("The request body exceeds the limit of %d bytes.", limit), nil)
+	}
 	if err != nil {
 		return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload.", nil)
 	}
 	return body, nil
+}
+
+// genericCode is the error code for a status when the documentation names
+// none: the status text without spaces, such as "RequestEntityTooLarge".
+func genericCode(status int) string {
+	return strings.NewReplacer(" ", "", "-", "").Replace(http.StatusText(status))
 }

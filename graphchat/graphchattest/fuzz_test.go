@@ -56,3 +56,19 @@ func FuzzCreateChat(f *testing.F) {
 		}
 	})
 }
+
+// graphCode returns the code of a Graph error body, failing when the body
+// lacks a code, a message or a request-id.
+func graphCode(t *testing.T, body []byte) string {
+	t.Helper()
+	var e struct {
+		Error struct {
+			Code, Message string
+			InnerError    map[string]string `json:"innerError"`
+		}
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.Error.Code == "" || e.Error.Message == "" || e.Error.InnerError["request-id"] == "" {
+		t.Fatalf("not a Graph error body: %q", body)
+	}
+	return e.Error.Code
+}
