@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"time"
@@ -54,6 +52,9 @@ func (e *Emulator) batch(q *request) *response {
 			return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request ids must be present and unique: %q.", r.ID), nil)
 		}
 		seen[r.ID] = true
+		if !knownMethod(r.Method) {
+			return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request %q has an invalid method %q: want GET, POST, PUT, PATCH or DELETE.", r.ID, r.Method), nil)
+		}
 		if len(r.Body) > 0 && !strings.EqualFold(headerValue(r.Headers, "Content-Type"), "application/json") {
 			return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request %q has a body but no Content-Type header.", r.ID), nil)
 		}
@@ -81,6 +82,16 @@ func (e *Emulator) batch(q *request) *response {
 	return e.jsonResponse(http.StatusOK, map[string]any{"responses": out}, nil)
 }
 
+// knownMethod reports whether m is a method Graph's chat endpoints answer;
+// the check is case-insensitive, as batch items are seen written "get".
+func knownMethod(m string) bool {
+	switch strings.ToUpper(m) {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
 func headerValue(h map[string]string, name string) string {
 	for k, v := range h {
 		if strings.EqualFold(k, name) {
@@ -102,8 +113,13 @@ func (e *Emulator) innerRequest(q *request, r batchRequest) batchResponse {
 		inner := &request{r: q.r, requestID: newID(), batch: true}
 		return toBatchResponse(r.ID, e.graphError(inner, http.StatusBadRequest, "BadRequest", "Invalid request URL.", nil))
 	}
-	hr := httptest.NewRequestWithContext(q.r.Context(), strings.ToUpper(r.Method), u.String(), io.NopCloser(bytes.NewReader(r.Body)))
+	hr, err := http.NewRequestWithContext(q.r.Context(), strings.ToUpper(r.Method), u.String(), bytes.NewReader(r.Body))
+	if err != nil {
+		inner := &request{r: q.r, requestID: newID(), batch: true}
+		return toBatchResponse(r.ID, e.graphError(inner, http.StatusBadRequest, "BadRequest", "Invalid request URL.", nil))
+	}
 	hr.Host = q.r.Host
+	hr.RemoteAddr = q.r.RemoteAddr
 	for k, v := range r.Headers {
 		hr.Header.Set(k, v)
 	}
@@ -121,7 +137,7 @@ func (e *Emulator) innerRequest(q *request, r batchRequest) batchResponse {
 		resp = e.graphError(inner, http.StatusTooManyRequests, "TooManyRequests", "Too many requests, retry after the time in Retry-After.",
 			http.Header{"Retry-After": {formatSeconds(wait)}})
 	} else {
-		resp = e.route(inner)
+		resp = e.guard(inner, func() *response { return e.route(inner) })
 	}
 	e.record(inner, resp.status, start, FaultNone)
 	br := toBatchResponse(r.ID, resp)

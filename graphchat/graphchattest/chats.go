@@ -249,11 +249,25 @@ func (e *Emulator) createChat(q *request) *response {
 		}
 	}
 
+	ch, out := e.saveChat(q, *in.ChatType, in.Topic, members)
+
+	if len(in.InstalledApps) == 1 {
+		op := newID()
+		return &response{status: http.StatusAccepted, header: http.Header{
+			"Location": {fmt.Sprintf("/chats('%s')/operations('%s')", ch.ID, op)},
+		}}
+	}
+	return e.jsonResponse(http.StatusCreated, out, nil)
+}
+
+// saveChat stores a new chat, or finds the one-on-one chat of the same
+// pair, and renders it.
+func (e *Emulator) saveChat(q *request, chatType string, topic *string, members []*member) (*chat, map[string]any) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	now := e.now().UTC().Truncate(time.Millisecond)
 	var ch *chat
-	status := http.StatusCreated
-	if *in.ChatType == "oneOnOne" {
+	if chatType == "oneOnOne" {
 		ids := []string{strings.ToLower(members[0].UserID), strings.ToLower(members[1].UserID)}
 		sort.Strings(ids)
 		key := ids[0] + "_" + ids[1]
@@ -264,7 +278,7 @@ func (e *Emulator) createChat(q *request) *response {
 	} else {
 		var b [16]byte
 		rand.Read(b[:])
-		ch = &chat{ID: "19:" + hex.EncodeToString(b[:]) + "@thread.v2", Type: "group", Topic: in.Topic, Created: now, LastUpdated: now, addsBlocked: len(members) == 2}
+		ch = &chat{ID: "19:" + hex.EncodeToString(b[:]) + "@thread.v2", Type: "group", Topic: topic, Created: now, LastUpdated: now, addsBlocked: len(members) == 2}
 	}
 	if _, exists := e.byID[ch.ID]; !exists {
 		for _, m := range members {
@@ -274,16 +288,7 @@ func (e *Emulator) createChat(q *request) *response {
 		ch.Members = members
 		e.store(ch)
 	}
-	out := e.chatJSON(q, ch, false)
-	e.mu.Unlock()
-
-	if len(in.InstalledApps) == 1 {
-		op := newID()
-		return &response{status: http.StatusAccepted, header: http.Header{
-			"Location": {fmt.Sprintf("/chats('%s')/operations('%s')", ch.ID, op)},
-		}}
-	}
-	return e.jsonResponse(status, out, nil)
+	return ch, e.chatJSON(q, ch, false)
 }
 
 // store adds a new chat, forgetting the oldest beyond MaxChats; the caller

@@ -105,6 +105,7 @@ type Emulator struct {
 	bucket float64
 	last   time.Time
 	rng    *mrand.Rand
+	hook   func(*http.Request) // tests: called before routing
 }
 
 // New returns an emulator. A nil opts means the zero Options.
@@ -285,7 +286,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	resp := e.serve(q, fault)
+	resp := e.guard(q, func() *response { return e.serve(q, fault) })
 	if resp == nil { // connection dropped
 		e.record(q, 0, start, fault)
 		if hj, ok := w.(http.Hijacker); ok {
@@ -308,6 +309,22 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(resp.status)
 	w.Write(resp.body)
 	e.record(q, resp.status, start, fault)
+}
+
+// guard answers with serve, turning a panic into a generic 500 with a
+// Graph error body: a last resort, counted in Stats.Panics, so that a defect
+// of the emulator never reaches the connection.
+func (e *Emulator) guard(q *request, serve func() *response) (resp *response) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.mu.Lock()
+			e.stats.Panics++
+			e.mu.Unlock()
+			resp = e.graphError(q, http.StatusInternalServerError, genericCode(http.StatusInternalServerError),
+				"The emulator failed to answer this request.", nil)
+		}
+	}()
+	return serve()
 }
 
 func (e *Emulator) record(q *request, status int, start time.Time, f Fault) {
@@ -386,6 +403,9 @@ func (e *Emulator) takeToken() (wait time.Duration, limited bool) {
 }
 
 func (e *Emulator) route(q *request) *response {
+	if e.hook != nil {
+		e.hook(q.r)
+	}
 	p := q.r.URL.Path
 	switch {
 	case strings.HasPrefix(p, "/v1.0/"):
