@@ -40,8 +40,19 @@ func (e *Emulator) batch(q *request) *response {
 	var in struct {
 		Requests []batchRequest `json:"requests"`
 	}
-	if err := json.Unmarshal(body, &in); err != nil || in.Requests == nil {
+	var raw struct {
+		Requests []map[string]json.RawMessage `json:"requests"`
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil || json.Unmarshal(body, &raw) != nil || json.Unmarshal(body, &in) != nil || in.Requests == nil {
 		return e.graphError(q, http.StatusBadRequest, "BadRequest", "Invalid batch payload: want {\"requests\": [...]}.", nil)
+	}
+	k := unknownProperty(top, batchProperties)
+	for i := 0; k == "" && i < len(raw.Requests); i++ {
+		k = unknownProperty(raw.Requests[i], batchItemProperties)
+	}
+	if k != "" {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid batch payload: unknown property '%s'.", k), nil)
 	}
 	if n := len(in.Requests); n == 0 || n > MaxBatchRequests {
 		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("A batch holds 1 to %d requests, found %d.", MaxBatchRequests, n), nil)

@@ -107,6 +107,23 @@ type wireMember struct {
 	VisibleSince *string  `json:"visibleHistoryStartDateTime"`
 }
 
+// readMember reads a conversationMember object; a non-empty message is the
+// reason for a 400.
+func readMember(data []byte) (wireMember, string) {
+	var raw map[string]json.RawMessage
+	var w wireMember
+	if err := json.Unmarshal(data, &raw); err != nil || raw == nil {
+		return w, "Unable to read JSON request payload: a member must be a JSON object."
+	}
+	if k := unknownProperty(raw, memberProperties); k != "" {
+		return w, unknownPropertyMessage(k, "microsoft.graph.aadUserConversationMember")
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return w, "Unable to read JSON request payload: " + err.Error()
+	}
+	return w, ""
+}
+
 // resolveMember checks one member of a request and finds its user. A
 // non-empty message is the reason for a 400.
 func (e *Emulator) resolveMember(i int, w wireMember) (*member, string) {
@@ -184,6 +201,9 @@ func (e *Emulator) createChat(q *request) *response {
 	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
 		return bad("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
 	}
+	if k := unknownProperty(raw, chatProperties); k != "" {
+		return bad(unknownPropertyMessage(k, "microsoft.graph.chat"))
+	}
 	var in struct {
 		ChatType      *string           `json:"chatType"`
 		Topic         *string           `json:"topic"`
@@ -224,9 +244,9 @@ func (e *Emulator) createChat(q *request) *response {
 	}
 	members := make([]*member, 0, len(in.Members))
 	for i, rm := range in.Members {
-		var w wireMember
-		if err := json.Unmarshal(rm, &w); err != nil {
-			return bad(fmt.Sprintf("Unable to read members[%d]: %v", i, err))
+		w, msg := readMember(rm)
+		if msg != "" {
+			return bad(msg)
 		}
 		m, msg := e.resolveMember(i, w)
 		if msg != "" {
@@ -421,9 +441,9 @@ func (e *Emulator) addMember(q *request, id string) *response {
 	if resp != nil {
 		return resp
 	}
-	var w wireMember
-	if err := json.Unmarshal(body, &w); err != nil {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload.", nil)
+	w, msg := readMember(body)
+	if msg != "" {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil)
 	}
 	m, msg := e.resolveMember(0, w)
 	if msg != "" {

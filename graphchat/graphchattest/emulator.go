@@ -2,6 +2,7 @@ package graphchattest
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"crypto/rand"
 	"encoding/hex"
@@ -567,6 +568,13 @@ func (e *Emulator) readBody(q *request) ([]byte, *response) {
 	}
 	if err != nil {
 		return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload.", nil)
+	}
+	body = bytes.TrimPrefix(body, bom)
+	switch dup, err := duplicateKey(body); {
+	case err != nil:
+		return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.", nil)
+	case dup != "":
+		return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Duplicate property named '%s' is not allowed.", dup), nil)
 	}
 	return body, nil
 }
