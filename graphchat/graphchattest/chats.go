@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/graphchat/graphchat/policy"
 )
 
 const memberType = "#microsoft.graph.aadUserConversationMember"
@@ -189,7 +187,7 @@ func (e *Emulator) resolveMember(i int, w wireMember) (*member, string) {
 }
 
 func (e *Emulator) createChat(q *request) *response {
-	if resp := e.authorize(q, policy.OpCreateChat); resp != nil {
+	if resp := e.authorize(q, opCreateChat); resp != nil {
 		return resp
 	}
 	body, resp := e.readBody(q)
@@ -400,7 +398,7 @@ func (c *chat) hasMember(userID string) bool {
 }
 
 func (e *Emulator) getChat(q *request, id string) *response {
-	if resp := e.authorize(q, policy.OpGetChat); resp != nil {
+	if resp := e.authorize(q, opGetChat); resp != nil {
 		return resp
 	}
 	e.mu.Lock()
@@ -413,7 +411,7 @@ func (e *Emulator) getChat(q *request, id string) *response {
 }
 
 func (e *Emulator) listMembers(q *request, id string) *response {
-	if resp := e.authorize(q, policy.OpListMembers); resp != nil {
+	if resp := e.authorize(q, opListMembers); resp != nil {
 		return resp
 	}
 	e.mu.Lock()
@@ -434,7 +432,7 @@ func (e *Emulator) listMembers(q *request, id string) *response {
 }
 
 func (e *Emulator) addMember(q *request, id string) *response {
-	if resp := e.authorize(q, policy.OpAddMember); resp != nil {
+	if resp := e.authorize(q, opAddMember); resp != nil {
 		return resp
 	}
 	body, resp := e.readBody(q)
@@ -485,7 +483,7 @@ func (e *Emulator) addMember(q *request, id string) *response {
 }
 
 func (e *Emulator) removeMember(q *request, id, membership string) *response {
-	if resp := e.authorize(q, policy.OpRemoveMember); resp != nil {
+	if resp := e.authorize(q, opRemoveMember); resp != nil {
 		return resp
 	}
 	membership, _ = url.PathUnescape(membership)
@@ -508,7 +506,7 @@ func (e *Emulator) removeMember(q *request, id, membership string) *response {
 }
 
 func (e *Emulator) getUser(q *request, ref string) *response {
-	if resp := e.authorize(q, policy.OpGetUser); resp != nil {
+	if resp := e.authorize(q, opGetUser); resp != nil {
 		return resp
 	}
 	ref, _ = url.PathUnescape(ref)
@@ -519,11 +517,17 @@ func (e *Emulator) getUser(q *request, ref string) *response {
 		return e.graphError(q, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", ref), nil)
 	}
 	full := map[string]any{"id": u.ID, "userPrincipalName": u.UserPrincipalName, "displayName": u.DisplayName, "mail": u.Mail, "userType": u.UserType}
-	// User.ReadBasic.All reads only the basic profile, which has no userType.
-	if c := q.claims; c != nil && !slices.ContainsFunc(c.permissions(), func(p string) bool {
-		return !strings.EqualFold(p, "User.ReadBasic.All") && slices.ContainsFunc([]string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}, func(a string) bool { return strings.EqualFold(a, p) })
-	}) {
-		delete(full, "userType")
+	if c := q.claims; c != nil {
+		self := !c.app() && strings.EqualFold(c.ObjectID, u.ID)
+		fullProfile := c.holds("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All") ||
+			self && c.holds("User.Read", "User.ReadWrite")
+		switch {
+		case fullProfile:
+		case !c.app() && c.holds("User.ReadBasic.All"):
+			delete(full, "userType") // the basic profile has no userType
+		default: // User.Read and User.ReadWrite read the signed-in user only
+			return e.graphError(q, http.StatusForbidden, "Forbidden", "Insufficient privileges to complete the operation.", nil)
+		}
 	}
 	out := map[string]any{"@odata.context": fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#users/$entity", q.version)}
 	if sel := q.r.URL.Query().Get("$select"); sel != "" {
@@ -545,7 +549,7 @@ func (e *Emulator) getUser(q *request, ref string) *response {
 var filterClause = regexp.MustCompile(`^\s*(chatType|topic)\s+eq\s+'((?:[^']|'')*)'\s*$`)
 
 func (e *Emulator) listChats(q *request, userRef string) *response {
-	if resp := e.authorize(q, policy.OpListChats); resp != nil {
+	if resp := e.authorize(q, opListChats); resp != nil {
 		return resp
 	}
 	var userID string

@@ -18,8 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/graphchat/graphchat/policy"
 )
 
 // Options configure an Emulator. The zero value is a Contoso tenant with the
@@ -471,42 +469,6 @@ func (e *Emulator) authenticate(q *request) *response {
 	}
 	q.claims = c
 	return nil
-}
-
-// authorize checks that the token holds a permission that allows op.
-func (e *Emulator) authorize(q *request, op policy.Operation) *response {
-	if q.claims == nil {
-		return nil
-	}
-	auth := policy.AuthDelegated
-	if q.claims.app() {
-		auth = policy.AuthApplication
-	}
-	info, err := policy.Describe(op, auth)
-	if err == nil && info.Unsupported == "" {
-		allowed := append(slices.Clone(info.Least), info.Higher...)
-		if op == policy.OpGetUser {
-			allowed = append(allowed, "User.ReadBasic.All") // reads the basic profile only
-		}
-		for _, p := range q.claims.permissions() {
-			for _, a := range allowed {
-				if strings.EqualFold(p, a) && !policy.IsRSC(a) {
-					return nil
-				}
-			}
-		}
-	}
-	return e.graphError(q, http.StatusForbidden, "Forbidden", fmt.Sprintf("Missing role permissions on the request. API requires one of '%s'.", strings.Join(allowedNames(info), ", ")), nil)
-}
-
-func allowedNames(info policy.OperationInfo) []string {
-	var out []string
-	for _, p := range append(slices.Clone(info.Least), info.Higher...) {
-		if !policy.IsRSC(p) {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // graphError answers with a Graph error body.
