@@ -417,34 +417,7 @@ func (e *Emulator) route(q *request) *response {
 	if resp := e.authenticate(q); resp != nil {
 		return resp
 	}
-	seg := strings.Split(strings.Trim(q.path, "/"), "/")
-	m := q.r.Method
-	switch {
-	case len(seg) == 1 && seg[0] == "$batch" && m == http.MethodPost && !q.batch:
-		return e.batch(q)
-	case len(seg) == 1 && seg[0] == "chats" && m == http.MethodPost:
-		return e.createChat(q)
-	case len(seg) == 2 && seg[0] == "chats" && m == http.MethodGet:
-		return e.getChat(q, seg[1])
-	case len(seg) == 3 && seg[0] == "chats" && seg[2] == "members" && m == http.MethodGet:
-		return e.listMembers(q, seg[1])
-	case len(seg) == 3 && seg[0] == "chats" && seg[2] == "members" && m == http.MethodPost:
-		return e.addMember(q, seg[1])
-	case len(seg) == 4 && seg[0] == "chats" && seg[2] == "members" && m == http.MethodDelete:
-		return e.removeMember(q, seg[1], seg[3])
-	case len(seg) == 2 && seg[0] == "users" && m == http.MethodGet:
-		return e.getUser(q, seg[1])
-	case len(seg) == 2 && seg[0] == "me" && seg[1] == "chats" && m == http.MethodGet:
-		return e.listChats(q, "")
-	case len(seg) == 3 && seg[0] == "users" && seg[2] == "chats" && m == http.MethodGet:
-		return e.listChats(q, seg[1])
-	}
-	for _, known := range []string{"chats", "users", "me", "$batch"} {
-		if len(seg) > 0 && seg[0] == known {
-			return e.graphError(q, http.StatusMethodNotAllowed, "Request_BadRequest", fmt.Sprintf("The HTTP method %s is not allowed on %s.", m, q.path), nil)
-		}
-	}
-	return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("Resource not found for the segment '%s'.", seg[0]), nil)
+	return e.dispatch(q)
 }
 
 // authenticate reads the bearer token; a non-nil response refuses the request.
