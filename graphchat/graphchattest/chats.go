@@ -28,7 +28,7 @@ type chat struct {
 	Members     []*member
 	pairKey     string // oneOnOne: the unordered pair of users
 	// addsBlocked is set on groups created with two members, which the
-	// service is reported to keep at two (RosterAddMemberBlocked).
+	// service is reported to keep at two (Options.ReportedAddMemberBlocked).
 	addsBlocked bool
 }
 
@@ -554,7 +554,7 @@ func (e *Emulator) addMember(q *request, id string) *response {
 	if c.Type != "group" {
 		return e.graphError(q, http.StatusBadRequest, "BadRequest", "Members cannot be added to a one-on-one chat.", nil)
 	}
-	if c.addsBlocked {
+	if c.addsBlocked && e.opts.ReportedAddMemberBlocked {
 		return e.graphError(q, http.StatusBadRequest, "RosterAddMemberBlocked", "Adding members to this chat is blocked: it was created with two members.", nil)
 	}
 	if c.hasMember(m.UserID) {
@@ -601,7 +601,7 @@ func (e *Emulator) getUser(q *request, ref string) *response {
 	u := e.findUser(ref)
 	e.mu.Unlock()
 	if u == nil || (u.TenantID != "" && !strings.EqualFold(u.TenantID, e.tenant)) {
-		return e.graphError(q, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", ref), nil)
+		return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("User '%s' was not found.", ref), nil)
 	}
 	full := map[string]any{"id": u.ID, "userPrincipalName": u.UserPrincipalName, "displayName": u.DisplayName, "mail": u.Mail, "userType": u.UserType}
 	if c := q.claims; c != nil {

@@ -40,6 +40,12 @@ type Options struct {
 	Faults []FaultRule
 	// Seed makes fault injection repeatable.
 	Seed uint64
+	// ReportedAddMemberBlocked refuses members added to a group chat that
+	// was created with two members (400, code RosterAddMemberBlocked). This
+	// is reported by users of the service (microsoft-graph-docs-contrib
+	// issue 1622), not documented: the chat resource page says members can
+	// be added later. Off by default.
+	ReportedAddMemberBlocked bool
 	// SlowDelay is how long FaultSlowAfter holds a processed response;
 	// default 30 s.
 	SlowDelay time.Duration
@@ -437,7 +443,10 @@ func (e *Emulator) authenticate(q *request) *response {
 	if err != nil {
 		return e.graphError(q, http.StatusUnauthorized, "InvalidAuthenticationToken", "IDX14100: JWT is not well formed.", nil)
 	}
-	if c.TenantID != "" && !strings.EqualFold(c.TenantID, e.tenant) {
+	if why := c.invalid(time.Now()); why != "" {
+		return e.graphError(q, http.StatusUnauthorized, "InvalidAuthenticationToken", why, nil)
+	}
+	if !strings.EqualFold(c.TenantID, e.tenant) {
 		return e.graphError(q, http.StatusUnauthorized, "InvalidAuthenticationToken", "The token was issued for another tenant.", nil)
 	}
 	q.claims = c

@@ -347,8 +347,15 @@ func TestMembersAndUsers(t *testing.T) {
 		t.Errorf("add to oneOnOne: %d", r.status)
 	}
 	two := c.do("POST", "/v1.0/chats", map[string]any{"chatType": "group", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner")}})
-	if r := c.do("POST", "/v1.0/chats/"+two.body["id"].(string)+"/members", add); r.status != 400 || errorCode(t, r) != "RosterAddMemberBlocked" {
+	// Documented: members can be added to a group later, whatever its size.
+	if r := c.do("POST", "/v1.0/chats/"+two.body["id"].(string)+"/members", add); r.status != 201 {
 		t.Errorf("add to group of two: %d %v", r.status, r.body)
+	}
+	// Reported, opt-in: a group created with two members refuses additions.
+	rep := start(t, &graphchattest.Options{ReportedAddMemberBlocked: true})
+	two = rep.do("POST", "/v1.0/chats", map[string]any{"chatType": "group", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner")}})
+	if r := rep.do("POST", "/v1.0/chats/"+two.body["id"].(string)+"/members", add); r.status != 400 || errorCode(t, r) != "RosterAddMemberBlocked" {
+		t.Errorf("reported, add to group of two: %d %v", r.status, r.body)
 	}
 
 	u := c.do("GET", "/v1.0/users/ada_fabrikam.com%23EXT%23@contoso.onmicrosoft.com?$select=id,userType,userPrincipalName", nil)
