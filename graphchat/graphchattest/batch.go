@@ -29,9 +29,11 @@ type batchResponse struct {
 	Body    json.RawMessage   `json:"body,omitempty"`
 }
 
-// batch answers POST /$batch: every inner request is answered on its own
-// (authorized, rate limited), in order, with 424 for a request whose
-// dependency failed.
+// batch answers POST /$batch as JSON batching describes it: at most
+// MaxBatchRequests requests with unique ids, a known method and a relative
+// url, a Content-Type header with any body, dependsOn naming requests of the
+// batch. Each request is answered on its own (authorized, throttled), after
+// those it depends on, with 424 when one of them failed.
 func (e *Emulator) batch(q *request) *response {
 	body, resp := e.readBody(q)
 	if resp != nil {
@@ -57,40 +59,87 @@ func (e *Emulator) batch(q *request) *response {
 	if n := len(in.Requests); n == 0 || n > MaxBatchRequests {
 		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("A batch holds 1 to %d requests, found %d.", MaxBatchRequests, n), nil)
 	}
-	seen := map[string]bool{}
-	for _, r := range in.Requests {
-		if r.ID == "" || seen[r.ID] {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request ids must be present and unique: %q.", r.ID), nil)
+	bad := func(format string, args ...any) *response {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf(format, args...), nil)
+	}
+	index := map[string]int{}
+	for i, r := range in.Requests {
+		if _, dup := index[r.ID]; r.ID == "" || dup {
+			return bad("Batch request ids must be present and unique: %q.", r.ID)
 		}
-		seen[r.ID] = true
+		index[r.ID] = i
 		if !knownMethod(r.Method) {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request %q has an invalid method %q: want GET, POST, PUT, PATCH or DELETE.", r.ID, r.Method), nil)
+			return bad("Batch request %q has an invalid method %q: want GET, POST, PUT, PATCH or DELETE.", r.ID, r.Method)
 		}
-		if len(r.Body) > 0 && !strings.EqualFold(headerValue(r.Headers, "Content-Type"), "application/json") {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request %q has a body but no Content-Type header.", r.ID), nil)
+		if r.URL == "" {
+			return bad("Batch request %q has no url.", r.ID)
+		}
+		if len(r.Body) > 0 && headerValue(r.Headers, "Content-Type") == "" {
+			return bad("Write request id : %s does not contain Content-Type header or body.", r.ID)
 		}
 	}
+	order, msg := batchOrder(in.Requests, index)
+	if msg != "" {
+		return bad("%s", msg)
+	}
 	status := map[string]int{}
-	out := make([]batchResponse, 0, len(in.Requests))
-	for _, r := range in.Requests {
+	answers := make([]batchResponse, len(in.Requests))
+	for _, i := range order {
+		r := in.Requests[i]
 		failed := ""
 		for _, d := range r.DependsOn {
-			if s, ok := status[d]; !ok || s >= 400 {
+			if status[d] >= 400 {
 				failed = d
 			}
 		}
 		var br batchResponse
 		if failed != "" {
 			inner := &request{r: q.r, requestID: newID(), clientRequestID: q.clientRequestID, batch: true}
-			resp := e.graphError(inner, http.StatusFailedDependency, "FailedDependency", fmt.Sprintf("Request %q depends on %q, which failed.", r.ID, failed), nil)
+			resp := e.graphError(inner, http.StatusFailedDependency, genericCode(http.StatusFailedDependency), fmt.Sprintf("Request %q depends on %q, which failed.", r.ID, failed), nil)
 			br = toBatchResponse(r.ID, resp)
 		} else {
 			br = e.innerRequest(q, r)
 		}
 		status[r.ID] = br.Status
-		out = append(out, br)
+		answers[i] = br
 	}
+	out := answers
 	return e.jsonResponse(http.StatusOK, map[string]any{"responses": out}, nil)
+}
+
+// batchOrder returns the order to answer requests in: each after those it
+// depends on, otherwise in the order given. It refuses a dependency on an
+// id not in the batch and a cycle.
+func batchOrder(reqs []batchRequest, index map[string]int) ([]int, string) {
+	for _, r := range reqs {
+		for _, d := range r.DependsOn {
+			if _, ok := index[d]; !ok {
+				return nil, fmt.Sprintf("Batch request %q depends on %q, which is not in the batch.", r.ID, d)
+			}
+		}
+	}
+	done := make([]bool, len(reqs))
+	var order []int
+	for len(order) < len(reqs) {
+		progress := false
+		for i, r := range reqs {
+			if done[i] {
+				continue
+			}
+			ready := true
+			for _, d := range r.DependsOn {
+				ready = ready && done[index[d]]
+			}
+			if ready {
+				done[i], progress = true, true
+				order = append(order, i)
+			}
+		}
+		if !progress {
+			return nil, "Batch requests depend on each other in a cycle."
+		}
+	}
+	return order, ""
 }
 
 // knownMethod reports whether m is a method Graph's chat endpoints answer;

@@ -36,6 +36,10 @@ type Options struct {
 	// emulator accepts (each request of a batch counts); the others get 429
 	// with Retry-After and a TooManyRequests body.
 	RateLimit float64
+	// Throttle adds throttling buckets (per app, per user listing, per chat
+	// member additions and writes); the zero value, the default, adds none.
+	// DocumentedThrottle holds the documented limits.
+	Throttle Throttle
 	// Faults are injected into requests, each with its probability.
 	Faults []FaultRule
 	// Seed makes fault injection repeatable.
@@ -97,20 +101,21 @@ type Entry struct {
 // Emulator is an http.Handler that answers like Microsoft Graph's chat
 // endpoints, for tests and demos. It is safe for concurrent use.
 type Emulator struct {
-	opts   Options
-	tenant string
-	now    func() time.Time
-	mu     sync.Mutex
-	users  []User
-	chats  []*chat
-	byID   map[string]*chat
-	byPair map[string]*chat // one-on-one chats by their pair of users
-	log    ring
-	stats  Stats
-	bucket float64
-	last   time.Time
-	rng    *mrand.Rand
-	hook   func(*http.Request) // tests: called before routing
+	opts    Options
+	tenant  string
+	now     func() time.Time
+	mu      sync.Mutex
+	users   []User
+	chats   []*chat
+	byID    map[string]*chat
+	byPair  map[string]*chat // one-on-one chats by their pair of users
+	log     ring
+	stats   Stats
+	bucket  float64
+	last    time.Time
+	rng     *mrand.Rand
+	buckets map[string]*bucket  // of Options.Throttle
+	hook    func(*http.Request) // tests: called before routing
 }
 
 // New returns an emulator. A nil opts means the zero Options.

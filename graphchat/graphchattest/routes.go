@@ -65,36 +65,36 @@ func (e *Emulator) dispatch(q *request) *response {
 		allow = "POST"
 	case n == 2 && at(0) == "users":
 		if m == http.MethodGet {
-			return e.getUser(q, seg[1])
+			return e.throttled(q, classRead, "", "", func() *response { return e.getUser(q, seg[1]) })
 		}
 		allow = "GET"
 	case sc.kind != "" && len(rest) == 0:
 		switch {
 		case m == http.MethodGet:
-			return e.listChats(q, sc)
+			return e.throttled(q, classList, "", e.listUser(q, sc), func() *response { return e.listChats(q, sc) })
 		case m == http.MethodPost && sc.kind == "chats":
-			return e.createChat(q)
+			return e.throttled(q, classRead, "", "", func() *response { return e.createChat(q) })
 		}
 		allow = "GET"
 	case sc.kind != "" && len(rest) == 1 && rest[0] != "":
 		switch {
 		case m == http.MethodGet:
-			return e.getChat(q, sc, rest[0])
+			return e.throttled(q, classList, "", e.listUser(q, sc), func() *response { return e.getChat(q, sc, rest[0]) })
 		case m == http.MethodPatch && sc.kind == "chats":
-			return e.updateChat(q, rest[0])
+			return e.throttled(q, classWrite, rest[0], "", func() *response { return e.updateChat(q, rest[0]) })
 		}
 		allow = "GET"
 	case sc.kind != "" && len(rest) == 2 && rest[1] == "members":
 		switch {
 		case m == http.MethodGet:
-			return e.listMembers(q, sc, rest[0])
+			return e.throttled(q, classRead, "", "", func() *response { return e.listMembers(q, sc, rest[0]) })
 		case m == http.MethodPost && sc.kind == "chats":
-			return e.addMember(q, rest[0])
+			return e.throttled(q, classAddMember, rest[0], "", func() *response { return e.addMember(q, rest[0]) })
 		}
 		allow = "GET"
 	case sc.kind == "chats" && len(rest) == 3 && rest[1] == "members":
 		if m == http.MethodDelete {
-			return e.removeMember(q, rest[0], rest[2])
+			return e.throttled(q, classWrite, rest[0], "", func() *response { return e.removeMember(q, rest[0], rest[2]) })
 		}
 		allow = "DELETE"
 	}
@@ -130,4 +130,21 @@ func (e *Emulator) scopeUser(q *request, sc scope) (string, *response) {
 		return u.ID, nil
 	}
 	return "", nil
+}
+
+// listUser is the user whose listing a request counts against: the named
+// user, or the signed-in one.
+func (e *Emulator) listUser(q *request, sc scope) string {
+	if sc.kind == "users" {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if u := e.findUser(sc.user); u != nil {
+			return u.ID
+		}
+		return sc.user
+	}
+	if q.claims != nil {
+		return q.claims.ObjectID
+	}
+	return ""
 }
