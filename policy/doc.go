@@ -19,8 +19,30 @@
 //     guest must be "guest"; an external user (tenantId other than the
 //     caller's) must be "owner" and carry its home tenantId;
 //   - a delegated request lists its caller; no user is listed twice; a user
-//     is referenced by object id (GUID) or user principal name;
+//     is referenced by object id (GUID) or user principal name, never empty
+//     (an empty key in the bind URL, or an empty Member.User: user_missing);
 //   - at most one app is installed with the chat.
+//
+// # Knowledge of users
+//
+// The kind of a member (in-tenant member, in-tenant guest, external) decides
+// its role rules. It comes from what the caller declares on the [Member]
+// (Kind, and HomeTenantID, the home tenant declared for the user), from the
+// [Directory] in [Context] (looked up by object id or user principal name,
+// case-insensitively) and from the tenantId sent:
+//
+//   - a member whose Kind is unknown takes the directory's; a directory
+//     entry or a declared home tenant other than the caller's tenant makes
+//     the user external;
+//   - a declared Kind or home tenant that contradicts the directory, an
+//     in-tenant Kind with another home tenant, a tenantId other than the
+//     declared or known home tenant, and a tenantId other than the caller's
+//     for a user known to be in-tenant are all kind_conflict (the last two
+//     on members[i].tenantId);
+//   - an external user carries its home tenant as tenantId, and its home
+//     tenant is not the caller's (external_tenant);
+//   - with a directory, the caller is found by either of its names and the
+//     same user given by id and by user principal name is a duplicate.
 //
 // Parsing a raw body adds the rules of its shape: every member's @odata.type
 // is "#microsoft.graph.aadUserConversationMember"; the bind key is exactly

@@ -154,9 +154,10 @@ func (p *parser) chat(body map[string]json.RawMessage, r *Request) {
 		if err := json.Unmarshal(raw, &members); err != nil {
 			p.violate(CodeFieldType, "members", fmt.Sprintf("a JSON %s: want an array of members", jsonKind(raw)))
 		} else {
-			r.Members = make([]Member, 0, len(members))
+			r.Members = make([]Member, len(members))
+			r.userReported = make([]bool, len(members))
 			for i, m := range members {
-				r.Members = append(r.Members, p.member(i, m))
+				r.Members[i], r.userReported[i] = p.member(i, m)
 			}
 		}
 	}
@@ -170,13 +171,14 @@ func (p *parser) chat(body map[string]json.RawMessage, r *Request) {
 	}
 }
 
-func (p *parser) member(i int, raw json.RawMessage) Member {
+// member parses members[i]; reported is true when a problem with its user
+// reference was reported (so Check does not report it again).
+func (p *parser) member(i int, raw json.RawMessage) (m Member, reported bool) {
 	field := func(name string) string { return fmt.Sprintf("members[%d]%s", i, name) }
-	var m Member
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 		p.violate(CodeFieldType, field(""), fmt.Sprintf("a JSON %s: want a member object", jsonKind(raw)))
-		return m
+		return m, true
 	}
 	for _, k := range sortedKeys(obj) {
 		if !slices.Contains(knownMemberProps, k) && !slices.Contains(bindKeyTypos, k) {
@@ -230,20 +232,28 @@ func (p *parser) member(i int, raw json.RawMessage) Member {
 			bindKey = typo
 		default:
 			p.violate(CodeBindMissing, field(".user@odata.bind"), "missing: want \"user@odata.bind\": \"https://graph.microsoft.com/v1.0/users('{id or userPrincipalName}')\"")
-			return m
+			return m, true
 		}
 	}
 	s, ok := p.str(rawBind, field("."+bindKey))
 	if !ok {
-		return m
+		return m, true
+	}
+	if !validText(s) {
+		p.violate(CodeInvalidText, field("."+bindKey), fmt.Sprintf("%+q: %s", truncate(s, 200), textProblem(s)))
+		return m, true
 	}
 	b, err := ParseBindURL(s)
-	if err != nil {
+	switch {
+	case errors.Is(err, errEmptyKey):
+		p.violate(CodeUserMissing, field("."+bindKey), fmt.Sprintf("%q: empty user: want the user's object id or user principal name", truncate(s, 200)))
+		return m, true
+	case err != nil:
 		p.violate(CodeBindURL, field("."+bindKey), fmt.Sprintf("%q: %v", truncate(s, 200), err))
-		return m
+		return m, true
 	}
 	m.User = b.User
-	return m
+	return m, false
 }
 
 func truncate(s string, n int) string {

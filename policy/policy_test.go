@@ -372,7 +372,7 @@ func TestCheckMember(t *testing.T) {
 		{&policy.Member{User: "a@contoso.com", Roles: []policy.Role{policy.RoleOwner}, Kind: policy.KindGuest}, []policy.Code{policy.CodeGuestRole}},
 		{&policy.Member{User: "82af01c5-f7cc-4a2e-a728-3a5df21afd9d", Roles: []policy.Role{policy.RoleGuest}, TenantID: "4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1"}, []policy.Code{policy.CodeExternalRole}},
 		{&policy.Member{User: "not a user", Roles: nil}, []policy.Code{policy.CodeUserReference, policy.CodeRoleCount}},
-		{&policy.Member{}, []policy.Code{policy.CodeBindMissing, policy.CodeRoleCount}},
+		{&policy.Member{}, []policy.Code{policy.CodeUserMissing, policy.CodeRoleCount}},
 		{nil, []policy.Code{policy.CodeBindMissing}},
 	}
 	for _, tt := range tests {
