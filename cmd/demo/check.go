@@ -93,12 +93,12 @@ func (f *checkFlags) check() error {
 }
 
 // knowledge is everything the program knows of the calls a command makes:
-// who calls, from which tenant, with which grant (Context), and what each
-// user is (users). It is built once per command by know, and validate,
-// create, add-member and bulk judge with it the same way.
+// who calls, from which tenant, with which grant, and (Context.Directory)
+// what each user is. It is built once per command by know, and validate,
+// create, add-member and bulk judge with it the same way: the rules are the
+// policy's, the demo only gathers what is known.
 type knowledge struct {
-	pc    *policy.Context
-	users []knownUser
+	pc *policy.Context
 	// token is what is sent to an emulator target: the --token given, or
 	// one minted from the flags. Never printed.
 	token string
@@ -106,16 +106,10 @@ type knowledge struct {
 	emulator []graphchattest.User
 }
 
-// knownUser is what is known of one user, and where it comes from.
-type knownUser struct {
-	ID, UserPrincipalName string
-	Kind                  policy.Kind
-	HomeTenantID          string
-	source                string // such as "--guest" or "the --directory file"
-}
-
-func (u knownUser) is(ref string) bool {
-	return ref != "" && (strings.EqualFold(u.ID, ref) || strings.EqualFold(u.UserPrincipalName, ref))
+// known is what one source says of a user, before the directory is made.
+type known struct {
+	policy.User
+	source string // such as "--guest" or "the --directory file"
 }
 
 // defaultCaller is the signed-in user of an emulator target when neither
@@ -123,11 +117,12 @@ func (u knownUser) is(ref string) bool {
 const defaultCaller = "megan@contoso.com"
 
 // know builds the one context of a command from everything it was given:
-// the token (--token, or claims of a Microsoft Graph sign-in), the flags
+// the token (--token, or the claims of a Microsoft Graph sign-in), the flags
 // (--auth, --tenant, --caller, --scopes, --guest, --external), the
-// --directory file and the emulator's directory when the target is the
+// --directory file, and the emulator's directory when the target is the
 // embedded emulator. For an emulator target without --token, it mints the
-// token the requests will carry, from the same context.
+// token the requests will carry, from the same flags, so that what is
+// judged here is what the target is told.
 func (e *env) know(ctx context.Context, f *checkFlags, t *targetFlags, claims *policy.Claims, ops []policy.Operation) (*knowledge, error) {
 	if err := f.check(); err != nil {
 		return nil, err
@@ -144,21 +139,14 @@ func (e *env) know(ctx context.Context, f *checkFlags, t *targetFlags, claims *p
 		}
 	}
 	emulatorTarget := t != nil && t.isEmulator()
-	var dir []dirUser // the directory of the call's tenant
-	switch {
-	case t != nil && t.target == "emulator":
+	dir, source := fileUsers, "the --directory file"
+	if t != nil && t.target == "emulator" {
 		if fileUsers != nil {
 			k.emulator = emulatorUsers(fileUsers)
 		} else {
 			k.emulator = graphchattest.DefaultUsers()
+			dir, source = fromEmulator(k.emulator), "the emulator's directory"
 		}
-		dir = fromEmulator(k.emulator, graphchattest.DefaultTenantID)
-	case emulatorTarget:
-		// A running emulator's directory is known only from --directory,
-		// which is what it was started with; its tenant is the default one.
-		dir = fromEmulator(emulatorUsers(fileUsers), graphchattest.DefaultTenantID)
-	default:
-		dir = fileUsers
 	}
 
 	switch {
@@ -177,7 +165,7 @@ func (e *env) know(ctx context.Context, f *checkFlags, t *targetFlags, claims *p
 			// A running emulator started without --directory has the
 			// built-in one: the caller is looked up there, and nothing
 			// more is assumed of its users.
-			who = fromEmulator(graphchattest.DefaultUsers(), graphchattest.DefaultTenantID)
+			who = fromEmulator(graphchattest.DefaultUsers())
 		}
 		tok, c, err := mintFor(f, who, ops)
 		if err != nil {
@@ -201,152 +189,102 @@ func (e *env) know(ctx context.Context, f *checkFlags, t *targetFlags, claims *p
 		}
 	}
 
-	source := "the emulator's directory"
-	if f.directory != "" {
-		source = "the --directory file"
-	}
+	var users []known
 	for _, u := range dir {
-		ku := knownUser{ID: u.ID, UserPrincipalName: u.UserPrincipalName, HomeTenantID: u.TenantID, Kind: policy.KindMember, source: source}
-		switch {
-		case u.TenantID != "" && k.pc.TenantID != "" && !strings.EqualFold(u.TenantID, k.pc.TenantID):
-			ku.Kind = policy.KindExternal
-		case u.TenantID != "" && k.pc.TenantID == "":
-			ku.Kind = policy.KindUnknown // another tenant or not: the caller's tenant is not known
-		case u.UserType == "Guest":
-			ku.Kind = policy.KindGuest
+		kind := policy.KindMember
+		if u.UserType == "Guest" {
+			kind = policy.KindGuest
 		}
-		k.users = append(k.users, ku)
+		users = append(users, known{policy.User{ID: u.ID, UserPrincipalName: u.UserPrincipalName, Kind: kind, HomeTenantID: u.TenantID}, source})
 	}
+	var err error
 	for _, g := range f.guests {
-		if err := k.add(knownUser{ID: g, Kind: policy.KindGuest, source: "--guest"}); err != nil {
+		if users, err = addKnown(users, known{userRef(g, policy.KindGuest, ""), "--guest"}); err != nil {
 			return nil, err
 		}
 	}
 	for _, x := range f.externals {
 		user, tenant, _ := strings.Cut(x, "=")
-		if err := k.add(knownUser{ID: user, Kind: policy.KindExternal, HomeTenantID: tenant, source: "--external"}); err != nil {
+		if users, err = addKnown(users, known{userRef(user, policy.KindExternal, tenant), "--external"}); err != nil {
 			return nil, err
 		}
 	}
-	// The caller, given by id or by name, is both when the directory knows it.
-	if c := &k.pc.Caller; !c.IsZero() {
-		for _, u := range k.users {
-			if u.is(c.ID) || u.is(c.UserPrincipalName) {
-				if c.ID == "" && policy.IsObjectID(u.ID) {
-					c.ID = u.ID
-				}
-				if c.UserPrincipalName == "" {
-					c.UserPrincipalName = u.UserPrincipalName
-				}
-			}
-		}
+	list := make([]policy.User, len(users))
+	for i, u := range users {
+		list[i] = u.User
 	}
+	d, err := policy.NewDirectory(list...)
+	if err != nil {
+		return nil, usagef("what is known of the users contradicts itself: %v", err)
+	}
+	k.pc.Directory = d
 	return k, nil
 }
 
-// add adds what a flag says of a user; it must agree with the directory.
-func (k *knowledge) add(n knownUser) error {
-	if !policy.IsObjectID(n.ID) {
-		n.UserPrincipalName, n.ID = n.ID, ""
+func userRef(ref string, kind policy.Kind, home string) policy.User {
+	if policy.IsObjectID(ref) {
+		return policy.User{ID: ref, Kind: kind, HomeTenantID: home}
 	}
-	for _, u := range k.users {
-		if !u.is(n.ID) && !u.is(n.UserPrincipalName) {
+	return policy.User{UserPrincipalName: ref, Kind: kind, HomeTenantID: home}
+}
+
+// addKnown adds what a flag says of a user. When a directory already knows
+// the user, the flag must agree with it (a guest there, or the same home
+// tenant for an external user), and adds nothing.
+func addKnown(users []known, n known) ([]known, error) {
+	for _, u := range users {
+		if !sameRef(u.User, n.ID) && !sameRef(u.User, n.UserPrincipalName) {
 			continue
 		}
-		if u.Kind != n.Kind && u.Kind != policy.KindUnknown || n.Kind == policy.KindExternal && u.HomeTenantID != "" && !strings.EqualFold(u.HomeTenantID, n.HomeTenantID) {
-			return usagef("%s %s contradicts %s, which has the user as %s", n.source, n.ID+n.UserPrincipalName, u.source, describeKind(u))
+		agree := u.Kind == n.Kind && strings.EqualFold(u.HomeTenantID, n.HomeTenantID)
+		if n.Kind == policy.KindExternal {
+			agree = u.HomeTenantID != "" && strings.EqualFold(u.HomeTenantID, n.HomeTenantID)
 		}
-	}
-	k.users = append([]knownUser{n}, k.users...)
-	return nil
-}
-
-func describeKind(u knownUser) string {
-	switch u.Kind {
-	case policy.KindExternal:
-		return "external (home tenant " + u.HomeTenantID + ")"
-	case policy.KindGuest:
-		return "a guest"
-	case policy.KindMember:
-		return "a member"
-	}
-	return "of another tenant (" + u.HomeTenantID + ")"
-}
-
-// lookup returns what is known of a user.
-func (k *knowledge) lookup(ref string) (knownUser, bool) {
-	for _, u := range k.users {
-		if u.is(ref) {
-			return u, true
+		if !agree {
+			return nil, usagef("%s %s contradicts %s, which has the user as %s", n.source, n.ID+n.UserPrincipalName, u.source, describeKnown(u.User))
 		}
+		return users, nil
 	}
-	return knownUser{}, false
+	return append(users, n), nil
 }
 
-// member builds a graphchat member from what is known of the user.
+func sameRef(u policy.User, ref string) bool {
+	return ref != "" && (strings.EqualFold(u.ID, ref) || strings.EqualFold(u.UserPrincipalName, ref))
+}
+
+func describeKnown(u policy.User) string {
+	s := string(u.Kind)
+	if s == "" {
+		s = "of unknown kind"
+	}
+	if u.HomeTenantID != "" {
+		s += " of tenant " + u.HomeTenantID
+	}
+	return s
+}
+
+// member builds the member to send for a user given on the command line,
+// from what is known of it: a known guest gets the guest role, a user whose
+// home tenant is known carries it as tenantId. Its kind is left for the
+// policy to take from the directory, so that what is sent is what is judged.
 func (k *knowledge) member(user string) graphchat.Member {
-	u, ok := k.lookup(user)
-	switch {
-	case !ok || u.Kind == policy.KindUnknown:
-		return graphchat.Member{User: user}
-	case u.Kind == policy.KindGuest:
-		return graphchat.Guest(user)
-	case u.Kind == policy.KindExternal:
-		return graphchat.External(user, u.HomeTenantID)
-	}
-	return graphchat.User(user)
-}
-
-// apply sets the members' kinds from what is known, and reports a member
-// whose tenantId contradicts the home tenant known for it.
-func (k *knowledge) apply(members []policy.Member, field func(i int) string) policy.List {
-	var extra policy.List
-	for i := range members {
-		m := &members[i]
-		u, ok := k.lookup(m.User)
-		if !ok || u.Kind == policy.KindUnknown {
-			continue
+	m := graphchat.Member{User: user, Role: policy.RoleOwner}
+	if u, ok := k.pc.Directory.Lookup(user); ok {
+		if u.Kind == policy.KindGuest {
+			m.Role = policy.RoleGuest
 		}
-		m.Kind = u.Kind
-		if u.Kind == policy.KindExternal && m.TenantID != "" && !strings.EqualFold(m.TenantID, u.HomeTenantID) {
-			extra = append(extra, policy.Violation{Code: policy.CodeKindConflict, Field: field(i),
-				Message: fmt.Sprintf("%q, but the user's home tenant is %q", m.TenantID, u.HomeTenantID)})
-		}
+		m.TenantID = u.HomeTenantID
 	}
-	return extra
+	return m
 }
 
 // judge is the policy's verdict on a request with what is known: the one
 // judgement validate prints and create, add-member and bulk apply before
 // sending anything.
-func (k *knowledge) judge(req *policy.Request) *policy.Result {
-	extra := k.apply(req.Members, func(i int) string { return fmt.Sprintf("members[%d].tenantId", i) })
-	res := policy.Check(req, k.pc)
-	res.Violations = append(res.Violations, extra...)
-	return res
-}
+func (k *knowledge) judge(req *policy.Request) *policy.Result { return policy.Check(req, k.pc) }
 
 // judgeMember is judge for a member added to an existing chat.
-func (k *knowledge) judgeMember(m *policy.Member) *policy.Result {
-	ms := []policy.Member{*m}
-	extra := k.apply(ms, func(int) string { return "member.tenantId" })
-	*m = ms[0]
-	res := policy.CheckMember(m, k.pc)
-	res.Violations = append(res.Violations, extra...)
-	return res
-}
-
-// kinds maps a request's members to what is known of them, for
-// graphchat.CreateOptions.
-func (k *knowledge) kinds(req *policy.Request) map[string]policy.Kind {
-	out := map[string]policy.Kind{}
-	for _, m := range req.Members {
-		if m.Kind != policy.KindUnknown {
-			out[m.User] = m.Kind
-		}
-	}
-	return out
-}
+func (k *knowledge) judgeMember(m *policy.Member) *policy.Result { return policy.CheckMember(m, k.pc) }
 
 // request is the policy's view of a chat built from members given on the
 // command line: what graphchat will send for them.

@@ -96,7 +96,7 @@ func (e *env) create(ctx context.Context, args []string) error {
 		if chat, err = graphchat.DecodeChat(body); err != nil {
 			return usagef("%s: %v", inputName(pos[0]), err)
 		}
-		created, err = s.client.Create(ctx, chat, &graphchat.CreateOptions{Kinds: s.know.kinds(req)})
+		created, err = s.client.Create(ctx, chat, nil)
 	}
 	if err != nil {
 		return e.failed(ctx, res, err)

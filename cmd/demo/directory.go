@@ -83,16 +83,13 @@ func emulatorUsers(users []dirUser) []graphchattest.User {
 	return out
 }
 
-// fromEmulator converts the emulator's users into a directory; users
-// without a tenant belong to the emulator's tenant.
-func fromEmulator(users []graphchattest.User, tenant string) []dirUser {
+// fromEmulator converts the emulator's users into a directory. Users
+// without a tenant are the emulator's own (the caller's tenant).
+func fromEmulator(users []graphchattest.User) []dirUser {
 	out := make([]dirUser, len(users))
 	for i, u := range users {
 		out[i] = dirUser{ID: u.ID, UserPrincipalName: u.UserPrincipalName, DisplayName: u.DisplayName, Mail: u.Mail,
 			UserType: u.UserType, TenantID: u.TenantID}
-		if out[i].TenantID == "" {
-			out[i].TenantID = tenant
-		}
 	}
 	return out
 }
