@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
@@ -28,8 +29,9 @@ type dirUser struct {
 }
 
 // parseDirectory reads a --directory file. Every problem names the user by
-// its index and the property; unknown properties are refused (a misspelt
-// "tenantID" would otherwise make an external user look local).
+// its index and the property; unknown, wrongly cased and repeated
+// properties are refused (a misspelt "tenantID" would otherwise make an
+// external user look local).
 func parseDirectory(data []byte) ([]dirUser, error) {
 	data = bytes.TrimPrefix(data, utf8BOM)
 	var raw []json.RawMessage
@@ -44,13 +46,11 @@ func parseDirectory(data []byte) ([]dirUser, error) {
 	users := make([]dirUser, len(raw))
 	seen := map[string]int{}
 	for i, r := range raw {
-		d := json.NewDecoder(bytes.NewReader(r))
-		d.DisallowUnknownFields()
+		if err := checkKeys(r); err != nil {
+			return nil, fmt.Errorf("[%d]: %v", i, err)
+		}
 		u := &users[i]
-		if err := d.Decode(u); err != nil {
-			if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-				return nil, fmt.Errorf("[%d]: unknown property %s: want id, userPrincipalName, displayName, mail, userType, tenantId", i, f)
-			}
+		if err := json.Unmarshal(r, u); err != nil {
 			return nil, fmt.Errorf("[%d]: want an object of strings: %v", i, strings.TrimPrefix(err.Error(), "json: "))
 		}
 		switch {
@@ -92,4 +92,43 @@ func fromEmulator(users []graphchattest.User) []dirUser {
 			UserType: u.UserType, TenantID: u.TenantID}
 	}
 	return out
+}
+
+// dirKeys are the properties of a directory entry. Names are compared as
+// the service compares them: case-sensitively.
+var dirKeys = []string{"id", "userPrincipalName", "displayName", "mail", "userType", "tenantId"}
+
+// checkKeys refuses unknown, wrongly cased and repeated properties of one
+// entry (encoding/json would match "tenantID" to tenantId, and keep the
+// last of two "userType").
+func checkKeys(raw json.RawMessage) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		return errors.New("want an object")
+	}
+	seen := map[string]bool{}
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		if !slices.Contains(dirKeys, key) {
+			for _, k := range dirKeys {
+				if strings.EqualFold(k, key) {
+					return fmt.Errorf("unknown property %q: want %q (property names are case-sensitive)", key, k)
+				}
+			}
+			return fmt.Errorf("unknown property %q: want %s", key, strings.Join(dirKeys, ", "))
+		}
+		if seen[key] {
+			return fmt.Errorf("property %q given twice", key)
+		}
+		seen[key] = true
+		var v json.RawMessage
+		if err := d.Decode(&v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
