@@ -329,4 +329,3 @@ func indexOf(words []string, w string) int {
 	}
 	return -1
 }
-
