@@ -471,3 +471,28 @@ func TestDirectoryFile(t *testing.T) {
 		t.Errorf("the example directory has no external user")
 	}
 }
+
+// A 401 from the service is exit 3 and an ambiguous group creation exit 4,
+// each in one JSON document with the remedy.
+func TestServiceOutcomes(t *testing.T) {
+	other := graphchattest.Token(graphchattest.Claims{Scopes: "Chat.Create", TenantID: graphchattest.PartnerTenantID, ObjectID: graphchattest.MeganID})
+	srv := emulator(t)
+	r := demo(t, nil, "create", "--json", "--target", srv.URL, "--token", other, "--one-on-one", "megan@contoso.com", "lee@contoso.com")
+	doc := decodeDoc(t, r)
+	if r.code != exitAuth || doc.Error == nil || doc.Error.Status != 401 || !strings.Contains(doc.Error.Message, "new one") {
+		t.Errorf("401: exit %d: %s", r.code, r.stdout)
+	}
+	faults, err := graphchattest.ParseFaults("504-after=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flaky, err := graphchattest.NewServer("", &graphchattest.Options{Faults: faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer flaky.Close()
+	r = demo(t, nil, "create", "--target", flaky.URL, "--group", "megan@contoso.com", "lee@contoso.com", "nestor@contoso.com")
+	if r.code != exitUnknown || !strings.Contains(r.stderr, "may or may not") {
+		t.Errorf("ambiguous: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+}
