@@ -255,7 +255,7 @@ func (e *env) addMember(ctx context.Context, args []string) error {
 	}
 	switch *history {
 	case "all":
-		m = m.WithHistory(graphchat.AllHistory)
+		m = m.WithAllHistory()
 	case "none":
 	default:
 		m = m.WithHistory(from)

@@ -146,6 +146,7 @@ func (e *env) open(ctx context.Context, f *checkFlags, t *targetFlags, needs ...
 			return nil, err
 		}
 		s.know, s.token = k, k.token
+		opts.Directory = k.pc.Directory
 		if t.target == "emulator" {
 			srv, err := graphchattest.NewServer("", &graphchattest.Options{Users: k.emulator})
 			if err != nil {
@@ -308,6 +309,7 @@ func (e *env) connectGraph(ctx context.Context, s *session, t *targetFlags, f *c
 	if s.know, err = e.know(ctx, f, t, claims, opts.Operations); err != nil {
 		return err
 	}
+	opts.Directory = s.know.pc.Directory
 	if s.client, err = graphchat.NewFromCredential(cred, opts); err != nil {
 		return usagef("%v", err)
 	}
@@ -353,11 +355,14 @@ func newAzureCredential(cfg credentialConfig) (azcore.TokenCredential, error) {
 // connect is open for a command that needs only the client (bulk, until it
 // uses open): it returns the client and the function that releases it.
 func (e *env) connect(ctx context.Context, t targetFlags, f checkFlags, ops []policy.Operation) (*graphchat.Client, func(), error) {
-	needs := make([]need, len(ops))
+	needs := make([]need, len(ops), len(ops)+1)
 	for i, op := range ops {
 		needs[i] = need{op: op}
 		if op == policy.OpListChats {
 			needs[i].without = "run with --lookup=false"
+			// The lookup tells a group's members given by name from
+			// others by their object ids.
+			needs = append(needs, need{op: policy.OpResolveUser, without: "give members by object id, or run with --lookup=false"})
 		}
 	}
 	s, err := e.open(ctx, &f, &t, needs...)
