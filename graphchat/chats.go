@@ -28,12 +28,14 @@ type Created struct {
 	// Chat is the chat the service returned; nil when it answered 202
 	// (a chat created with an app to install).
 	Chat models.Chatable
-	// Existed is true when the service returned a one-on-one chat that
+	// Existed is true when the chat already existed: a group chat
+	// FindOrCreate found, or a one-on-one chat the service returned that
 	// already existed (it never creates a second one for the same two
-	// users). It is decided by the chat's createdDateTime: earlier than the
-	// request by more than the round trip plus one second on the service's
-	// own clock (its Date header), or a chat this Client returned before.
-	// A chat created by someone else within that second counts as new.
+	// users). For one-on-one chats it is decided by the chat's
+	// createdDateTime: earlier than the request by more than the round trip
+	// plus one second on the service's own clock (its Date header), or a
+	// chat this Client returned before. A chat created by someone else
+	// within that second counts as new.
 	Existed bool
 	// Operation is the Location of the operation the service started when
 	// it answered 202, such as /chats('19:...')/operations('...').
@@ -44,6 +46,11 @@ type Created struct {
 	Recovered bool
 	// Warnings are the policy's warnings about the request.
 	Warnings policy.List
+	// Duplicates, from FindOrCreate only, are the other chats with the
+	// same members and topic found by the check after creating: chats
+	// created at the same time by another Client or process, which
+	// graphchat could not prevent. Oldest first.
+	Duplicates []models.Chatable
 }
 
 // ID returns the chat's id, or "" when the service returned no chat.
@@ -448,37 +455,6 @@ func (c *Client) GetChat(ctx context.Context, chatID string) (models.Chatable, e
 	}
 	got, err := c.chats().ByChatId(chatID).Get(ctx, nil)
 	return got, translate(string(op), err)
-}
-
-// ListMembers returns every member of a chat, following pages.
-func (c *Client) ListMembers(ctx context.Context, chatID string) ([]models.ConversationMemberable, error) {
-	op := policy.OpListMembers
-	if chatID == "" {
-		return nil, fmt.Errorf("graphchat: %s: chat id is empty", op)
-	}
-	if err := c.checkGrant(ctx, op); err != nil {
-		return nil, err
-	}
-	b := c.chats().ByChatId(chatID).Members()
-	var out []models.ConversationMemberable
-	for page := 0; ; page++ {
-		resp, err := b.Get(ctx, nil)
-		if err != nil {
-			return nil, translate(string(op), err)
-		}
-		if resp == nil {
-			return out, nil
-		}
-		out = append(out, resp.GetValue()...)
-		next := deref(resp.GetOdataNextLink())
-		if next == "" || page > 1000 {
-			return out, nil
-		}
-		if err := c.sameHost(next); err != nil {
-			return nil, err
-		}
-		b = b.WithUrl(next)
-	}
 }
 
 // sameHost refuses a link (such as @odata.nextLink) to another host than

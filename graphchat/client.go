@@ -140,6 +140,8 @@ type Client struct {
 
 	users userCache // what Graph said of users
 
+	finding finding // pacers of listings, locks of find-or-create
+
 	mu   sync.Mutex
 	seen map[string]struct{} // one-on-one chats this Client has returned
 }
