@@ -628,6 +628,11 @@ func (c *Client) FindOrCreate(ctx context.Context, typ policy.ChatType, topic st
 	if key.unresolved != nil {
 		return nil, fmt.Errorf("graphchat: find-or-create: the chat cannot be told from others: %w", key.unresolved)
 	}
+	// Members identified as Find does: the same refusals, and no user twice
+	// (an object id and a name may be the same user).
+	if key.members, err = c.memberKeys(ctx, members, pcList); err != nil {
+		return nil, err
+	}
 	key.topic = &topic // "" and no topic are the same chat
 	q := query{key: key}
 	if opts.Index != nil {
