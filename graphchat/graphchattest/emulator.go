@@ -75,6 +75,7 @@ type Emulator struct {
 	bucket  float64
 	last    time.Time
 	rng     *mrand.Rand
+	msg     messageState // chat messages: messages.go
 }
 
 // New returns an emulator. A nil opts means the zero Options.
@@ -301,6 +302,9 @@ func (e *Emulator) route(q *request) *response {
 		return resp
 	}
 	seg := strings.Split(strings.Trim(q.path, "/"), "/")
+	if resp, ok := e.routeMessage(q, seg); ok { // messages.go
+		return resp
+	}
 	m := q.r.Method
 	switch {
 	case len(seg) == 1 && seg[0] == "$batch" && m == http.MethodPost && !q.batch:
