@@ -13,6 +13,12 @@ import (
 // judges the grant for least privilege. It reports every problem at once, in
 // input order. A nil request is reported as a violation, not a panic.
 //
+// Each member's kind comes from its declared Kind and HomeTenantID, from
+// c.Directory and from its tenantId; contradictions between them are
+// kind_conflict (see the package documentation). An empty Member.User is
+// user_missing; a user, tenant id or topic that is not valid UTF-8 or holds
+// control characters is invalid_text.
+//
 // Check never modifies r and is safe for concurrent use.
 func Check(r *Request, c *Context) *Result {
 	if c == nil {
@@ -57,9 +63,11 @@ func Check(r *Request, c *Context) *Result {
 	return res
 }
 
-// CheckMember applies the member rules (roles, kind, tenant, reference) to
-// one member being added to an existing group chat, and judges c.Grant for
-// the add-member operation. Fields are named "member.roles" and so on.
+// CheckMember applies the member rules (roles, kind, tenant, reference,
+// text, and the knowledge of c.Directory, as Check does) to one member being
+// added to an existing group chat, and judges c.Grant for the add-member
+// operation. Fields are named "member.roles" and so on. An empty User is
+// user_missing (it was bind_missing before).
 func CheckMember(m *Member, c *Context) *Result {
 	if c == nil {
 		c = &Context{}

@@ -21,7 +21,11 @@
 //   - a delegated request lists its caller; no user is listed twice; a user
 //     is referenced by object id (GUID) or user principal name, never empty
 //     (an empty key in the bind URL, or an empty Member.User: user_missing);
-//   - at most one app is installed with the chat.
+//   - at most one app is installed with the chat;
+//   - the topic, the users and the tenant ids are valid UTF-8 without control
+//     characters (U+0000 to U+001F, U+007F to U+009F), tab and newline
+//     included: the service would store another text than the one checked
+//     (invalid_text).
 //
 // # Knowledge of users
 //
@@ -50,6 +54,19 @@
 // bind URL is https on a Microsoft Graph host with /v1.0/ or /beta/ and
 // users('{key}') or users/{key}. Other hosts are refused, never contacted.
 //
+// A body is read as the service reads it, not as encoding/json would: a key
+// given twice in one object is duplicate_key (encoding/json keeps the last
+// value silently; the rules then read that last value); a key that differs
+// from a defined property only in letter case ("ChatType", "Roles",
+// "User@odata.bind") is property_case, as property names are case-sensitive
+// (its value is still read when the property itself is absent, so that the
+// other rules do not cascade); any other unknown property is only a warning.
+// A string value anywhere in the body that is not valid UTF-8 or holds an
+// unpaired UTF-16 surrogate escape such as \ud800 is invalid_text, found on
+// the raw bytes (encoding/json would replace it with U+FFFD). A UTF-8
+// byte-order mark at the start of the body is skipped; positions in a
+// [SyntaxError] still count it.
+//
 // # Errors
 //
 // Check returns a [*Result]: Violations block the request, Warnings do not.
@@ -74,6 +91,12 @@
 // service would answer 403), and which granted permissions are more
 // privileged than needed (a warning in [ModeWarn], the default; a violation
 // in [ModeStrict]).
+//
+// The resolve-user operation ([OpResolveUser], GET /users/{id |
+// userPrincipalName}?$select=id) turns a user principal name into an object
+// id with the basic profile; get-user ([OpGetUser]) reads userType, which
+// needs the full profile. An entry may name its own source
+// ([OperationInfo].Source).
 //
 // [ParseToken] reads scp, roles, tid, oid, idtyp and upn from an access
 // token without verifying it, to derive the grant, tenant and caller.

@@ -216,6 +216,11 @@ func TestMinimal(t *testing.T) {
 		{policy.AuthApplication, []policy.Operation{policy.OpCreateChat, policy.OpAddMember}, []string{"Chat.Create", "ChatMember.ReadWrite.All"}},
 		{policy.AuthApplication, []policy.Operation{policy.OpGetChat}, []string{"Chat.ReadBasic.All"}},
 		{policy.AuthDelegated, []policy.Operation{policy.OpCreateChat, policy.OpGetUser}, []string{"Chat.Create", "User.Read.All"}},
+		{policy.AuthDelegated, []policy.Operation{policy.OpCreateChat, policy.OpResolveUser}, []string{"Chat.Create", "User.ReadBasic.All"}},
+		{policy.AuthApplication, []policy.Operation{policy.OpResolveUser}, []string{"User.ReadBasic.All"}},
+		// Minimal takes a least-privileged permission of each operation,
+		// though User.Read.All (get-user's) also allows resolve-user.
+		{policy.AuthDelegated, []policy.Operation{policy.OpGetUser, policy.OpResolveUser}, []string{"User.Read.All", "User.ReadBasic.All"}},
 	}
 	for _, tt := range tests {
 		got, err := policy.Minimal(tt.auth, tt.ops...)
@@ -268,6 +273,10 @@ func TestEvaluate(t *testing.T) {
 		{name: "app send-message unsupported", auth: policy.AuthApplication,
 			grant:      policy.Grant{Permissions: []string{"Chat.Create"}, Operations: []policy.Operation{policy.OpCreateChat, policy.OpSendMessage}},
 			violations: []policy.Code{policy.CodeOperationAuth}, allowedBy: "Chat.Create"},
+		{name: "resolve-user with a full profile reader", grant: policy.Grant{Permissions: []string{"User.Read.All"}, Operations: []policy.Operation{policy.OpResolveUser}},
+			warnings: []policy.Code{policy.CodePermissionExcess}, allowedBy: "User.Read.All", excess: []string{"User.Read.All"}},
+		{name: "resolve-user least", auth: policy.AuthApplication, grant: policy.Grant{Permissions: []string{"User.ReadBasic.All"}, Operations: []policy.Operation{policy.OpResolveUser}},
+			allowedBy: "User.ReadBasic.All"},
 		{name: "unknown operation", grant: policy.Grant{Permissions: []string{"Chat.Create"}, Operations: []policy.Operation{"create-chat", "fly"}},
 			violations: []policy.Code{policy.CodeOperation}, allowedBy: "Chat.Create"},
 	}

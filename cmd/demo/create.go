@@ -79,7 +79,11 @@ func (e *env) create(ctx context.Context, args []string) error {
 		if chat, err = graphchat.DecodeChat(body); err != nil {
 			return usagef("%s: %v", pos[0], err)
 		}
-		created, err = client.Create(ctx, chat, &graphchat.CreateOptions{Kinds: k.kinds(body, f.tenant)})
+		var dir *policy.Directory
+		if dir, err = k.directory(body, f.tenant); err != nil {
+			return usagef("%v", err)
+		}
+		created, err = client.Create(ctx, chat, &graphchat.CreateOptions{Directory: dir})
 	}
 	if err != nil {
 		return e.failure(err, f.json)
@@ -100,19 +104,27 @@ func (k *knowledge) member(user, callerTenant string) graphchat.Member {
 	return graphchat.User(user)
 }
 
-// kinds maps the body's members to what is known of them.
-func (k *knowledge) kinds(body []byte, callerTenant string) map[string]policy.Kind {
+// directory is what is known of the body's members.
+func (k *knowledge) directory(body []byte, callerTenant string) (*policy.Directory, error) {
 	req, err := policy.ParseCreateChat(body)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	out := map[string]policy.Kind{}
+	var users []policy.User
 	for _, m := range req.Members {
-		if kind, _ := k.kind(m.User, callerTenant); kind != policy.KindUnknown {
-			out[m.User] = kind
+		kind, home := k.kind(m.User, callerTenant)
+		if kind == policy.KindUnknown || m.User == "" {
+			continue
 		}
+		u := policy.User{Kind: kind, HomeTenantID: home}
+		if policy.IsObjectID(m.User) {
+			u.ID = m.User
+		} else {
+			u.UserPrincipalName = m.User
+		}
+		users = append(users, u)
 	}
-	return out
+	return policy.NewDirectory(users...)
 }
 
 // failure prints why a request was refused and returns errRefused.
@@ -231,7 +243,7 @@ func (e *env) addMember(ctx context.Context, args []string) error {
 	switch *history {
 	case "none":
 	case "all":
-		m = m.WithHistory(graphchat.AllHistory)
+		m = m.WithAllHistory()
 	default:
 		at, err := time.Parse(time.RFC3339, *history)
 		if err != nil {
