@@ -153,29 +153,35 @@ var (
 )
 
 // ParseSendMessage parses the exact JSON body that POST
-// /chats/{chat-id}/messages receives into a Message. A UTF-8 byte-order
-// mark is skipped. Problems of shape (a property of the wrong type, a key
-// given twice, a key that differs from a defined property only in letter
-// case, unknown properties) are kept in the Message and reported by
-// CheckMessage with the rules, in input order. The error is non-nil, a
-// *SyntaxError, only when the input is empty, not JSON, or not a JSON
-// object.
+// /chats/{chat-id}/messages receives into a Message. Problems of shape (a
+// property of the wrong type, unknown properties) are kept in the Message
+// and reported by CheckMessage with the rules, in input order, as are what
+// encoding/json would hide: a key given twice in one object
+// (duplicate_key), a key that differs from a defined property only in
+// letter case (property_case) and a string that is not valid UTF-8 or holds
+// an unpaired surrogate escape (invalid_text), as ParseCreateChat reports
+// them. A UTF-8 byte-order mark at the start is skipped. The error is
+// non-nil, a *SyntaxError, only when the input is empty, not JSON, or not a
+// JSON object.
 func ParseSendMessage(data []byte) (*Message, error) {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	obj, err := messageObject(data)
+	orig, skip := data, int64(0)
+	if bytes.HasPrefix(data, utf8BOM) {
+		data, skip = data[len(utf8BOM):], int64(len(utf8BOM))
+	}
+	obj, err := messageObject(orig, data, skip)
 	if err != nil {
 		return nil, err
 	}
 	p := &parser{}
+	w := walker{data: data, p: p}
+	w.value()
+	p.badText = w.badText
 	m := &Message{}
-	for _, path := range messageDuplicateKeys(data) {
-		p.violate(CodeDuplicateKey, path, "this key is given more than once in its object: the service refuses the body (give each property once)")
-	}
-	p.messageProps(obj, "", knownMessageProps)
+	p.known(obj, knownMessageProps, func(k string) string { return k }, "a chat message", nil)
 
-	raw, ok := obj["body"]
+	raw, _, ok := get(obj, "body")
 	switch {
-	case !ok || isNull(raw):
+	case !ok:
 		p.violate(CodeBodyMissing, "body", `missing: want "body": {"contentType": "text", "content": "..."}`)
 		m.bodyReported = true
 	default:
@@ -185,22 +191,23 @@ func ParseSendMessage(data []byte) (*Message, error) {
 			m.bodyReported = true
 			break
 		}
-		p.messageProps(body, "body.", knownBodyProps)
-		if raw, ok := body["contentType"]; ok && !isNull(raw) {
-			if s, ok := p.str(raw, "body.contentType"); ok {
+		p.known(body, knownBodyProps, func(k string) string { return "body." + k }, "a message body", nil)
+		if raw, _, ok := get(body, "contentType"); ok {
+			if s, ok := p.str(raw, func() string { return "body.contentType" }); ok {
 				m.ContentType = ContentType(s)
 			}
 		}
-		if raw, ok := body["content"]; ok && !isNull(raw) {
-			if s, ok := p.str(raw, "body.content"); ok {
+		if raw, _, ok := get(body, "content"); ok {
+			if s, ok := p.str(raw, func() string { return "body.content" }); ok {
 				m.Content = s
 			} else {
 				m.bodyReported = true
 			}
 		}
+		m.bodyReported = m.bodyReported || p.reportedText(func() string { return "body.content" })
 	}
 
-	if raw, ok := obj["mentions"]; ok && !isNull(raw) {
+	if raw, _, ok := get(obj, "mentions"); ok {
 		var list []json.RawMessage
 		if err := json.Unmarshal(raw, &list); err != nil {
 			p.violate(CodeFieldType, "mentions", fmt.Sprintf("a JSON %s: want an array of mentions", jsonKind(raw)))
@@ -215,8 +222,9 @@ func ParseSendMessage(data []byte) (*Message, error) {
 	return m, nil
 }
 
-// messageObject decodes a body that must be a JSON object.
-func messageObject(data []byte) (map[string]json.RawMessage, error) {
+// messageObject decodes a body that must be a JSON object; positions in
+// errors count the skip bytes of a byte-order mark.
+func messageObject(orig, data []byte, skip int64) (map[string]json.RawMessage, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, &SyntaxError{Msg: "empty input: want a JSON object"}
@@ -230,12 +238,12 @@ func messageObject(data []byte) (map[string]json.RawMessage, error) {
 			if at > 0 && !strings.Contains(se.Error(), "unexpected end") {
 				at-- // the offset counts the offending byte as read
 			}
-			return nil, syntaxErrorAt(data, at, se.Error())
+			return nil, syntaxErrorAt(orig, skip+at, se.Error())
 		}
-		return nil, syntaxErrorAt(data, int64(len(data)), "invalid JSON")
+		return nil, syntaxErrorAt(orig, int64(len(orig)), "invalid JSON")
 	}
 	if trimmed[0] != '{' {
-		return nil, syntaxErrorAt(data, int64(bytes.Index(data, trimmed[:1])), fmt.Sprintf("the body is a JSON %s: want an object", jsonKind(trimmed)))
+		return nil, syntaxErrorAt(orig, skip+int64(bytes.Index(data, trimmed[:1])), fmt.Sprintf("the body is a JSON %s: want an object", jsonKind(trimmed)))
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(data, &obj); err != nil {
@@ -244,36 +252,19 @@ func messageObject(data []byte) (map[string]json.RawMessage, error) {
 	return obj, nil
 }
 
-// messageProps reports the keys of an object that differ from a known
-// property only in letter case (the service reads property names exactly)
-// and the keys it does not know.
-func (p *parser) messageProps(obj map[string]json.RawMessage, prefix string, known []string) {
-	for _, k := range sortedKeys(obj) {
-		if slices.Contains(known, k) {
-			continue
-		}
-		if i := slices.IndexFunc(known, func(s string) bool { return strings.EqualFold(s, k) }); i >= 0 {
-			p.violate(CodePropertyCase, prefix+k, fmt.Sprintf("%q differs from the property %q only in letter case: property names are case-sensitive, write %q", k, known[i], known[i]))
-			continue
-		}
-		p.warn(CodeUnknownProperty, prefix+k, fmt.Sprintf("property %q is not part of a chat message and will be ignored or rejected by the service", k))
-	}
-}
-
 // mention parses mentions[i].
 func (p *parser) mention(i int, raw json.RawMessage) Mention {
 	field := fmt.Sprintf("mentions[%d]", i)
-	var m Mention
+	at := func(name string) func() string { return func() string { return field + name } }
+	m := Mention{ID: -1}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 		p.violate(CodeFieldType, field, fmt.Sprintf("a JSON %s: want a mention object", jsonKind(raw)))
-		m.ID = -1
 		return m
 	}
-	p.messageProps(obj, field+".", knownMentionProps)
-	m.ID = -1
-	switch raw, ok := obj["id"]; {
-	case !ok || isNull(raw):
+	p.known(obj, knownMentionProps, func(k string) string { return field + "." + k }, "a mention", nil)
+	switch raw, _, ok := get(obj, "id"); {
+	case !ok:
 		p.violate(CodeMentionMatch, field+".id", `missing: want the number of the <at id="n"> tag this mention names`)
 	default:
 		var n json.Number
@@ -288,13 +279,13 @@ func (p *parser) mention(i int, raw json.RawMessage) Mention {
 		}
 		m.ID = int(v)
 	}
-	if raw, ok := obj["mentionText"]; ok && !isNull(raw) {
-		if s, ok := p.str(raw, field+".mentionText"); ok {
+	if raw, _, ok := get(obj, "mentionText"); ok {
+		if s, ok := p.str(raw, at(".mentionText")); ok {
 			m.Text = s
 		}
 	}
-	raw, ok := obj["mentioned"]
-	if !ok || isNull(raw) {
+	raw, _, ok := get(obj, "mentioned")
+	if !ok {
 		return m // reported by CheckMessage: no user
 	}
 	var mentioned map[string]json.RawMessage
@@ -302,9 +293,9 @@ func (p *parser) mention(i int, raw json.RawMessage) Mention {
 		p.violate(CodeFieldType, field+".mentioned", fmt.Sprintf("a JSON %s: want an object such as {\"user\": {\"id\": \"...\"}}", jsonKind(raw)))
 		return m
 	}
-	p.messageProps(mentioned, field+".mentioned.", knownMentionedProps)
-	raw, ok = mentioned["user"]
-	if !ok || isNull(raw) {
+	p.known(mentioned, knownMentionedProps, func(k string) string { return field + ".mentioned." + k }, "a mentioned identity set", nil)
+	raw, _, ok = get(mentioned, "user")
+	if !ok {
 		return m
 	}
 	var user map[string]json.RawMessage
@@ -312,68 +303,18 @@ func (p *parser) mention(i int, raw json.RawMessage) Mention {
 		p.violate(CodeFieldType, field+".mentioned.user", fmt.Sprintf("a JSON %s: want an object with the user's id", jsonKind(raw)))
 		return m
 	}
-	p.messageProps(user, field+".mentioned.user.", knownIdentityProps)
-	if raw, ok := user["id"]; ok && !isNull(raw) {
-		if s, ok := p.str(raw, field+".mentioned.user.id"); ok {
+	p.known(user, knownIdentityProps, func(k string) string { return field + ".mentioned.user." + k }, "a user identity", nil)
+	if raw, _, ok := get(user, "id"); ok {
+		if s, ok := p.str(raw, at(".mentioned.user.id")); ok {
 			m.UserID = s
 		}
 	}
-	if raw, ok := user["displayName"]; ok && !isNull(raw) {
-		if s, ok := p.str(raw, field+".mentioned.user.displayName"); ok {
+	if raw, _, ok := get(user, "displayName"); ok {
+		if s, ok := p.str(raw, at(".mentioned.user.displayName")); ok {
 			m.UserName = s
 		}
 	}
 	return m
-}
-
-// messageDuplicateKeys returns the path of every key given twice in one
-// object of a valid JSON document, in input order.
-func messageDuplicateKeys(data []byte) []string {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	var out []string
-	var walk func(path string) error
-	walk = func(path string) error {
-		tok, err := d.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'):
-			seen := map[string]bool{}
-			for d.More() {
-				kt, err := d.Token()
-				if err != nil {
-					return err
-				}
-				k, _ := kt.(string)
-				child := k
-				if path != "" {
-					child = path + "." + k
-				}
-				if seen[k] {
-					out = append(out, child)
-				}
-				seen[k] = true
-				if err := walk(child); err != nil {
-					return err
-				}
-			}
-			_, err = d.Token()
-			return err
-		case json.Delim('['):
-			for i := 0; d.More(); i++ {
-				if err := walk(fmt.Sprintf("%s[%d]", path, i)); err != nil {
-					return err
-				}
-			}
-			_, err = d.Token()
-			return err
-		}
-		return nil
-	}
-	walk("") //nolint:errcheck // the document was validated; an error only ends the walk
-	return out
 }
 
 // CheckMessage applies the send-message rules to a message and, when
