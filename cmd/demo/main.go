@@ -77,6 +77,8 @@ func (e *env) run(ctx context.Context, args []string) int {
 		err = e.create(ctx, rest)
 	case "add-member":
 		err = e.addMember(ctx, rest)
+	case "send":
+		err = e.send(ctx, rest)
 	case "bulk":
 		err = e.bulk(ctx, rest)
 	case "permissions":
@@ -116,6 +118,7 @@ const usage = `demo: graphchat's demonstration program
   demo create [flags] --one-on-one A B
   demo create [flags] --group [--topic T] A B C...
   demo add-member --chat ID [--role owner|guest] [--tenant-id T] [--history all|none|RFC3339] USER
+  demo send --chat ID (--text T | --file FILE | -) [--html] [--mention USER]...  send a message to a chat
   demo bulk [flags] FILE.csv|FILE.jsonl  create many chats ($batch, rate-limited, resumable with --results)
   demo permissions --op create-chat[,add-member,...] [--auth ...] [--scopes "..."] [--strict]
   demo permissions --metadata permissions.json --method POST --path /chats [--auth ...] [--scopes "..."]
