@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"html"
@@ -31,9 +32,10 @@ func (e *env) send(ctx context.Context, args []string) error {
 	checkMembers := fs.Bool("check-members", false, "list the chat's members first to check the caller and mentions (adds the list-members permission)")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return e.helpFor(fs, "send --chat ID (--text T | --file FILE | -) [--html] [--mention USER]... [flags]", err)
+		return e.helpFor(fs, "", err)
 	}
 	f.visit(fs)
+	t.visit(fs)
 	fromFile := f.set["file"]
 	if len(pos) == 1 && pos[0] == "-" && !fromFile {
 		*file, pos, fromFile = "-", nil, true
@@ -41,6 +43,8 @@ func (e *env) send(ctx context.Context, args []string) error {
 	switch {
 	case *chatID == "":
 		return usagef("send: --chat ID is required (sending to participants, finding or creating their chat first, is not supported)")
+	case !strings.HasPrefix(*chatID, "19:") || strings.ContainsAny(*chatID, "/?# "):
+		return usagef("--chat %q: want a chat id such as 19:…@thread.v2", *chatID)
 	case len(pos) > 0:
 		return usagef("send: unexpected argument %q: give the message with --text, --file FILE or -", pos[0])
 	case f.set["text"] == fromFile:
@@ -48,49 +52,49 @@ func (e *env) send(ctx context.Context, args []string) error {
 	}
 	content := *text
 	if fromFile {
-		data, err := e.readInput(*file)
+		data, err := e.readInput(ctx, "the message", *file, 1<<20)
 		if err != nil {
 			return err
 		}
 		content = strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
 	}
-	k, err := f.knowledge()
-	if err != nil {
-		return err
+	// Application permissions cannot send chat messages: refused by the
+	// policy here, before any sign-in or request.
+	auth := policy.AuthType(f.auth)
+	if f.token != "" {
+		if claims, err := policy.ParseToken(f.token); err == nil {
+			auth = claims.Auth()
+		}
 	}
-	msg, err := buildMessage(content, *asHTML, mentions, k)
-	if err != nil {
-		return err
+	if auth == policy.AuthApplication {
+		return policy.CheckMessage(&policy.Message{Content: content}, &policy.Context{Auth: auth}).Violations
 	}
-	ops := []policy.Operation{policy.OpSendMessage}
+	needs := []need{{op: policy.OpSendMessage}}
 	if *checkMembers {
-		ops = append(ops, policy.OpListMembers)
+		needs = append(needs, need{op: policy.OpListMembers, without: "run without --check-members"})
 	}
-	// The policy first, with what the flags say: an application call is
-	// refused here, before any sign-in or request.
-	pc, err := f.context(ops...)
+	s, err := e.open(ctx, &f, &t, needs...)
 	if err != nil {
 		return err
 	}
-	if pc.Auth == policy.AuthApplication {
-		m := &policy.Message{Content: content}
-		return e.failure(policy.CheckMessage(m, pc).Err(), f.json)
-	}
-
-	client, done, err := e.connect(ctx, t, f, ops)
+	defer s.Close()
+	msg, err := buildMessage(content, *asHTML, mentions, s.know)
 	if err != nil {
 		return err
 	}
-	defer done()
-	res, err := client.CheckMessage(ctx, *chatID, msg, &graphchat.SendOptions{FetchMembers: *checkMembers})
+	res, err := s.client.CheckMessage(ctx, *chatID, msg, &graphchat.SendOptions{FetchMembers: *checkMembers})
 	if err != nil {
-		return e.failure(err, f.json)
+		var list policy.List
+		if errors.As(err, &list) {
+			return list // refused: nothing was sent
+		}
+		return err
 	}
-	got, err := client.SendMessage(ctx, *chatID, msg, nil) // checked above, members included
+	got, err := s.client.SendMessage(ctx, *chatID, msg, nil) // checked above, members included
 	if err != nil {
-		return e.failure(err, f.json)
+		return e.failed(ctx, res, err)
 	}
-	return e.printSent(*chatID, got, res.Warnings, f.json)
+	return e.printSent(*chatID, got, res)
 }
 
 // buildMessage makes the message of the flags: plain text, or HTML; with
@@ -118,40 +122,47 @@ func buildMessage(content string, asHTML bool, mentions []string, k *knowledge) 
 	return graphchat.HTMLMessage(content, entries...), nil
 }
 
-// lookup finds a user's object id and display name in the directory (the
-// emulator's when none is given); an object id not in it is used as given.
+// lookup finds a user's object id and display name from what the command
+// knows (the directory, the embedded emulator's users); an object id not
+// known is used as given, and so is its name.
 func (k *knowledge) lookup(ref string) (id, name string, ok bool) {
-	for _, u := range directoryOrDefault(k) {
-		if strings.EqualFold(u.ID, ref) || strings.EqualFold(u.UserPrincipalName, ref) {
+	id, name = ref, ref
+	if u, found := k.pc.Directory.Lookup(ref); found && u.ID != "" {
+		id, name = u.ID, u.UserPrincipalName
+	}
+	for _, u := range k.emulator {
+		if strings.EqualFold(u.ID, id) && u.DisplayName != "" {
 			name = u.DisplayName
-			if name == "" {
-				name = u.UserPrincipalName
-			}
-			return u.ID, name, true
 		}
 	}
-	if policy.IsObjectID(ref) {
-		return ref, ref, true
-	}
-	return "", "", false
+	return id, name, policy.IsObjectID(id)
 }
 
-func (e *env) printSent(chatID string, m models.ChatMessageable, warnings policy.List, asJSON bool) error {
-	id := ""
-	if m != nil && m.GetId() != nil {
-		id = *m.GetId()
-	}
-	if asJSON {
-		out := map[string]any{"chatId": chatID, "id": id, "warnings": nonNil(warnings)}
-		if m != nil && m.GetCreatedDateTime() != nil {
-			out["createdDateTime"] = m.GetCreatedDateTime().UTC().Format(time.RFC3339Nano)
+func (e *env) printSent(chatID string, m models.ChatMessageable, res *policy.Result) error {
+	doc := messageDoc{ChatID: chatID}
+	if m != nil {
+		if m.GetId() != nil {
+			doc.ID = *m.GetId()
 		}
-		writeJSON(e.stdout, out)
+		if t := m.GetCreatedDateTime(); t != nil {
+			doc.CreatedDateTime = t.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	if e.json {
+		e.emit(struct {
+			*verdictDoc
+			Message messageDoc `json:"message"`
+		}{newVerdict(res), doc})
 		return nil
 	}
-	for _, w := range warnings {
-		fmt.Fprintf(e.stderr, "warning: %s %s: %s\n", w.Code, orBody(w.Field), w.Message)
-	}
-	fmt.Fprintf(e.stdout, "sent message %s to %s\n", id, chatID)
+	e.printWarnings(res.Warnings)
+	fmt.Fprintf(e.stdout, "sent message %s to %s\n", doc.ID, chatID)
 	return nil
+}
+
+// messageDoc is a sent message in send's JSON document.
+type messageDoc struct {
+	ChatID          string `json:"chatId"`
+	ID              string `json:"id"`
+	CreatedDateTime string `json:"createdDateTime,omitempty"`
 }

@@ -14,11 +14,11 @@ import (
 func groupOn(t *testing.T, srv *graphchattest.Server) string {
 	t.Helper()
 	r := demo(t, nil, "create", "--target", srv.URL, "--json", "--group", "megan@contoso.com", "lee@contoso.com", "nestor@contoso.com")
-	var out struct{ ID string }
-	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &out) != nil || out.ID == "" {
+	var out struct{ Chat struct{ ID string } }
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &out) != nil || out.Chat.ID == "" {
 		t.Fatalf("create: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	return out.ID
+	return out.Chat.ID
 }
 
 func messagePosts(srv *graphchattest.Server) int {
@@ -46,12 +46,12 @@ func TestSend(t *testing.T) {
 		{"standard input", "From standard input\n", []string{"-"}, exitOK, "sent message", "From standard input", 0},
 		{"file from standard input", "a < b\n", []string{"--file", "-"}, exitOK, "sent message", "a < b", 0},
 		{"html", "", []string{"--html", "--text", "<p>Build <b>green</b></p>"}, exitOK, "sent message", "<p>Build <b>green</b></p>", 0},
-		{"mentions", "", []string{"--text", "Over to you & yours:", "--mention", "lee@contoso.com", "--mention", graphchattest.NestorID, "--check-members"}, exitOK, "sent message",
-			`Over to you &amp; yours: <at id="0">Lee Gu</at> <at id="1">Nestor Wilke</at>`, 2},
+		{"mentions", "", []string{"--text", "Over to you & yours:", "--mention", graphchattest.LeeID, "--mention", graphchattest.NestorID, "--check-members"}, exitOK, "sent message",
+			`Over to you &amp; yours: <at id="0">` + graphchattest.LeeID + `</at> <at id="1">` + graphchattest.NestorID + `</at>`, 2},
 		{"json", "", []string{"--json", "--text", "hi"}, exitOK, `"id":`, "hi", 0},
 		{"malformed html refused", "", []string{"--html", "--text", "<b>x</i>"}, exitRefused, "html_malformed", "", 0},
 		{"empty refused", "", []string{"--text", ""}, exitRefused, "body_missing", "", 0},
-		{"mention of a non-member refused", "", []string{"--text", "hi", "--mention", "jacob@contoso.com", "--check-members"}, exitRefused, "mention_not_member", "", 0},
+		{"mention of a non-member refused", "", []string{"--text", "hi", "--mention", graphchattest.JacobID, "--check-members"}, exitRefused, "mention_not_member", "", 0},
 		{"strict grant refused", "", []string{"--text", "hi", "--scopes", "Chat.ReadWrite", "--strict"}, exitRefused, "permission_excess", "", 0},
 		{"application refused", "", []string{"--auth", "application", "--text", "hi"}, exitRefused, "ChatMessage.Send", "", 0},
 		{"caller not a member: the service refuses", "", []string{"--caller", "jacob@contoso.com", "--text", "hi"}, exitRefused, "403", "", 0},

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/graphchat/graphchat/policy"
 )
 
 // Chat messages, as Microsoft's Graph v1.0 reference describes them:
@@ -25,6 +23,14 @@ import (
 // chatMessageMention resources, "Limits and specifications for Microsoft
 // Teams" (approximately 28 KB per message) and the Teams section of the
 // throttling limits (one POST message a second per user in a given chat).
+
+// Permissions, from the reference pages' Permissions sections (tokens carry
+// no resource-specific consent, so ChatMessage.Read.Chat is left out).
+var (
+	sendPermissions    = []string{"ChatMessage.Send", "Chat.ReadWrite", "Group.ReadWrite.All"} // delegated
+	readPermissions    = []string{"Chat.Read", "Chat.ReadWrite"}                               // delegated
+	readAllPermissions = []string{"Chat.Read.All", "Chat.ReadWrite.All"}                       // application
+)
 
 // messageState is the emulator's store of chat messages; e.mu guards it.
 type messageState struct {
@@ -142,8 +148,8 @@ func (e *Emulator) sendMessage(q *request, id string) *response {
 		return e.graphError(q, http.StatusForbidden, "Forbidden", "Message POST is allowed in application-only context only for import purposes. "+
 			"Send with a signed-in user's delegated ChatMessage.Send permission.", nil)
 	}
-	if resp := e.authorize(q, policy.OpSendMessage); resp != nil {
-		return resp
+	if !q.claims.holds(sendPermissions...) {
+		return e.graphError(q, http.StatusForbidden, "Forbidden", fmt.Sprintf("Missing role permissions on the request. API requires one of '%s'.", strings.Join(sendPermissions, ", ")), nil)
 	}
 	body, resp := e.readBody(q)
 	if resp != nil {
@@ -233,7 +239,7 @@ func (e *Emulator) sendMessage(q *request, id string) *response {
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id)
+	c, resp := e.lookupChat(q, id, "")
 	if resp != nil {
 		return resp
 	}
@@ -305,13 +311,11 @@ func messageJSON(m *chatMessage) map[string]any {
 // newest first. userID, when set, is the user whose chat it must be.
 func (e *Emulator) listMessages(q *request, userID, id string) *response {
 	if c := q.claims; c != nil {
-		allowed := []string{"Chat.Read", "Chat.ReadWrite"}
+		allowed := readPermissions
 		if c.app() {
-			allowed = []string{"Chat.Read.All", "Chat.ReadWrite.All"}
+			allowed = readAllPermissions
 		}
-		if !slices.ContainsFunc(c.permissions(), func(p string) bool {
-			return slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, p) })
-		}) {
+		if !c.holds(allowed...) {
 			return e.graphError(q, http.StatusForbidden, "Forbidden", fmt.Sprintf("Missing role permissions on the request. API requires one of '%s'.", strings.Join(allowed, ", ")), nil)
 		}
 	}
@@ -334,12 +338,9 @@ func (e *Emulator) listMessages(q *request, userID, id string) *response {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id)
+	c, resp := e.lookupChat(q, id, userID)
 	if resp != nil {
 		return resp
-	}
-	if userID != "" && !c.hasMember(userID) {
-		return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("Chat '%s' was not found for the user.", c.ID), nil)
 	}
 	list := e.msg.byChat[c]
 	values := []any{}
