@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -61,12 +62,18 @@ func (e *env) permissions(args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	infos := make([]policy.OperationInfo, len(list))
+	for i, op := range list {
+		if infos[i], err = policy.Describe(op, a); err != nil {
+			return usagef("%v", err)
+		}
+	}
 	var d *policy.Decision
 	if set["scopes"] {
 		d = policy.Evaluate(a, policy.Grant{Permissions: policy.SplitPermissions(*scopes), Operations: list, Mode: mode})
 	}
 	if *asJSON {
-		out := map[string]any{"auth": a, "operations": list, "minimal": minimal}
+		out := map[string]any{"auth": a, "operations": list, "minimal": minimal, "entries": infos}
 		if d != nil {
 			out["decision"] = d
 			out["allowed"] = d.Err() == nil
@@ -74,13 +81,13 @@ func (e *env) permissions(args []string) error {
 		writeJSON(e.stdout, out)
 	} else {
 		fmt.Fprintf(e.stdout, "least-privileged %s permissions for %s: %s\n", a, strings.Join(policy.SplitPermissions(*ops), ", "), strings.Join(minimal, " "))
-		for _, op := range list {
-			info, _ := policy.Describe(op, a)
-			fmt.Fprintf(e.stdout, "  %-14s %-6s %-26s least %s", op, info.Method, info.Path, strings.Join(info.Least, " or "))
+		for _, info := range infos {
+			fmt.Fprintf(e.stdout, "  %-14s %-6s %-26s least %s", info.Operation, info.Method, info.Path, strings.Join(info.Least, " or "))
 			if len(info.Higher) > 0 {
 				fmt.Fprintf(e.stdout, "; also allowed by %s", strings.Join(info.Higher, ", "))
 			}
 			fmt.Fprintln(e.stdout)
+			printSources(e.stdout, info)
 		}
 		if d != nil {
 			printResult(e.stdout, &policy.Result{Violations: d.Violations, Warnings: d.Warnings, Permissions: d})
@@ -90,6 +97,42 @@ func (e *env) permissions(args []string) error {
 		return errRefused
 	}
 	return nil
+}
+
+// printSources prints where a catalogue entry comes from and, when they
+// disagree, the reference page's and the metadata's least-privileged
+// permissions.
+func printSources(w io.Writer, info policy.OperationInfo) {
+	for _, src := range info.Sources {
+		at := src.File
+		if src.Commit != "" {
+			at += " at " + src.Commit
+		}
+		switch src.Kind {
+		case policy.SourceReference:
+			fmt.Fprintf(w, "      reference page: %s (%s %s, read %s)\n", src.URL, src.Repo, at, src.Read)
+		case policy.SourceMetadata:
+			fmt.Fprintf(w, "      metadata: %s %s, %s %s\n", src.Repo, at, info.Method, src.Path)
+		}
+	}
+	if info.MetadataDiffers {
+		follows := "; the catalogue follows the reference page"
+		if info.Deviation != "" {
+			follows = ""
+		}
+		fmt.Fprintf(w, "      differs: least privileged on the reference page %s, in the metadata %s%s\n",
+			orNone(info.Reference.Least), orNone(info.Metadata.Least), follows)
+	}
+	if info.Deviation != "" {
+		fmt.Fprintf(w, "      departs from the reference page (least %s): %s\n", orNone(info.Reference.Least), info.Deviation)
+	}
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, " or ")
 }
 
 func opNames() []string {
