@@ -181,15 +181,15 @@ func (b *bulk) prepare(ctx context.Context, i int, it Item, pc *policy.Context) 
 	for j, m := range it.Members {
 		req.Members[j] = m.policy()
 	}
-	res := policy.Check(req, pc)
-	if err := res.Err(); err != nil {
+	res, key, err := b.c.prepareCreate(ctx, req, pc, nil)
+	if err != nil {
 		return nil, &ItemResult{Index: i, Err: err}
 	}
 	chat, err := ChatModel(b.c.cloud, b.c.version(), it.Type, it.Topic, it.Members...)
 	if err != nil {
 		return nil, &ItemResult{Index: i, Err: err}
 	}
-	return &job{index: i, typ: it.Type, chat: chat, key: keyOf(req), warnings: res.Warnings}, nil
+	return &job{index: i, typ: it.Type, chat: chat, key: key, warnings: res.Warnings}, nil
 }
 
 func (b *bulk) finish(r ItemResult) {

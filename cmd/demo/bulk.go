@@ -98,7 +98,7 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	}
 	ops := []policy.Operation{policy.OpCreateChat}
 	if *lookup {
-		ops = append(ops, policy.OpListChats)
+		ops = append(ops, policy.OpListChats, policy.OpResolveUser)
 	}
 	client, done, err := e.connect(ctx, t, f, ops)
 	if err != nil {

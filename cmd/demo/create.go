@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,9 +27,10 @@ func (e *env) create(ctx context.Context, args []string) error {
 	topic := fs.String("topic", "", "the group chat's topic")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return e.helpFor(fs, "create [flags] FILE|- | --one-on-one A B | --group [--topic T] A B C...", err)
+		return e.helpFor(fs, "", err)
 	}
 	f.visit(fs)
+	t.visit(fs)
 	switch {
 	case *oneOnOne && *group:
 		return usagef("--one-on-one and --group conflict: choose one")
@@ -45,128 +45,146 @@ func (e *env) create(ctx context.Context, args []string) error {
 	case !*oneOnOne && !*group && len(pos) != 1:
 		return usagef("create: want one FILE (or -), or --one-on-one A B, or --group A B C...")
 	}
-	k, err := f.knowledge()
-	if err != nil {
+	if err := f.check(); err != nil {
 		return err
 	}
+	// The body is read and parsed once, before signing in.
 	var body []byte
+	var req *policy.Request
 	if !*oneOnOne && !*group {
-		if body, err = e.readInput(pos[0]); err != nil {
+		if body, err = e.readInput(ctx, "", pos[0], maxBody); err != nil {
 			return err
 		}
-		if _, err := policy.ParseCreateChat(body); err != nil {
-			return usagef("%s: %v", pos[0], err)
+		if req, err = policy.ParseCreateChat(body); err != nil {
+			return usagef("%s: %v", inputName(pos[0]), err)
 		}
 	}
-	client, done, err := e.connect(ctx, t, f, []policy.Operation{policy.OpCreateChat})
+	s, err := e.open(ctx, &f, &t, need{op: policy.OpCreateChat})
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer s.Close()
+
+	var members []graphchat.Member
+	switch {
+	case *oneOnOne:
+		members = []graphchat.Member{s.know.member(pos[0]), s.know.member(pos[1])}
+		req = request(policy.ChatTypeOneOnOne, nil, members)
+	case *group:
+		for _, u := range pos {
+			members = append(members, s.know.member(u))
+		}
+		var tp *string
+		if f.set["topic"] {
+			tp = topic
+		}
+		req = request(policy.ChatTypeGroup, tp, members)
+	}
+	res := s.know.judge(req)
+	if !res.Allowed() {
+		return res.Violations
+	}
 
 	var created *graphchat.Created
 	switch {
 	case *oneOnOne:
-		created, err = client.CreateOneOnOne(ctx, k.member(pos[0], f.tenant), k.member(pos[1], f.tenant))
+		created, err = s.client.CreateOneOnOne(ctx, members[0], members[1])
 	case *group:
-		members := make([]graphchat.Member, len(pos))
-		for i, u := range pos {
-			members[i] = k.member(u, f.tenant)
-		}
-		created, err = client.CreateGroup(ctx, *topic, members...)
+		created, err = s.client.CreateGroup(ctx, *topic, members...)
 	default:
 		var chat models.Chatable
 		if chat, err = graphchat.DecodeChat(body); err != nil {
-			return usagef("%s: %v", pos[0], err)
+			return usagef("%s: %v", inputName(pos[0]), err)
 		}
-		created, err = client.Create(ctx, chat, &graphchat.CreateOptions{Kinds: k.kinds(body, f.tenant)})
+		created, err = s.client.Create(ctx, chat, nil)
 	}
 	if err != nil {
-		return e.failure(err, f.json)
+		return e.failed(ctx, res, err)
 	}
-	return e.printCreated(created, f.json)
+	return e.printCreated(res, created)
 }
 
-// member builds a graphchat member from what is known of the user.
-func (k *knowledge) member(user, callerTenant string) graphchat.Member {
-	switch kind, home := k.kind(user, callerTenant); kind {
-	case policy.KindGuest:
-		return graphchat.Guest(user)
-	case policy.KindExternal:
-		return graphchat.External(user, home)
-	case policy.KindUnknown:
-		return graphchat.Member{User: user}
+func inputName(name string) string {
+	if name == "-" {
+		return "standard input"
 	}
-	return graphchat.User(user)
+	return name
 }
 
-// kinds maps the body's members to what is known of them.
-func (k *knowledge) kinds(body []byte, callerTenant string) map[string]policy.Kind {
-	req, err := policy.ParseCreateChat(body)
-	if err != nil {
+// failed reports a request that was judged allowed and then failed: in
+// JSON, the verdict and the error in one document.
+func (e *env) failed(ctx context.Context, res *policy.Result, err error) error {
+	var list policy.List
+	if errors.As(err, &list) {
+		return list // refused by the library's own check: nothing was sent
+	}
+	if !e.json {
+		e.printWarnings(res.Warnings)
+		return err
+	}
+	e.emit(struct {
+		*verdictDoc
+		Error *errorDoc `json:"error"`
+	}{newVerdict(res), newErrorDoc(ctx, err)})
+	return reported{err}
+}
+
+// chatDoc is a created chat in create's JSON document.
+type chatDoc struct {
+	ID              string  `json:"id,omitempty"`
+	ChatType        string  `json:"chatType,omitempty"`
+	Topic           *string `json:"topic,omitempty"`
+	CreatedDateTime string  `json:"createdDateTime,omitempty"`
+	WebURL          *string `json:"webUrl,omitempty"`
+	// Existed is true when a one-on-one chat already existed (its id is
+	// returned); Recovered when a group was found after an ambiguous failure.
+	Existed bool `json:"existed"`
+	// Operation is set instead of the fields above when the service
+	// accepted the chat for asynchronous creation (installed apps: 202).
+	Operation string `json:"operation,omitempty"`
+}
+
+func (e *env) printCreated(res *policy.Result, c *graphchat.Created) error {
+	warnings := append(nonNil(res.Warnings), c.Warnings...)
+	warnings = dedup(warnings)
+	if e.json {
+		doc := chatDoc{Existed: c.Existed}
+		if c.Chat != nil {
+			doc.ID = c.ID()
+			if ct := c.Chat.GetChatType(); ct != nil {
+				doc.ChatType = ct.String()
+			}
+			doc.Topic = c.Chat.GetTopic()
+			if t := c.Chat.GetCreatedDateTime(); t != nil {
+				doc.CreatedDateTime = t.UTC().Format(time.RFC3339Nano)
+			}
+			doc.WebURL = c.Chat.GetWebUrl()
+		} else {
+			doc.Operation = c.Operation
+		}
+		v := newVerdict(res)
+		v.Warnings = warnings
+		e.emit(struct {
+			*verdictDoc
+			Chat chatDoc `json:"chat"`
+		}{v, doc})
 		return nil
 	}
-	out := map[string]policy.Kind{}
-	for _, m := range req.Members {
-		if kind, _ := k.kind(m.User, callerTenant); kind != policy.KindUnknown {
-			out[m.User] = kind
+	e.printWarnings(warnings)
+	fmt.Fprintln(e.stdout, describeCreated(c))
+	return nil
+}
+
+// dedup drops repeated findings (the library reports the warnings the
+// demo's own judgement found too).
+func dedup(l policy.List) policy.List {
+	out := policy.List{}
+	for _, v := range l {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
 		}
 	}
 	return out
-}
-
-// failure prints why a request was refused and returns errRefused.
-func (e *env) failure(err error, asJSON bool) error {
-	var list policy.List
-	if errors.As(err, &list) {
-		out := e.stdout
-		if !asJSON {
-			fmt.Fprintln(out, "refused by the policy before anything was sent:")
-		}
-		report(out, &policy.Result{Violations: list}, asJSON)
-		return errRefused
-	}
-	var se *policy.SyntaxError
-	if errors.As(err, &se) {
-		return usagef("%v", err)
-	}
-	var ge *graphchat.Error
-	if errors.As(err, &ge) && asJSON {
-		writeJSON(e.stdout, map[string]any{"error": map[string]any{"status": ge.StatusCode, "code": ge.Code, "message": ge.Message,
-			"requestId": ge.RequestID, "clientRequestId": ge.ClientRequestID, "retryAfterSeconds": ge.RetryAfter.Seconds()}})
-		return errRefused
-	}
-	if errors.Is(err, graphchat.ErrUndeclared) {
-		return usagef("%v", err)
-	}
-	fmt.Fprintln(e.stderr, "demo:", err)
-	return errRefused
-}
-
-func (e *env) printCreated(c *graphchat.Created, asJSON bool) error {
-	if asJSON {
-		out := map[string]any{"existed": c.Existed, "warnings": nonNil(c.Warnings)}
-		if c.Chat != nil {
-			out["id"] = c.ID()
-			if ct := c.Chat.GetChatType(); ct != nil {
-				out["chatType"] = ct.String()
-			}
-			out["topic"] = c.Chat.GetTopic()
-			if t := c.Chat.GetCreatedDateTime(); t != nil {
-				out["createdDateTime"] = t.UTC().Format(time.RFC3339Nano)
-			}
-			out["webUrl"] = c.Chat.GetWebUrl()
-		} else {
-			out["operation"] = c.Operation
-		}
-		writeJSON(e.stdout, out)
-		return nil
-	}
-	for _, w := range c.Warnings {
-		fmt.Fprintf(e.stderr, "warning: %s %s: %s\n", w.Code, orBody(w.Field), w.Message)
-	}
-	fmt.Fprintln(e.stdout, describeCreated(c))
-	return nil
 }
 
 func describeCreated(c *graphchat.Created) string {
@@ -188,12 +206,6 @@ func describeCreated(c *graphchat.Created) string {
 	return s
 }
 
-func writeJSON(w io.Writer, v any) {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
-}
-
 // addMember adds a member to a group chat.
 func (e *env) addMember(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("add-member", flag.ContinueOnError)
@@ -201,57 +213,78 @@ func (e *env) addMember(ctx context.Context, args []string) error {
 	var t targetFlags
 	f.register(fs)
 	t.register(fs)
-	chatID := fs.String("chat", "", "the group chat's `ID`")
-	role := fs.String("role", "", "owner or guest (default: guest for a --guest, owner otherwise)")
-	tenantID := fs.String("tenant-id", "", "the home tenant of an external user")
+	chatID := fs.String("chat", "", "the group chat's `ID`, such as 19:…@thread.v2")
+	role := fs.String("role", "", "owner or guest (default: guest for a guest, owner otherwise)")
+	tenantID := fs.String("tenant-id", "", "the home tenant `ID` of an external user (a GUID)")
 	history := fs.String("history", "none", "history the member sees: all, none, or from an RFC 3339 time")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return e.helpFor(fs, "add-member --chat ID [flags] USER", err)
+		return e.helpFor(fs, "", err)
 	}
 	f.visit(fs)
-	if *chatID == "" || len(pos) != 1 {
+	t.visit(fs)
+	switch {
+	case *chatID == "" || len(pos) != 1:
 		return usagef("add-member: want --chat ID and one USER")
-	}
-	k, err := f.knowledge()
-	if err != nil {
-		return err
-	}
-	m := k.member(pos[0], f.tenant)
-	if *tenantID != "" {
-		m = graphchat.External(pos[0], *tenantID)
-	}
-	switch *role {
-	case "":
-	case "owner", "guest":
-		m.Role = policy.Role(*role)
-	default:
+	case !strings.HasPrefix(*chatID, "19:") || strings.ContainsAny(*chatID, "/?# "):
+		return usagef("--chat %q: want a chat id such as 19:…@thread.v2", *chatID)
+	case *tenantID != "" && !policy.IsObjectID(*tenantID):
+		return usagef("--tenant-id %q: want the user's home tenant id, a GUID", *tenantID)
+	case *role != "" && *role != "owner" && *role != "guest":
 		return usagef("--role %q: want owner or guest", *role)
 	}
+	var from time.Time
 	switch *history {
-	case "none":
-	case "all":
-		m = m.WithHistory(graphchat.AllHistory)
+	case "none", "all":
 	default:
-		at, err := time.Parse(time.RFC3339, *history)
-		if err != nil {
+		if from, err = time.Parse(time.RFC3339, *history); err != nil {
 			return usagef("--history %q: want all, none or an RFC 3339 time such as 2026-11-01T00:00:00Z", *history)
 		}
-		m = m.WithHistory(at)
 	}
-	client, done, err := e.connect(ctx, t, f, []policy.Operation{policy.OpAddMember})
+	if *tenantID != "" {
+		f.externals = append(f.externals, pos[0]+"="+*tenantID)
+	}
+	s, err := e.open(ctx, &f, &t, need{op: policy.OpAddMember})
 	if err != nil {
 		return err
 	}
-	defer done()
-	id, err := client.AddMember(ctx, *chatID, m)
+	defer s.Close()
+	m := s.know.member(pos[0])
+	if *role != "" {
+		m.Role = policy.Role(*role)
+	}
+	switch *history {
+	case "all":
+		m = m.WithAllHistory()
+	case "none":
+	default:
+		m = m.WithHistory(from)
+	}
+	pm := request(policy.ChatTypeGroup, nil, []graphchat.Member{m}).Members[0]
+	res := s.know.judgeMember(&pm)
+	if !res.Allowed() {
+		return res.Violations
+	}
+	id, err := s.client.AddMember(ctx, *chatID, m)
 	if err != nil {
-		return e.failure(err, f.json)
+		return e.failed(ctx, res, err)
 	}
-	if f.json {
-		writeJSON(e.stdout, map[string]string{"chatId": *chatID, "membershipId": id})
-	} else {
-		fmt.Fprintf(e.stdout, "added %s to %s (membership %s)\n", pos[0], *chatID, id)
+	if e.json {
+		e.emit(struct {
+			*verdictDoc
+			Member memberDoc `json:"member"`
+		}{newVerdict(res), memberDoc{ChatID: *chatID, MembershipID: id, User: pos[0], Role: string(pm.Roles[0])}})
+		return nil
 	}
+	e.printWarnings(res.Warnings)
+	fmt.Fprintf(e.stdout, "added %s to %s as %s (membership %s)\n", pos[0], *chatID, pm.Roles[0], id)
 	return nil
+}
+
+// memberDoc is an added member in add-member's JSON document.
+type memberDoc struct {
+	ChatID       string `json:"chatId"`
+	MembershipID string `json:"membershipId"`
+	User         string `json:"user"`
+	Role         string `json:"role"`
 }

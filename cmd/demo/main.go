@@ -3,10 +3,20 @@
 // subcommands check request bodies, create chats (on the emulator or on
 // real Microsoft Graph), judge permissions, serve the emulator and mint
 // emulator tokens. Run "demo help" for the list.
+//
+// Every command follows one contract. Exit codes: 0 done or allowed
+// (warnings may be printed); 1 refused by the policy or answered with an
+// error by the service; 2 bad usage, unreadable or malformed input;
+// 3 authentication (no credentials, sign-in failed, an unreadable or expired
+// token, a 401); 4 outcome unknown (a creation may or may not have
+// happened); 130 interrupted. The result goes to standard output,
+// diagnostics to standard error; with --json, standard output holds exactly
+// one JSON object.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,17 +25,27 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/graphchat/graphchat/graphchat"
+	"github.com/graphchat/graphchat/graphchat/graphchattest"
+	"github.com/graphchat/graphchat/policy"
 )
 
-// Exit codes.
+// Exit codes, the same for every command.
 const (
-	exitOK      = 0 // done; allowed (warnings may be printed)
-	exitRefused = 1 // refused by the policy or by the service
-	exitUsage   = 2 // bad usage, unreadable or malformed input, missing credentials
+	exitOK          = 0   // done; allowed (warnings may be printed)
+	exitRefused     = 1   // refused by the policy, or an error answered by the service
+	exitUsage       = 2   // bad usage, unreadable or malformed input
+	exitAuth        = 3   // no credentials, sign-in failed, unreadable or expired token, 401
+	exitUnknown     = 4   // outcome unknown: a creation may or may not have happened
+	exitInterrupted = 130 // interrupted (Ctrl-C, SIGTERM)
 )
 
 func main() {
@@ -50,84 +70,207 @@ type env struct {
 	newCredential func(cfg credentialConfig) (azcore.TokenCredential, error)
 	// transport, when set, carries the HTTP requests of --target graph.
 	transport http.RoundTripper
+	// emulatorStarted, when set, is told of each embedded emulator started
+	// (tests read its request log).
+	emulatorStarted func(*graphchattest.Server)
+
+	json    bool // --json was given: standard output holds one JSON document
+	emitted bool // that document was written
 }
 
-// usageError is bad usage or input: exit code 2.
-type usageError struct{ msg string }
+// command is one subcommand of demo.
+type command struct {
+	name     string
+	synopsis string // after "demo "
+	summary  string // one line, for "demo help"
+	about    string // what -h says before the flags
+	examples []string
+	run      func(e *env, ctx context.Context, args []string) error
+}
 
-func (u usageError) Error() string { return u.msg }
+// commands lists the subcommands in the order "demo help" shows them.
+var commands []*command
 
-func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+func init() {
+	commands = []*command{
+		{name: "walkthrough", synopsis: "[walkthrough] [-v]", summary: "walk through creating chats on an embedded emulator (offline)",
+			about: "Creates one-on-one and group chats on an in-process emulator through graphchat and the Graph SDK, then shows the\n" +
+				"policy refusing bad requests before they are sent. It fails if anything does not happen as it says.",
+			examples: []string{"demo", "demo walkthrough -v"},
+			run:      (*env).walkthrough},
+		{name: "validate", synopsis: "validate [flags] FILE|-", summary: "check a POST /chats JSON body offline",
+			about: "Checks a POST /chats body against the service's rules and a permission grant, without sending anything.\n" +
+				"What is known of the users (--guest, --external, --directory, and with --target emulator the emulator's\n" +
+				"directory) and of the call (--token, or --auth, --tenant, --caller, --scopes) is used exactly as create uses it:\n" +
+				"validate --target T refuses what create --target T refuses before sending.",
+			examples: []string{
+				"demo validate --caller megan@contoso.com --guest ada_fabrikam.com#EXT#@contoso.onmicrosoft.com testdata/create-chat/bad-guest-owner.json",
+				"demo validate --token \"$TOKEN\" --directory testdata/demo/users.json --json - < testdata/demo/body.json",
+			},
+			run: (*env).validate},
+		{name: "create", synopsis: "create [flags] FILE|- | --one-on-one A B | --group [--topic T] A B C...", summary: "check and create a chat",
+			about: "Checks a chat with the same knowledge as validate, then creates it on the embedded emulator (default), on a\n" +
+				"running emulator (--target http://127.0.0.1:PORT) or on Microsoft Graph (--target graph). A request the policy\n" +
+				"refuses is never sent. Problems that would fail every request (an unreadable or expired token, a permission\n" +
+				"the token lacks, a target that does not answer) are reported once, before anything is sent.",
+			examples: []string{
+				"demo create --one-on-one megan@contoso.com lee@contoso.com",
+				"demo create --group --topic Launch megan@contoso.com lee@contoso.com nestor@contoso.com",
+				"demo create --caller megan@contoso.com testdata/create-chat/docs-2-group.json",
+			},
+			run: (*env).create},
+		{name: "add-member", synopsis: "add-member --chat ID [flags] USER", summary: "add a member to a group chat",
+			about: "Checks the member (role, kind, tenant) and the grant, then adds it to a group chat.",
+			examples: []string{
+				"demo add-member --target http://127.0.0.1:8080 --chat '19:…@thread.v2' --history all alex@contoso.com",
+			},
+			run: (*env).addMember},
+		{name: "bulk", synopsis: "bulk [flags] FILE.csv|FILE.jsonl", summary: "create many chats ($batch, rate-limited, resumable with --results)",
+			about:    "Creates the chats of a CSV or JSON Lines file, one a line, checking each with the policy first.",
+			examples: []string{"demo bulk testdata/bulk/chats.csv"},
+			run:      (*env).bulk},
+		{name: "permissions", synopsis: "permissions --op OPS [flags] | --metadata FILE --method M --path P [flags]", summary: "least-privileged permissions of operations or Graph paths, and judge a grant",
+			about: "Prints the least-privileged permissions of chat operations (from the embedded catalog), or of any Graph method\n" +
+				"and path (from Microsoft's permissions.json), and judges a grant given with --scopes.",
+			examples: []string{
+				"demo permissions --op create-chat,add-member --scopes \"Chat.ReadWrite\" --strict",
+				"demo permissions --metadata testdata/permissions/fixture.json --method GET --path /chats/19:x@thread.v2/members",
+			},
+			run: (*env).permissions},
+		{name: "emulate", synopsis: "emulate [flags]", summary: "serve the Microsoft Graph emulator on a loopback address",
+			about: "Serves the emulator until interrupted, logging each request on standard output.",
+			examples: []string{
+				"demo emulate --addr 127.0.0.1:8080 --latency 20ms --rate-limit 30 --faults \"503=0.05,504-after=0.01\"",
+				"demo emulate --directory testdata/demo/users.json",
+			},
+			run: (*env).emulate},
+		{name: "token", synopsis: "token --scopes \"A B\" | --roles \"A B\" [flags]", summary: "mint an unsigned token the emulator accepts (never Microsoft Graph)",
+			about: "Prints an unsigned access token for the emulator: delegated with --scopes, app-only with --roles.\n" +
+				"Microsoft Graph never accepts it, and demo never sends it anywhere but a loopback address.",
+			examples: []string{"demo token --scopes \"Chat.Create ChatMember.ReadWrite\"", "demo token --roles Chat.Create --expired"},
+			run:      (*env).token},
+		{name: "version", synopsis: "version [--json]", summary: "print the program's, graphchat's and the Graph SDK's versions",
+			about:    "Prints the module version (from the build information), the msgraph-sdk-go version and the Go version.",
+			examples: []string{"demo version", "demo --version"},
+			run:      (*env).version},
+		{name: "help", synopsis: "help [COMMAND]", summary: "list the commands, or describe one",
+			examples: []string{"demo help create"},
+			run:      (*env).help},
+	}
+}
 
-// errRefused is a refusal already printed: exit code 1.
-var errRefused = errors.New("refused")
+func lookupCommand(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
 
 func (e *env) run(ctx context.Context, args []string) int {
+	e.json = wantsJSON(args)
 	var err error
 	cmd, rest := "", args
 	if len(args) > 0 {
 		cmd, rest = args[0], args[1:]
 	}
-	switch cmd {
-	case "", "walkthrough":
-		err = e.walkthrough(ctx, rest)
-	case "validate":
-		err = e.validate(rest)
-	case "create":
-		err = e.create(ctx, rest)
-	case "add-member":
-		err = e.addMember(ctx, rest)
-	case "bulk":
-		err = e.bulk(ctx, rest)
-	case "permissions":
-		err = e.permissions(rest)
-	case "emulate":
-		err = e.emulate(ctx, rest)
-	case "token":
-		err = e.token(rest)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(e.stdout, usage)
-		return exitOK
-	default:
-		err = usagef("unknown command %q (run \"demo help\" for the commands)", cmd)
-	}
-	var u usageError
 	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK
-	case errors.Is(err, errRefused):
-		return exitRefused
-	case errors.As(err, &u):
-		fmt.Fprintln(e.stderr, "demo:", u.msg)
-		return exitUsage
+	case cmd == "" || cmd == "-v" || cmd == "--v":
+		err = e.walkthrough(ctx, args)
+	case cmd == "-h" || cmd == "-help" || cmd == "--help":
+		err = e.help(ctx, rest)
+	case cmd == "--version" || cmd == "-version":
+		err = e.version(ctx, rest)
 	default:
-		fmt.Fprintln(e.stderr, "demo:", err)
-		return exitRefused
+		if c := lookupCommand(cmd); c != nil {
+			err = c.run(e, ctx, rest)
+		} else {
+			err = usagef("unknown command %q%s (run \"demo help\" for the commands)", cmd, suggest(cmd, commandNames()))
+		}
 	}
+	code := exitCode(ctx, err)
+	if code != exitOK {
+		e.report(err, code)
+	}
+	return code
 }
 
-const usage = `demo: graphchat's demonstration program
+// wantsJSON reports whether --json is among the flags, so that even a
+// usage error is one JSON document.
+func wantsJSON(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--json", "-json", "--json=true", "-json=true":
+			return true
+		}
+	}
+	return false
+}
 
-  demo                        walk through creating chats on an embedded emulator (offline)
-  demo validate [flags] FILE|-   check a POST /chats JSON body offline
-  demo create [flags] FILE|-     check and create a chat from a body
-  demo create [flags] --one-on-one A B
-  demo create [flags] --group [--topic T] A B C...
-  demo add-member --chat ID [--role owner|guest] [--tenant-id T] [--history all|none|RFC3339] USER
-  demo bulk [flags] FILE.csv|FILE.jsonl  create many chats ($batch, rate-limited, resumable with --results)
-  demo permissions --op create-chat[,add-member,...] [--auth ...] [--scopes "..."] [--strict]
-  demo permissions --metadata permissions.json --method POST --path /chats [--auth ...] [--scopes "..."]
-  demo emulate [--addr 127.0.0.1:8080] [--directory FILE] [--anonymous] [--latency D] [--rate-limit RPS] [--faults SPEC]
-  demo token [--scopes "A B" | --roles "A B"] [--tid T] [--oid O] [--upn U]
+func commandNames() []string {
+	var names []string
+	for _, c := range commands {
+		names = append(names, c.name)
+	}
+	return names
+}
 
-Flags may come before or after the file; "-" reads standard input. Run "demo COMMAND -h" for a
-command's flags. Exit codes: 0 allowed or done, 1 refused by the policy or the service,
-2 bad usage, unreadable or malformed input, or missing credentials.
-`
+// help prints the list of commands, or one command's help.
+func (e *env) help(_ context.Context, args []string) error {
+	switch len(args) {
+	case 0:
+		fmt.Fprint(e.stdout, usageText())
+		return nil
+	case 1:
+		c := lookupCommand(args[0])
+		if c == nil {
+			return usagef("help: unknown command %q%s", args[0], suggest(args[0], commandNames()))
+		}
+		if c.name == "help" {
+			fmt.Fprint(e.stdout, usageText())
+			return nil
+		}
+		// The command prints its own help, flags included.
+		err := c.run(e, context.Background(), []string{"-h"})
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	return usagef("help takes at most one command, got %d", len(args))
+}
+
+func usageText() string {
+	var b strings.Builder
+	b.WriteString("demo: graphchat's demonstration program\n\nusage:\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 3, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  demo %s\t%s\n", c.synopsis, c.summary)
+	}
+	tw.Flush()
+	b.WriteString(`
+Flags may come before or after the file; "-" reads standard input. "demo help COMMAND" or
+"demo COMMAND -h" describes a command, its flags and examples.
+
+exit codes:
+  0     allowed or done (warnings may be printed)
+  1     refused by the policy, or an error answered by the service
+  2     bad usage, unreadable or malformed input
+  3     authentication: no credentials, sign-in failed, unreadable or expired token, 401
+  4     outcome unknown: a creation may or may not have happened (a re-run or a lookup resolves it)
+  130   interrupted
+
+Results go to standard output, diagnostics to standard error; with --json, standard output holds
+exactly one JSON object.
+`)
+	return b.String()
+}
 
 // parse parses flags that may come before or after positional arguments.
+// A flag that is not defined gets the nearest defined name as a suggestion.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
@@ -136,7 +279,15 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, usagef("%s: %v", fs.Name(), err)
+			msg := err.Error()
+			if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+				var names []string
+				fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+				if s := nearest(strings.TrimLeft(name, "-"), names); s != "" {
+					msg += fmt.Sprintf(" (did you mean --%s?)", s)
+				}
+			}
+			return nil, usagef("%s: %s", fs.Name(), msg)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -150,14 +301,52 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// helpFor prints a command's flags when -h is given.
+// helpFor prints a command's help (description, flags, examples) when err
+// is flag.ErrHelp, and returns err. synopsis is used for a command that is
+// not in the table.
 func (e *env) helpFor(fs *flag.FlagSet, synopsis string, err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(e.stdout, "usage: demo %s\n\nflags:\n", synopsis)
-		fs.SetOutput(e.stdout)
-		fs.PrintDefaults()
+	if !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	c := lookupCommand(fs.Name())
+	if c == nil {
+		c = &command{synopsis: synopsis}
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "usage: demo %s\n", c.synopsis)
+	if c.about != "" {
+		fmt.Fprintf(w, "\n%s\n", c.about)
+	}
+	var any bool
+	fs.VisitAll(func(*flag.Flag) { any = true })
+	if any {
+		fmt.Fprint(w, "\nflags:\n")
+		printFlags(w, fs)
+	}
+	if len(c.examples) > 0 {
+		fmt.Fprint(w, "\nexamples:\n")
+		for _, x := range c.examples {
+			fmt.Fprintf(w, "  %s\n", x)
+		}
 	}
 	return err
+}
+
+// printFlags prints a flag set's flags as aligned columns.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		if name != "" {
+			name = " " + name
+		}
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(tw, "  --%s%s\t%s%s\n", f.Name, name, usage, def)
+	})
+	tw.Flush()
 }
 
 // listFlag is a repeatable flag.
@@ -173,18 +362,202 @@ func (e *env) logger(verbose bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// readInput reads a file, or standard input for "-".
-func (e *env) readInput(name string) ([]byte, error) {
-	if name == "-" {
-		data, err := io.ReadAll(io.LimitReader(e.stdin, 8<<20))
-		if err != nil {
-			return nil, usagef("reading standard input: %v", err)
-		}
-		return data, nil
+// suggest returns ` (did you mean "x"?)` for the nearest of names, or "".
+func suggest(s string, names []string) string {
+	if n := nearest(s, names); n != "" {
+		return fmt.Sprintf(" (did you mean %q?)", n)
 	}
-	data, err := os.ReadFile(name)
-	if err != nil {
-		return nil, usagef("reading %s: %v", name, errors.Unwrap(err))
-	}
-	return data, nil
+	return ""
 }
+
+// nearest returns the name closest to s by edit distance, when it is close
+// enough to be a typing mistake (at most a third of its length, and 2).
+func nearest(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		d := editDistance(strings.ToLower(s), strings.ToLower(n))
+		if d < bestD && d <= max(1, len(n)/3) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// usageError is bad usage or input: exit code 2.
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// authError is a problem with credentials or a token: exit code 3.
+type authError struct {
+	msg string
+	err error // the cause, if any
+}
+
+func (a *authError) Error() string { return a.msg }
+func (a *authError) Unwrap() error { return a.err }
+
+func authf(cause error, format string, a ...any) error {
+	return &authError{msg: fmt.Sprintf(format, a...), err: cause}
+}
+
+// errRefused is a refusal already printed: exit code 1.
+var errRefused = errors.New("refused")
+
+// reported is an error the command already printed (in its JSON document,
+// or as its result): run classifies it and prints nothing more.
+type reported struct{ err error }
+
+func (r reported) Error() string { return r.err.Error() }
+func (r reported) Unwrap() error { return r.err }
+
+// exitCode classifies an error into the program's exit code; every command
+// returns its error to run, which uses this one classification. Precedence:
+// interrupted, outcome unknown, authentication, usage, refused.
+func exitCode(ctx context.Context, err error) int {
+	var (
+		u   usageError
+		ae  *authError
+		te  *policy.TokenError
+		se  *policy.SyntaxError
+		afe *azidentity.AuthenticationFailedError
+	)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.Is(err, graphchat.ErrOutcomeUnknown):
+		return exitUnknown
+	case errors.As(err, &ae), errors.As(err, &te), errors.As(err, &afe), errors.Is(err, graphchat.ErrUnauthorized):
+		return exitAuth
+	case errors.As(err, &u), errors.As(err, &se), errors.Is(err, graphchat.ErrUndeclared):
+		return exitUsage
+	}
+	return exitRefused // a policy.List, errRefused, a *graphchat.Error, anything else
+}
+
+// kindOf names an exit code in JSON documents.
+func kindOf(code int) string {
+	switch code {
+	case exitRefused:
+		return "refused"
+	case exitUsage:
+		return "usage"
+	case exitAuth:
+		return "auth"
+	case exitUnknown:
+		return "unknown"
+	case exitInterrupted:
+		return "interrupted"
+	}
+	return "ok"
+}
+
+// errorDoc is the "error" member of every command's JSON document.
+type errorDoc struct {
+	Kind     string `json:"kind"` // usage, auth, refused, unknown or interrupted, as the exit code
+	ExitCode int    `json:"exitCode"`
+	Message  string `json:"message"`
+	// For errors answered by the service:
+	Status            int     `json:"status,omitempty"`
+	Code              string  `json:"code,omitempty"`
+	RequestID         string  `json:"requestId,omitempty"`
+	ClientRequestID   string  `json:"clientRequestId,omitempty"`
+	RetryAfterSeconds float64 `json:"retryAfterSeconds,omitempty"`
+}
+
+func newErrorDoc(ctx context.Context, err error) *errorDoc {
+	code := exitCode(ctx, err)
+	d := &errorDoc{Kind: kindOf(code), ExitCode: code, Message: redact(message(err))}
+	var ge *graphchat.Error
+	if errors.As(err, &ge) {
+		d.Status, d.Code, d.RequestID, d.ClientRequestID = ge.StatusCode, ge.Code, ge.RequestID, ge.ClientRequestID
+		d.RetryAfterSeconds = ge.RetryAfter.Seconds()
+	}
+	return d
+}
+
+// message is an error's text with its remedy, when there is one.
+func message(err error) string {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, graphchat.ErrUnauthorized):
+		msg += ": the token was refused; get a new one (demo token for an emulator, sign in again for Microsoft Graph)"
+	case errors.Is(err, graphchat.ErrOutcomeUnknown):
+		msg += ": the chat may or may not have been created; look for it before creating it again"
+	}
+	return msg
+}
+
+// report prints an error the command has not printed: a refusal by the
+// policy as the result (standard output), anything else as a diagnostic
+// (standard error); with --json, as the one JSON document.
+func (e *env) report(err error, code int) {
+	if errors.As(err, new(reported)) || errors.Is(err, errRefused) || errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	var list policy.List
+	if errors.As(err, &list) {
+		e.printVerdict(&policy.Result{Violations: list}, "refused by the policy before anything was sent")
+		return
+	}
+	if e.json && !e.emitted {
+		e.emit(struct {
+			Error *errorDoc `json:"error"`
+		}{newErrorDoc(interruptedCtx(code), err)})
+		return
+	}
+	fmt.Fprintln(e.stderr, "demo:", redact(message(err)))
+}
+
+// interruptedCtx returns a context that is done when code says the program
+// was interrupted, so that newErrorDoc classifies as run did.
+func interruptedCtx(code int) context.Context {
+	if code != exitInterrupted {
+		return context.Background()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// emit writes the command's one JSON document to standard output.
+func (e *env) emit(v any) {
+	e.emitted = true
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// jwtLike matches what may be an access token: a base64url JSON segment
+// ("eyJ", which is `{"` encoded) and whatever follows it, or three
+// base64url segments of which the first two are long.
+var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]*)*|[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]*`)
+
+// redact replaces anything that looks like a token in a message.
+func redact(s string) string { return jwtLike.ReplaceAllString(s, "[redacted token]") }

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/graphchat/graphchat/policy"
@@ -12,19 +12,19 @@ import (
 
 // permissions prints the least-privileged permissions of operations, or of
 // a Graph method and path from Microsoft's metadata, and judges a grant.
-func (e *env) permissions(args []string) error {
+func (e *env) permissions(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("permissions", flag.ContinueOnError)
 	ops := fs.String("op", "", "operations, comma-separated: "+strings.Join(opNames(), ", "))
 	auth := fs.String("auth", "delegated", "delegated or application")
 	scopes := fs.String("scopes", "", "a grant to judge: scopes (delegated) or roles (application), space- or comma-separated")
 	strict := fs.Bool("strict", false, "permissions more privileged than needed are violations")
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := fs.Bool("json", false, "print one JSON object")
 	metadata := fs.String("metadata", "", "Microsoft's permissions.json `file`, to judge any Graph path")
-	method := fs.String("method", "", "HTTP method, with --metadata")
-	path := fs.String("path", "", "Graph path such as /chats/19:x@thread.v2/members, with --metadata")
+	method := fs.String("method", "", "HTTP `method` (GET, POST, PATCH, PUT or DELETE), with --metadata")
+	path := fs.String("path", "", "Graph `path` such as /chats/19:x@thread.v2/members, with --metadata")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return e.helpFor(fs, "permissions --op OPS [flags] | --metadata FILE --method M --path P [flags]", err)
+		return e.helpFor(fs, "", err)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -46,26 +46,41 @@ func (e *env) permissions(args []string) error {
 		if *method == "" || *path == "" {
 			return usagef("--metadata needs --method and --path")
 		}
+		switch m := strings.ToUpper(*method); m {
+		case "GET", "POST", "PATCH", "PUT", "DELETE":
+			*method = m
+		default:
+			return usagef("--method %q: want GET, POST, PATCH, PUT or DELETE", *method)
+		}
+		if !strings.HasPrefix(*path, "/") {
+			return usagef("--path %q: want a Graph path starting with /, such as /chats", *path)
+		}
 		if !set["scopes"] {
 			mode = policy.ModeOff // no grant given: nothing to judge
 		}
-		return e.judgePath(*metadata, *method, *path, a, policy.SplitPermissions(*scopes), mode, *asJSON)
+		return e.judgePath(ctx, *metadata, *method, *path, a, policy.SplitPermissions(*scopes), mode, *asJSON)
+	}
+	if *method != "" || *path != "" {
+		return usagef("--method and --path are for --metadata")
 	}
 	if *ops == "" {
 		return usagef("permissions: want --op (one or more of %s) or --metadata", strings.Join(opNames(), ", "))
 	}
 	var list []policy.Operation
 	for _, o := range policy.SplitPermissions(*ops) {
+		if _, err := policy.Describe(policy.Operation(o), policy.AuthDelegated); err != nil {
+			return usagef("--op %q: want one or more of %s%s", o, strings.Join(opNames(), ", "), suggest(o, opNames()))
+		}
 		list = append(list, policy.Operation(o))
 	}
 	minimal, err := policy.Minimal(a, list...)
 	if err != nil {
-		return usagef("%v", err)
+		return usagef("--op: %v", err)
 	}
 	infos := make([]policy.OperationInfo, len(list))
 	for i, op := range list {
 		if infos[i], err = policy.Describe(op, a); err != nil {
-			return usagef("%v", err)
+			return usagef("--op: %v", err)
 		}
 	}
 	var d *policy.Decision
@@ -73,12 +88,12 @@ func (e *env) permissions(args []string) error {
 		d = policy.Evaluate(a, policy.Grant{Permissions: policy.SplitPermissions(*scopes), Operations: list, Mode: mode})
 	}
 	if *asJSON {
-		out := map[string]any{"auth": a, "operations": list, "minimal": minimal, "entries": infos}
+		doc := permissionsDoc{Auth: a, Operations: list, Minimal: minimal, Entries: infos, Decision: d}
 		if d != nil {
-			out["decision"] = d
-			out["allowed"] = d.Err() == nil
+			allowed := d.Err() == nil
+			doc.Allowed = &allowed
 		}
-		writeJSON(e.stdout, out)
+		e.emit(doc)
 	} else {
 		fmt.Fprintf(e.stdout, "least-privileged %s permissions for %s: %s\n", a, strings.Join(policy.SplitPermissions(*ops), ", "), strings.Join(minimal, " "))
 		for _, info := range infos {
@@ -90,13 +105,25 @@ func (e *env) permissions(args []string) error {
 			printSources(e.stdout, info)
 		}
 		if d != nil {
-			printResult(e.stdout, &policy.Result{Violations: d.Violations, Warnings: d.Warnings, Permissions: d})
+			e.printVerdict(&policy.Result{Violations: d.Violations, Warnings: d.Warnings, Permissions: d}, "refused")
 		}
 	}
 	if d != nil && d.Err() != nil {
 		return errRefused
 	}
 	return nil
+}
+
+// permissionsDoc is permissions' JSON document for --op.
+type permissionsDoc struct {
+	Auth       policy.AuthType    `json:"auth"`
+	Operations []policy.Operation `json:"operations"`
+	Minimal    []string           `json:"minimal"`
+	// Entries are the catalogue entries of the operations, with their
+	// sources and whether the reference page and the metadata differ.
+	Entries  []policy.OperationInfo `json:"entries"`
+	Allowed  *bool                  `json:"allowed,omitempty"`  // with --scopes
+	Decision *policy.Decision       `json:"decision,omitempty"` // with --scopes
 }
 
 // printSources prints where a catalogue entry comes from and, when they
@@ -143,10 +170,10 @@ func opNames() []string {
 	return out
 }
 
-func (e *env) judgePath(file, method, path string, auth policy.AuthType, granted []string, mode policy.Mode, asJSON bool) error {
-	data, err := os.ReadFile(file)
+func (e *env) judgePath(ctx context.Context, file, method, path string, auth policy.AuthType, granted []string, mode policy.Mode, asJSON bool) error {
+	data, err := e.readInput(ctx, "--metadata", file, maxMetadata)
 	if err != nil {
-		return usagef("reading --metadata: %v", err)
+		return err
 	}
 	m, err := policy.ParseMetadata(data)
 	if err != nil {
@@ -157,7 +184,7 @@ func (e *env) judgePath(file, method, path string, auth policy.AuthType, granted
 		return usagef("%v", err)
 	}
 	if asJSON {
-		writeJSON(e.stdout, d)
+		e.emit(d)
 	} else {
 		fmt.Fprintf(e.stdout, "%s %s matches %s; least-privileged %s: %s\n", strings.ToUpper(method), path, d.Template, policy.SchemeFor(auth), strings.Join(d.Least, " or "))
 		for _, g := range d.Grants {
@@ -172,7 +199,7 @@ func (e *env) judgePath(file, method, path string, auth policy.AuthType, granted
 			fmt.Fprintf(e.stdout, "  %s %-32s privilege level %d%s\n", mark, g.Permission, g.PrivilegeLevel, extra)
 		}
 		if len(granted) > 0 {
-			printResult(e.stdout, &policy.Result{Violations: d.Violations, Warnings: d.Warnings})
+			e.printVerdict(&policy.Result{Violations: d.Violations, Warnings: d.Warnings}, "refused")
 		}
 	}
 	if d.Violations.Err() != nil {

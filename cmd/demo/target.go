@@ -5,11 +5,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	azpolicy "github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/graphchat/graphchat/graphchat"
@@ -22,105 +26,204 @@ type targetFlags struct {
 	target, cloud string
 	useCLI        bool
 	verbose       bool
+	set           map[string]bool
 }
 
 func (t *targetFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&t.target, "target", "emulator", "where to send: emulator (in-process), a running emulator's `URL` (http://127.0.0.1:8080/v1.0), or graph (Microsoft Graph)")
+	fs.StringVar(&t.target, "target", "emulator", "where to send: emulator (in-process), a running emulator's loopback `URL` (http://127.0.0.1:8080), or graph (Microsoft Graph)")
 	fs.StringVar(&t.cloud, "cloud", "global", "Microsoft Graph cloud with --target graph: global, usgov, usgovdod or china")
 	fs.BoolVar(&t.useCLI, "use-cli", false, "with --target graph --auth delegated: use the Azure CLI's sign-in instead of a device code")
 	fs.BoolVar(&t.verbose, "v", false, "log each HTTP request (method, path, status, latency, request-id, client-request-id) to standard error")
 }
 
-// connect returns a client for the target, and a function to release it.
-func (e *env) connect(ctx context.Context, t targetFlags, f checkFlags, ops []policy.Operation) (*graphchat.Client, func(), error) {
-	opts := &graphchat.Options{Operations: ops, Mode: f.mode(), Logger: e.logger(t.verbose)}
+func (t *targetFlags) visit(fs *flag.FlagSet) {
+	t.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { t.set[fl.Name] = true })
+}
+
+// isEmulator reports whether requests go to an emulator: the embedded one
+// or a running one on a loopback address.
+func (t *targetFlags) isEmulator() bool { return t.target != "graph" && t.target != "" }
+
+// baseURL checks --target and returns the base URL of a running emulator
+// ("" for emulator and graph). Only loopback addresses are accepted: the
+// tokens an emulator takes never leave this machine, and Microsoft Graph is
+// reached only through --target graph, which signs in for it.
+func (t *targetFlags) baseURL() (string, error) {
+	switch t.target {
+	case "emulator", "graph":
+		return "", nil
+	case "":
+		return "", usagef("--target is empty: want emulator, graph, or a running emulator's URL")
+	}
+	u, err := url.Parse(t.target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", usagef("--target %q: want emulator, graph, or a running emulator's URL such as http://127.0.0.1:8080%s", t.target, suggest(t.target, []string{"emulator", "graph"}))
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", usagef("--target %q: want no user information, query or fragment", t.target)
+	}
+	if !isLoopback(u.Hostname()) {
+		return "", usagef("--target %q is not a loopback address: a URL target is a running emulator on this machine; for Microsoft Graph use --target graph", t.target)
+	}
+	base := strings.TrimRight(u.String(), "/")
+	if !strings.HasSuffix(base, "/v1.0") && !strings.HasSuffix(base, "/beta") {
+		base += "/v1.0"
+	}
+	return base, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// need is an operation a command performs, and how to do without it when
+// the token lacks its permission (such as "run with --lookup=false"); ""
+// when the command cannot.
+type need struct {
+	op      policy.Operation
+	without string
+}
+
+func opsOf(needs []need) []policy.Operation {
+	ops := make([]policy.Operation, len(needs))
+	for i, n := range needs {
+		ops[i] = n.op
+	}
+	return ops
+}
+
+// session is a command's connection to its target, with everything known
+// of its calls. Close releases it.
+type session struct {
+	client *graphchat.Client
+	know   *knowledge
+	target string // for messages: the target as given
+	base   string // a running emulator's base URL; "" otherwise
+	token  string // the token requests carry, when known here; never printed
+	close  func()
+}
+
+// Close stops the embedded emulator, if any.
+func (s *session) Close() {
+	if s != nil && s.close != nil {
+		s.close()
+	}
+}
+
+// open connects to the target of t for the needs, builds the one context
+// of the command (know), and runs preflight: problems that would fail every
+// request are reported once, before anything is sent.
+func (e *env) open(ctx context.Context, f *checkFlags, t *targetFlags, needs ...need) (*session, error) {
+	ops := opsOf(needs)
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	base, err := t.baseURL()
+	if err != nil {
+		return nil, err
+	}
 	cloud, err := graphchat.CloudByName(t.cloud)
 	if err != nil {
-		return nil, nil, usagef("--cloud: %v", err)
+		return nil, usagef("--cloud %q: want global, usgov, usgovdod or china", t.cloud)
 	}
-	opts.Cloud = cloud
+	if t.target != "graph" && (t.useCLI || t.set["cloud"]) {
+		return nil, usagef("--use-cli and --cloud are for --target graph")
+	}
+	opts := &graphchat.Options{Operations: ops, Mode: f.mode(), Logger: e.logger(t.verbose), Cloud: cloud}
+	s := &session{target: t.target, base: base}
 	if t.target == "graph" {
-		return e.connectGraph(t, f, opts)
-	}
-	if t.useCLI || f.set["cloud"] {
-		return nil, nil, usagef("--use-cli and --cloud are for --target graph")
-	}
-	k, err := f.knowledge()
-	if err != nil {
-		return nil, nil, err
-	}
-	done := func() {}
-	switch {
-	case t.target == "emulator":
-		srv, err := graphchattest.NewServer("", &graphchattest.Options{Users: directoryOrDefault(k)})
+		if err := e.connectGraph(ctx, s, t, f, opts); err != nil {
+			return nil, err
+		}
+	} else {
+		k, err := e.know(ctx, f, t, nil, ops)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		opts.BaseURL, done = srv.URL, func() { srv.Close() }
-	case strings.HasPrefix(t.target, "http://") || strings.HasPrefix(t.target, "https://"):
-		opts.BaseURL = strings.TrimRight(t.target, "/")
-		if !strings.HasSuffix(opts.BaseURL, "/v1.0") && !strings.HasSuffix(opts.BaseURL, "/beta") {
-			opts.BaseURL += "/v1.0"
+		s.know, s.token = k, k.token
+		opts.Directory = k.pc.Directory
+		if t.target == "emulator" {
+			srv, err := graphchattest.NewServer("", &graphchattest.Options{Users: k.emulator})
+			if err != nil {
+				return nil, err
+			}
+			if e.emulatorStarted != nil {
+				e.emulatorStarted(srv)
+			}
+			opts.BaseURL, s.close = srv.URL, func() { srv.Close() }
+		} else {
+			opts.BaseURL = base
 		}
-	default:
-		return nil, nil, usagef("--target %q: want emulator, graph, or a running emulator's URL", t.target)
-	}
-	token := f.token
-	if token == "" {
-		if token, err = mintToken(f, k, ops); err != nil {
-			done()
-			return nil, nil, err
+		if s.client, err = graphchat.NewFromCredential(graphchat.StaticToken(k.token), opts); err != nil {
+			s.Close()
+			return nil, usagef("%v", err)
 		}
 	}
-	c, err := graphchat.NewFromCredential(graphchat.StaticToken(token), opts)
-	if err != nil {
-		done()
-		return nil, nil, usagef("%v", err)
+	if err := e.preflight(ctx, s, needs...); err != nil {
+		s.Close()
+		return nil, err
 	}
-	return c, done, nil
+	return s, nil
 }
 
-func directoryOrDefault(k *knowledge) []graphchattest.User {
-	if len(k.users) > 0 {
-		return k.users
-	}
-	return graphchattest.DefaultUsers()
-}
-
-// mintToken makes an emulator token from the flags: the caller (default
-// megan@contoso.com) with the given scopes, or the least-privileged ones.
-func mintToken(f checkFlags, k *knowledge, ops []policy.Operation) (string, error) {
-	pc, err := f.context(ops...)
-	if err != nil {
-		return "", err
-	}
-	perms := policy.SplitPermissions(f.scopes)
-	if !f.set["scopes"] {
-		if perms, err = policy.Minimal(pc.Auth, ops...); err != nil {
-			return "", usagef("%v", err)
+// preflight reports, once and before anything is sent, the problems that
+// would fail every request of a command: a token that is unreadable or
+// expired (exit code 3), a running emulator that does not answer (1), and
+// permissions the token lacks for the needs (a policy.List: 1), each with
+// its remedy. Commands that send requests call it through open; bulk calls
+// open with its needs, such as need{policy.OpListChats, "run with --lookup=false"}.
+func (e *env) preflight(ctx context.Context, s *session, needs ...need) error {
+	if s.token != "" {
+		if _, err := policy.ParseToken(s.token); err != nil {
+			return authf(err, "the token cannot be read: %v", err)
+		}
+		if exp, ok := tokenExpiry(s.token); ok && !exp.After(time.Now()) {
+			fix := "sign in again"
+			if s.target != "graph" {
+				fix = "mint a new one with demo token"
+			}
+			return authf(nil, "the token expired at %s: %s", exp.UTC().Format(time.RFC3339), fix)
 		}
 	}
-	tenant := pc.TenantID
-	if tenant == "" {
-		tenant = graphchattest.DefaultTenantID
+	if s.base != "" {
+		u, _ := url.Parse(s.base)
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+		}
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", host)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("--target %s does not answer (%v): start it with demo emulate --addr %s", s.target, errors.Unwrap(err), host)
+		}
+		conn.Close()
 	}
-	if pc.Auth == policy.AuthApplication {
-		return graphchattest.Token(graphchattest.Claims{Roles: perms, TenantID: tenant, ObjectID: "9d3f1c1e-0000-4000-8000-0000000000a1", IDType: "app"}), nil
+	if s.know == nil || s.know.pc.Grant == nil {
+		return nil // nothing known of the grant: the service judges it
 	}
-	who := f.caller
-	if who == "" {
-		who = "megan@contoso.com"
+	pc := s.know.pc
+	d := policy.Evaluate(pc.Auth, policy.Grant{Permissions: pc.Grant.Permissions, Operations: opsOf(needs), Mode: pc.Grant.Mode})
+	if d.Err() == nil {
+		return nil
 	}
-	claims := graphchattest.Claims{Scopes: strings.Join(perms, " "), TenantID: tenant}
-	for _, u := range directoryOrDefault(k) {
-		if strings.EqualFold(u.ID, who) || strings.EqualFold(u.UserPrincipalName, who) {
-			claims.ObjectID, claims.UserPrincipalName = u.ID, u.UserPrincipalName
+	list := d.Violations
+	for _, n := range needs {
+		for i, v := range list {
+			if n.without != "" && v.Code == policy.CodePermissionMissing && strings.Contains(v.Message, " "+string(n.op)+":") {
+				list[i].Message += "; grant it, or " + n.without
+			}
 		}
 	}
-	if claims.ObjectID == "" {
-		return "", usagef("--caller %q is not in the emulator's directory", who)
-	}
-	return graphchattest.Token(claims), nil
+	return list
 }
 
 // credentialConfig is what a credential for Microsoft Graph is built from.
@@ -133,21 +236,22 @@ type credentialConfig struct {
 	Prompt   func(message string) // device code instructions
 }
 
-func (e *env) connectGraph(t targetFlags, f checkFlags, opts *graphchat.Options) (*graphchat.Client, func(), error) {
+// connectGraph signs in to Microsoft Graph: the credential comes from the
+// environment (application), a device code or the Azure CLI (delegated).
+// The token is fetched once here, so that a failed sign-in is reported
+// before anything else (exit code 3), and its claims give the context.
+func (e *env) connectGraph(ctx context.Context, s *session, t *targetFlags, f *checkFlags, opts *graphchat.Options) error {
 	if f.token != "" {
-		return nil, nil, usagef("--token is for emulator targets; --target graph signs in through azidentity")
+		return usagef("--token is for emulator targets; --target graph signs in through azidentity")
 	}
 	auth := policy.AuthType(f.auth)
-	if auth != policy.AuthDelegated && auth != policy.AuthApplication {
-		return nil, nil, usagef("--auth %q: want delegated or application", f.auth)
-	}
 	cfg := credentialConfig{Auth: auth, UseCLI: t.useCLI, Cloud: opts.Cloud, TenantID: e.getenv("AZURE_TENANT_ID"), ClientID: e.getenv("AZURE_CLIENT_ID"),
 		Prompt: func(msg string) { fmt.Fprintln(e.stderr, msg) }}
 	var missing []string
 	switch {
 	case auth == policy.AuthApplication:
 		if t.useCLI {
-			return nil, nil, usagef("--use-cli signs in a user: it is for --auth delegated")
+			return usagef("--use-cli signs in a user: it is for --auth delegated")
 		}
 		for _, v := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID"} {
 			if e.getenv(v) == "" {
@@ -158,7 +262,7 @@ func (e *env) connectGraph(t targetFlags, f checkFlags, opts *graphchat.Options)
 			missing = append(missing, "AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)")
 		}
 		if len(missing) > 0 {
-			return nil, nil, usagef("--target graph --auth application reads the app's credentials from the environment: set %s", strings.Join(missing, ", "))
+			return authf(nil, "--target graph --auth application reads the app's credentials from the environment: set %s", strings.Join(missing, ", "))
 		}
 	case t.useCLI:
 		// The Azure CLI takes one resource scope: ask for .default; the
@@ -166,7 +270,7 @@ func (e *env) connectGraph(t targetFlags, f checkFlags, opts *graphchat.Options)
 		opts.TokenScopes = []string{"https://" + opts.Cloud.GraphHost + "/.default"}
 	default:
 		if cfg.ClientID == "" {
-			return nil, nil, usagef("--target graph --auth delegated signs in with a device code for your app registration: set AZURE_CLIENT_ID (and AZURE_TENANT_ID), or use --use-cli after \"az login\"")
+			return authf(nil, "--target graph --auth delegated signs in with a device code for your app registration: set AZURE_CLIENT_ID (and AZURE_TENANT_ID), or use --use-cli after \"az login\"")
 		}
 	}
 	opts.Auth = auth
@@ -175,13 +279,46 @@ func (e *env) connectGraph(t targetFlags, f checkFlags, opts *graphchat.Options)
 	}
 	cred, err := e.newCredential(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("building the credential: %w", err)
+		return authf(err, "building the credential: %v", err)
 	}
-	c, err := graphchat.NewFromCredential(cred, opts)
+	scopes := opts.TokenScopes
+	if len(scopes) == 0 {
+		if scopes, err = graphchat.Scopes(auth, opts.Cloud, opts.Operations...); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	tok, err := cred.GetToken(ctx, azpolicy.TokenRequestOptions{Scopes: scopes})
 	if err != nil {
-		return nil, nil, usagef("%v", err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fix := "check the settings above"
+		if t.useCLI {
+			fix = "run \"az login\" (the Azure CLI must be installed)"
+		}
+		return authf(err, "signing in for %s: %v: %s", strings.Join(scopes, " "), firstLine(err), fix)
 	}
-	return c, func() {}, nil
+	s.token = tok.Token
+	// Tokens are opaque to clients: a token that cannot be read (such as a
+	// personal account's) leaves the context to the flags.
+	claims, _ := policy.ParseToken(tok.Token)
+	if claims == nil {
+		fmt.Fprintln(e.stderr, "warning: the token's claims cannot be read: the caller and the grant are not checked before sending")
+		s.token = ""
+	}
+	if s.know, err = e.know(ctx, f, t, claims, opts.Operations); err != nil {
+		return err
+	}
+	opts.Directory = s.know.pc.Directory
+	if s.client, err = graphchat.NewFromCredential(cred, opts); err != nil {
+		return usagef("%v", err)
+	}
+	return nil
+}
+
+func firstLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return redact(msg)
 }
 
 // newAzureCredential builds the azidentity credential for a configuration.
@@ -213,4 +350,24 @@ func newAzureCredential(cfg credentialConfig) (azcore.TokenCredential, error) {
 			return nil
 		},
 	})
+}
+
+// connect is open for a command that needs only the client (bulk, until it
+// uses open): it returns the client and the function that releases it.
+func (e *env) connect(ctx context.Context, t targetFlags, f checkFlags, ops []policy.Operation) (*graphchat.Client, func(), error) {
+	needs := make([]need, len(ops), len(ops)+1)
+	for i, op := range ops {
+		needs[i] = need{op: op}
+		if op == policy.OpListChats {
+			needs[i].without = "run with --lookup=false"
+			// The lookup tells a group's members given by name from
+			// others by their object ids.
+			needs = append(needs, need{op: policy.OpResolveUser, without: "give members by object id, or run with --lookup=false"})
+		}
+	}
+	s, err := e.open(ctx, &f, &t, needs...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.client, s.Close, nil
 }

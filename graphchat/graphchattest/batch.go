@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"time"
@@ -31,9 +29,11 @@ type batchResponse struct {
 	Body    json.RawMessage   `json:"body,omitempty"`
 }
 
-// batch answers POST /$batch: every inner request is answered on its own
-// (authorized, rate limited), in order, with 424 for a request whose
-// dependency failed.
+// batch answers POST /$batch as JSON batching describes it: at most
+// MaxBatchRequests requests with unique ids, a known method and a relative
+// url, a Content-Type header with any body, dependsOn naming requests of the
+// batch. Each request is answered on its own (authorized, throttled), after
+// those it depends on, with 424 when one of them failed.
 func (e *Emulator) batch(q *request) *response {
 	body, resp := e.readBody(q)
 	if resp != nil {
@@ -42,43 +42,114 @@ func (e *Emulator) batch(q *request) *response {
 	var in struct {
 		Requests []batchRequest `json:"requests"`
 	}
-	if err := json.Unmarshal(body, &in); err != nil || in.Requests == nil {
+	var raw struct {
+		Requests []map[string]json.RawMessage `json:"requests"`
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil || json.Unmarshal(body, &raw) != nil || json.Unmarshal(body, &in) != nil || in.Requests == nil {
 		return e.graphError(q, http.StatusBadRequest, "BadRequest", "Invalid batch payload: want {\"requests\": [...]}.", nil)
+	}
+	k := unknownProperty(top, batchProperties)
+	for i := 0; k == "" && i < len(raw.Requests); i++ {
+		k = unknownProperty(raw.Requests[i], batchItemProperties)
+	}
+	if k != "" {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid batch payload: unknown property '%s'.", k), nil)
 	}
 	if n := len(in.Requests); n == 0 || n > MaxBatchRequests {
 		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("A batch holds 1 to %d requests, found %d.", MaxBatchRequests, n), nil)
 	}
-	seen := map[string]bool{}
-	for _, r := range in.Requests {
-		if r.ID == "" || seen[r.ID] {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request ids must be present and unique: %q.", r.ID), nil)
+	bad := func(format string, args ...any) *response {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf(format, args...), nil)
+	}
+	index := map[string]int{}
+	for i, r := range in.Requests {
+		if _, dup := index[r.ID]; r.ID == "" || dup {
+			return bad("Batch request ids must be present and unique: %q.", r.ID)
 		}
-		seen[r.ID] = true
-		if len(r.Body) > 0 && !strings.EqualFold(headerValue(r.Headers, "Content-Type"), "application/json") {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request %q has a body but no Content-Type header.", r.ID), nil)
+		index[r.ID] = i
+		if !knownMethod(r.Method) {
+			return bad("Batch request %q has an invalid method %q: want GET, POST, PUT, PATCH or DELETE.", r.ID, r.Method)
+		}
+		if r.URL == "" {
+			return bad("Batch request %q has no url.", r.ID)
+		}
+		if len(r.Body) > 0 && headerValue(r.Headers, "Content-Type") == "" {
+			return bad("Write request id : %s does not contain Content-Type header or body.", r.ID)
 		}
 	}
+	order, msg := batchOrder(in.Requests, index)
+	if msg != "" {
+		return bad("%s", msg)
+	}
 	status := map[string]int{}
-	out := make([]batchResponse, 0, len(in.Requests))
-	for _, r := range in.Requests {
+	answers := make([]batchResponse, len(in.Requests))
+	for _, i := range order {
+		r := in.Requests[i]
 		failed := ""
 		for _, d := range r.DependsOn {
-			if s, ok := status[d]; !ok || s >= 400 {
+			if status[d] >= 400 {
 				failed = d
 			}
 		}
 		var br batchResponse
 		if failed != "" {
 			inner := &request{r: q.r, requestID: newID(), clientRequestID: q.clientRequestID, batch: true}
-			resp := e.graphError(inner, http.StatusFailedDependency, "FailedDependency", fmt.Sprintf("Request %q depends on %q, which failed.", r.ID, failed), nil)
+			resp := e.graphError(inner, http.StatusFailedDependency, genericCode(http.StatusFailedDependency), fmt.Sprintf("Request %q depends on %q, which failed.", r.ID, failed), nil)
 			br = toBatchResponse(r.ID, resp)
 		} else {
 			br = e.innerRequest(q, r)
 		}
 		status[r.ID] = br.Status
-		out = append(out, br)
+		answers[i] = br
 	}
+	out := answers
 	return e.jsonResponse(http.StatusOK, map[string]any{"responses": out}, nil)
+}
+
+// batchOrder returns the order to answer requests in: each after those it
+// depends on, otherwise in the order given. It refuses a dependency on an
+// id not in the batch and a cycle.
+func batchOrder(reqs []batchRequest, index map[string]int) ([]int, string) {
+	for _, r := range reqs {
+		for _, d := range r.DependsOn {
+			if _, ok := index[d]; !ok {
+				return nil, fmt.Sprintf("Batch request %q depends on %q, which is not in the batch.", r.ID, d)
+			}
+		}
+	}
+	done := make([]bool, len(reqs))
+	var order []int
+	for len(order) < len(reqs) {
+		progress := false
+		for i, r := range reqs {
+			if done[i] {
+				continue
+			}
+			ready := true
+			for _, d := range r.DependsOn {
+				ready = ready && done[index[d]]
+			}
+			if ready {
+				done[i], progress = true, true
+				order = append(order, i)
+			}
+		}
+		if !progress {
+			return nil, "Batch requests depend on each other in a cycle."
+		}
+	}
+	return order, ""
+}
+
+// knownMethod reports whether m is a method Graph's chat endpoints answer;
+// the check is case-insensitive, as batch items are seen written "get".
+func knownMethod(m string) bool {
+	switch strings.ToUpper(m) {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
 }
 
 func headerValue(h map[string]string, name string) string {
@@ -102,8 +173,13 @@ func (e *Emulator) innerRequest(q *request, r batchRequest) batchResponse {
 		inner := &request{r: q.r, requestID: newID(), batch: true}
 		return toBatchResponse(r.ID, e.graphError(inner, http.StatusBadRequest, "BadRequest", "Invalid request URL.", nil))
 	}
-	hr := httptest.NewRequestWithContext(q.r.Context(), strings.ToUpper(r.Method), u.String(), io.NopCloser(bytes.NewReader(r.Body)))
+	hr, err := http.NewRequestWithContext(q.r.Context(), strings.ToUpper(r.Method), u.String(), bytes.NewReader(r.Body))
+	if err != nil {
+		inner := &request{r: q.r, requestID: newID(), batch: true}
+		return toBatchResponse(r.ID, e.graphError(inner, http.StatusBadRequest, "BadRequest", "Invalid request URL.", nil))
+	}
 	hr.Host = q.r.Host
+	hr.RemoteAddr = q.r.RemoteAddr
 	for k, v := range r.Headers {
 		hr.Header.Set(k, v)
 	}
@@ -121,7 +197,7 @@ func (e *Emulator) innerRequest(q *request, r batchRequest) batchResponse {
 		resp = e.graphError(inner, http.StatusTooManyRequests, "TooManyRequests", "Too many requests, retry after the time in Retry-After.",
 			http.Header{"Retry-After": {formatSeconds(wait)}})
 	} else {
-		resp = e.route(inner)
+		resp = e.guard(inner, func() *response { return e.route(inner) })
 	}
 	e.record(inner, resp.status, start, FaultNone)
 	br := toBatchResponse(r.ID, resp)

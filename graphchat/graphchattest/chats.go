@@ -14,8 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/graphchat/graphchat/policy"
+	"unicode/utf8"
 )
 
 const memberType = "#microsoft.graph.aadUserConversationMember"
@@ -29,7 +28,7 @@ type chat struct {
 	Members     []*member
 	pairKey     string // oneOnOne: the unordered pair of users
 	// addsBlocked is set on groups created with two members, which the
-	// service is reported to keep at two (RosterAddMemberBlocked).
+	// service is reported to keep at two (Options.ReportedAddMemberBlocked).
 	addsBlocked bool
 }
 
@@ -107,6 +106,23 @@ type wireMember struct {
 	VisibleSince *string  `json:"visibleHistoryStartDateTime"`
 }
 
+// readMember reads a conversationMember object; a non-empty message is the
+// reason for a 400.
+func readMember(data []byte) (wireMember, string) {
+	var raw map[string]json.RawMessage
+	var w wireMember
+	if err := json.Unmarshal(data, &raw); err != nil || raw == nil {
+		return w, "Unable to read JSON request payload: a member must be a JSON object."
+	}
+	if k := unknownProperty(raw, memberProperties); k != "" {
+		return w, unknownPropertyMessage(k, "microsoft.graph.aadUserConversationMember")
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return w, "Unable to read JSON request payload: " + err.Error()
+	}
+	return w, ""
+}
+
 // resolveMember checks one member of a request and finds its user. A
 // non-empty message is the reason for a 400.
 func (e *Emulator) resolveMember(i int, w wireMember) (*member, string) {
@@ -172,7 +188,7 @@ func (e *Emulator) resolveMember(i int, w wireMember) (*member, string) {
 }
 
 func (e *Emulator) createChat(q *request) *response {
-	if resp := e.authorize(q, policy.OpCreateChat); resp != nil {
+	if resp := e.authorize(q, opCreateChat); resp != nil {
 		return resp
 	}
 	body, resp := e.readBody(q)
@@ -183,6 +199,9 @@ func (e *Emulator) createChat(q *request) *response {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
 		return bad("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
+	}
+	if k := unknownProperty(raw, chatProperties); k != "" {
+		return bad(unknownPropertyMessage(k, "microsoft.graph.chat"))
 	}
 	var in struct {
 		ChatType      *string           `json:"chatType"`
@@ -206,11 +225,8 @@ func (e *Emulator) createChat(q *request) *response {
 		if *in.ChatType == "oneOnOne" {
 			return bad("Topic can only be set on group chats.")
 		}
-		if n := len([]rune(*in.Topic)); n > 250 {
-			return bad(fmt.Sprintf("Topic length %d exceeds the limit of 250.", n))
-		}
-		if strings.Contains(*in.Topic, ":") {
-			return bad("Topic cannot contain ':'.")
+		if msg := topicProblem(*in.Topic); msg != "" {
+			return bad(msg)
 		}
 	}
 	switch n := len(in.Members); {
@@ -224,9 +240,9 @@ func (e *Emulator) createChat(q *request) *response {
 	}
 	members := make([]*member, 0, len(in.Members))
 	for i, rm := range in.Members {
-		var w wireMember
-		if err := json.Unmarshal(rm, &w); err != nil {
-			return bad(fmt.Sprintf("Unable to read members[%d]: %v", i, err))
+		w, msg := readMember(rm)
+		if msg != "" {
+			return bad(msg)
 		}
 		m, msg := e.resolveMember(i, w)
 		if msg != "" {
@@ -249,38 +265,7 @@ func (e *Emulator) createChat(q *request) *response {
 		}
 	}
 
-	e.mu.Lock()
-	now := e.now().UTC().Truncate(time.Millisecond)
-	var ch *chat
-	status := http.StatusCreated
-	if *in.ChatType == "oneOnOne" {
-		ids := []string{strings.ToLower(members[0].UserID), strings.ToLower(members[1].UserID)}
-		sort.Strings(ids)
-		key := ids[0] + "_" + ids[1]
-		for _, c := range e.chats {
-			if c.pairKey == key {
-				ch = c // the service returns the existing one-on-one chat
-			}
-		}
-		if ch == nil {
-			ch = &chat{ID: "19:" + key + "@unq.gbl.spaces", Type: "oneOnOne", Created: now, LastUpdated: now, pairKey: key}
-		}
-	} else {
-		var b [16]byte
-		rand.Read(b[:])
-		ch = &chat{ID: "19:" + hex.EncodeToString(b[:]) + "@thread.v2", Type: "group", Topic: in.Topic, Created: now, LastUpdated: now, addsBlocked: len(members) == 2}
-	}
-	if _, exists := e.byID[ch.ID]; !exists {
-		for _, m := range members {
-			m.ID = membershipID(e.tenant, ch.ID, m.UserID)
-			m.VisibleSince = time.Time{}
-		}
-		ch.Members = members
-		e.chats = append(e.chats, ch)
-		e.byID[ch.ID] = ch
-	}
-	out := e.chatJSON(q, ch, false)
-	e.mu.Unlock()
+	ch, out := e.saveChat(q, *in.ChatType, in.Topic, members)
 
 	if len(in.InstalledApps) == 1 {
 		op := newID()
@@ -288,44 +273,121 @@ func (e *Emulator) createChat(q *request) *response {
 			"Location": {fmt.Sprintf("/chats('%s')/operations('%s')", ch.ID, op)},
 		}}
 	}
-	return e.jsonResponse(status, out, nil)
+	return e.jsonResponse(http.StatusCreated, out, nil)
+}
+
+// saveChat stores a new chat, or finds the one-on-one chat of the same
+// pair, and renders it.
+func (e *Emulator) saveChat(q *request, chatType string, topic *string, members []*member) (*chat, map[string]any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now().UTC().Truncate(time.Millisecond)
+	var ch *chat
+	if chatType == "oneOnOne" {
+		ids := []string{strings.ToLower(members[0].UserID), strings.ToLower(members[1].UserID)}
+		sort.Strings(ids)
+		key := ids[0] + "_" + ids[1]
+		ch = e.byPair[key] // the service returns the existing one-on-one chat
+		if ch == nil {
+			ch = &chat{ID: "19:" + key + "@unq.gbl.spaces", Type: "oneOnOne", Created: now, LastUpdated: now, pairKey: key}
+		}
+	} else {
+		var b [16]byte
+		rand.Read(b[:])
+		ch = &chat{ID: "19:" + hex.EncodeToString(b[:]) + "@thread.v2", Type: "group", Topic: topic, Created: now, LastUpdated: now, addsBlocked: len(members) == 2}
+	}
+	if _, exists := e.byID[ch.ID]; !exists {
+		for _, m := range members {
+			m.ID = membershipID(e.tenant, ch.ID, m.UserID)
+			m.VisibleSince = time.Time{}
+		}
+		ch.Members = members
+		e.store(ch)
+	}
+	return ch, e.chatJSON(q, ch, view{entity: true})
+}
+
+// store adds a new chat, forgetting the oldest beyond MaxChats; the caller
+// holds e.mu.
+func (e *Emulator) store(ch *chat) {
+	if limit := e.opts.MaxChats; limit > 0 && len(e.chats) >= limit {
+		old := e.chats[0]
+		e.chats[0] = nil
+		e.chats = e.chats[1:]
+		delete(e.byID, old.ID)
+		if old.pairKey != "" {
+			delete(e.byPair, old.pairKey)
+		}
+		e.stats.ChatsEvicted++
+	}
+	e.chats = append(e.chats, ch)
+	e.byID[ch.ID] = ch
+	if ch.pairKey != "" {
+		e.byPair[ch.pairKey] = ch
+	}
 }
 
 func membershipID(tenant, chatID, userID string) string {
 	return base64.StdEncoding.EncodeToString([]byte("1#" + tenant + "#" + chatID + "#" + userID))
 }
 
-// chatJSON renders a chat; the caller holds e.mu.
-func (e *Emulator) chatJSON(q *request, c *chat, expandMembers bool) map[string]any {
+// view says how a chat is rendered.
+type view struct {
+	entity             bool // a single entity, with its @odata.context
+	members            bool // $expand=members
+	memberLimit        int  // at most this many expanded members when positive
+	lastMessagePreview bool // $expand=lastMessagePreview
+}
+
+// chatJSON renders a chat with the properties of the chat resource; the
+// caller holds e.mu. viewpoint is populated only in delegated calls, as the
+// resource page says; onlineMeetingInfo is null (no chat here comes from a
+// meeting) and lastMessagePreview, when expanded, is null (no message is
+// ever sent).
+func (e *Emulator) chatJSON(q *request, c *chat, v view) map[string]any {
 	var topic any
 	if c.Topic != nil {
 		topic = *c.Topic
 	}
 	out := map[string]any{
-		"@odata.context":      fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats/$entity", q.version),
-		"id":                  c.ID,
-		"topic":               topic,
-		"createdDateTime":     formatTime(c.Created),
-		"lastUpdatedDateTime": formatTime(c.LastUpdated),
-		"chatType":            c.Type,
-		"webUrl":              fmt.Sprintf("https://teams.microsoft.com/l/chat/%s/0?tenantId=%s", url.PathEscape(c.ID), e.tenant),
-		"tenantId":            e.tenant,
-		"onlineMeetingInfo":   nil,
-		"viewpoint":           nil,
+		"id":                    c.ID,
+		"topic":                 topic,
+		"createdDateTime":       formatTime(c.Created),
+		"lastUpdatedDateTime":   formatTime(c.LastUpdated),
+		"chatType":              c.Type,
+		"webUrl":                fmt.Sprintf("https://teams.microsoft.com/l/chat/%s/0?tenantId=%s", url.PathEscape(c.ID), e.tenant),
+		"tenantId":              e.tenant,
+		"isHiddenForAllMembers": false,
+		"onlineMeetingInfo":     nil,
+		"viewpoint":             nil,
 	}
-	if expandMembers {
-		ms := make([]any, len(c.Members))
-		for i, m := range c.Members {
-			ms[i] = memberJSON(m)
+	if v.entity {
+		out["@odata.context"] = fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats/$entity", q.version)
+	}
+	if cl := q.claims; cl != nil && !cl.app() {
+		out["viewpoint"] = map[string]any{"isHidden": false, "lastMessageReadDateTime": nil}
+	}
+	if v.members {
+		ms := []any{}
+		for _, m := range c.Members {
+			if v.memberLimit > 0 && len(ms) == v.memberLimit {
+				break
+			}
+			ms = append(ms, e.memberJSON(m))
 		}
 		out["members"] = ms
+	}
+	if v.lastMessagePreview {
+		out["lastMessagePreview"] = nil
 	}
 	return out
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
-func memberJSON(m *member) map[string]any {
+// memberJSON renders an aadUserConversationMember. External (federated)
+// members come back without displayName and email, as the service answers.
+func (e *Emulator) memberJSON(m *member) map[string]any {
 	out := map[string]any{
 		"@odata.type":                 memberType,
 		"id":                          m.ID,
@@ -336,17 +398,18 @@ func memberJSON(m *member) map[string]any {
 		"email":                       nil,
 		"tenantId":                    m.TenantID,
 	}
-	if m.User != nil {
+	if m.User != nil && strings.EqualFold(m.TenantID, e.tenant) {
 		out["displayName"] = m.User.DisplayName
 		out["email"] = m.User.Mail
 	}
 	return out
 }
 
-func (e *Emulator) lookupChat(q *request, id string) (*chat, *response) {
-	id, _ = url.PathUnescape(id)
+// lookupChat finds a chat the caller may see; the caller holds e.mu. With
+// a user (from /me or /users/{u}), the chat must be one of that user's.
+func (e *Emulator) lookupChat(q *request, id, userID string) (*chat, *response) {
 	c := e.byID[id]
-	if c == nil {
+	if c == nil || userID != "" && !c.hasMember(userID) {
 		return nil, e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("Chat '%s' was not found.", id), nil)
 	}
 	if cl := q.claims; cl != nil && !cl.app() && !c.hasMember(cl.ObjectID) {
@@ -359,32 +422,40 @@ func (c *chat) hasMember(userID string) bool {
 	return slices.ContainsFunc(c.Members, func(m *member) bool { return strings.EqualFold(m.UserID, userID) })
 }
 
-func (e *Emulator) getChat(q *request, id string) *response {
-	if resp := e.authorize(q, policy.OpGetChat); resp != nil {
+func (e *Emulator) getChat(q *request, sc scope, id string) *response {
+	if resp := e.authorize(q, opGetChat); resp != nil {
 		return resp
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id)
+	userID, resp := e.scopeUser(q, sc)
 	if resp != nil {
 		return resp
 	}
-	return e.jsonResponse(http.StatusOK, e.chatJSON(q, c, strings.Contains(q.r.URL.Query().Get("$expand"), "members")), nil)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, resp := e.lookupChat(q, id, userID)
+	if resp != nil {
+		return resp
+	}
+	return e.jsonResponse(http.StatusOK, e.chatJSON(q, c, view{entity: true, members: strings.Contains(q.r.URL.Query().Get("$expand"), "members")}), nil)
 }
 
-func (e *Emulator) listMembers(q *request, id string) *response {
-	if resp := e.authorize(q, policy.OpListMembers); resp != nil {
+func (e *Emulator) listMembers(q *request, sc scope, id string) *response {
+	if resp := e.authorize(q, opListMembers); resp != nil {
+		return resp
+	}
+	userID, resp := e.scopeUser(q, sc)
+	if resp != nil {
 		return resp
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id)
+	c, resp := e.lookupChat(q, id, userID)
 	if resp != nil {
 		return resp
 	}
 	values := make([]any, len(c.Members))
 	for i, m := range c.Members {
-		values[i] = memberJSON(m)
+		values[i] = e.memberJSON(m)
 	}
 	return e.jsonResponse(http.StatusOK, map[string]any{
 		"@odata.context": fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats('%s')/members", q.version, c.ID),
@@ -393,17 +464,73 @@ func (e *Emulator) listMembers(q *request, id string) *response {
 	}, nil)
 }
 
-func (e *Emulator) addMember(q *request, id string) *response {
-	if resp := e.authorize(q, policy.OpAddMember); resp != nil {
+// updateChat answers PATCH /chats/{id}: the topic of a group chat, at most
+// 250 characters without ':' (chat-patch).
+func (e *Emulator) updateChat(q *request, id string) *response {
+	if resp := e.authorize(q, opUpdateChat); resp != nil {
 		return resp
 	}
 	body, resp := e.readBody(q)
 	if resp != nil {
 		return resp
 	}
-	var w wireMember
-	if err := json.Unmarshal(body, &w); err != nil {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload.", nil)
+	bad := func(msg string) *response { return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil) }
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
+		return bad("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
+	}
+	if k := unknownProperty(raw, chatProperties); k != "" {
+		return bad(unknownPropertyMessage(k, "microsoft.graph.chat"))
+	}
+	for k := range raw {
+		if k != "topic" && k != "@odata.type" {
+			return bad(fmt.Sprintf("The property '%s' cannot be updated: only topic can.", k))
+		}
+	}
+	var topic *string
+	if err := json.Unmarshal(raw["topic"], &topic); err != nil || topic == nil {
+		return bad("The topic must be a string.")
+	}
+	if msg := topicProblem(*topic); msg != "" {
+		return bad(msg)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, resp := e.lookupChat(q, id, "")
+	if resp != nil {
+		return resp
+	}
+	if c.Type != "group" {
+		return bad("Topic can only be set on group chats.")
+	}
+	c.Topic = topic
+	c.LastUpdated = e.now().UTC().Truncate(time.Millisecond)
+	return e.jsonResponse(http.StatusOK, e.chatJSON(q, c, view{entity: true}), nil)
+}
+
+// topicProblem returns why a topic is refused, or "": at most 250
+// characters, no ':' (chat-post and chat-patch).
+func topicProblem(t string) string {
+	if n := utf8.RuneCountInString(t); n > 250 {
+		return fmt.Sprintf("Topic length %d exceeds the limit of 250.", n)
+	}
+	if strings.Contains(t, ":") {
+		return "Topic cannot contain ':'."
+	}
+	return ""
+}
+
+func (e *Emulator) addMember(q *request, id string) *response {
+	if resp := e.authorize(q, opAddMember); resp != nil {
+		return resp
+	}
+	body, resp := e.readBody(q)
+	if resp != nil {
+		return resp
+	}
+	w, msg := readMember(body)
+	if msg != "" {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil)
 	}
 	m, msg := e.resolveMember(0, w)
 	if msg != "" {
@@ -420,14 +547,14 @@ func (e *Emulator) addMember(q *request, id string) *response {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id)
+	c, resp := e.lookupChat(q, id, "")
 	if resp != nil {
 		return resp
 	}
 	if c.Type != "group" {
 		return e.graphError(q, http.StatusBadRequest, "BadRequest", "Members cannot be added to a one-on-one chat.", nil)
 	}
-	if c.addsBlocked {
+	if c.addsBlocked && e.opts.ReportedAddMemberBlocked {
 		return e.graphError(q, http.StatusBadRequest, "RosterAddMemberBlocked", "Adding members to this chat is blocked: it was created with two members.", nil)
 	}
 	if c.hasMember(m.UserID) {
@@ -445,13 +572,12 @@ func (e *Emulator) addMember(q *request, id string) *response {
 }
 
 func (e *Emulator) removeMember(q *request, id, membership string) *response {
-	if resp := e.authorize(q, policy.OpRemoveMember); resp != nil {
+	if resp := e.authorize(q, opRemoveMember); resp != nil {
 		return resp
 	}
-	membership, _ = url.PathUnescape(membership)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id)
+	c, resp := e.lookupChat(q, id, "")
 	if resp != nil {
 		return resp
 	}
@@ -468,22 +594,27 @@ func (e *Emulator) removeMember(q *request, id, membership string) *response {
 }
 
 func (e *Emulator) getUser(q *request, ref string) *response {
-	if resp := e.authorize(q, policy.OpGetUser); resp != nil {
+	if resp := e.authorize(q, opGetUser); resp != nil {
 		return resp
 	}
-	ref, _ = url.PathUnescape(ref)
 	e.mu.Lock()
 	u := e.findUser(ref)
 	e.mu.Unlock()
 	if u == nil || (u.TenantID != "" && !strings.EqualFold(u.TenantID, e.tenant)) {
-		return e.graphError(q, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", ref), nil)
+		return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("User '%s' was not found.", ref), nil)
 	}
 	full := map[string]any{"id": u.ID, "userPrincipalName": u.UserPrincipalName, "displayName": u.DisplayName, "mail": u.Mail, "userType": u.UserType}
-	// User.ReadBasic.All reads only the basic profile, which has no userType.
-	if c := q.claims; c != nil && !slices.ContainsFunc(c.permissions(), func(p string) bool {
-		return !strings.EqualFold(p, "User.ReadBasic.All") && slices.ContainsFunc([]string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}, func(a string) bool { return strings.EqualFold(a, p) })
-	}) {
-		delete(full, "userType")
+	if c := q.claims; c != nil {
+		self := !c.app() && strings.EqualFold(c.ObjectID, u.ID)
+		fullProfile := c.holds("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All") ||
+			self && c.holds("User.Read", "User.ReadWrite")
+		switch {
+		case fullProfile:
+		case !c.app() && c.holds("User.ReadBasic.All"):
+			delete(full, "userType") // the basic profile has no userType
+		default: // User.Read and User.ReadWrite read the signed-in user only
+			return e.graphError(q, http.StatusForbidden, "Forbidden", "Insufficient privileges to complete the operation.", nil)
+		}
 	}
 	out := map[string]any{"@odata.context": fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#users/$entity", q.version)}
 	if sel := q.r.URL.Query().Get("$select"); sel != "" {
@@ -500,62 +631,93 @@ func (e *Emulator) getUser(q *request, ref string) *response {
 	return e.jsonResponse(http.StatusOK, out, nil)
 }
 
-// filterPattern matches the $filter clauses the emulator supports:
+// filterClause matches the $filter clauses the emulator supports:
 // chatType eq '...' and topic eq '...', joined by "and".
 var filterClause = regexp.MustCompile(`^\s*(chatType|topic)\s+eq\s+'((?:[^']|'')*)'\s*$`)
 
-func (e *Emulator) listChats(q *request, userRef string) *response {
-	if resp := e.authorize(q, policy.OpListChats); resp != nil {
+// orderBy is the one $orderby list chats supports.
+var orderBy = regexp.MustCompile(`^\s*lastMessagePreview/createdDateTime\s+desc\s*$`)
+
+// Limits of list chats (chat-list): $top at most 50; with $expand=members
+// the service returns at most 25 members of each chat (a known issue the
+// page documents).
+const (
+	maxListTop      = 50
+	maxExpandMember = 25
+)
+
+// listChats answers GET /chats and /me/chats (the signed-in user's chats,
+// delegated) and /users/{u}/chats. It applies the documented query options
+// ($filter on chatType and topic, $expand of members and
+// lastMessagePreview, $top, $orderby=lastMessagePreview/createdDateTime
+// desc) and refuses the others, which the page says are not supported.
+func (e *Emulator) listChats(q *request, sc scope) *response {
+	if resp := e.authorize(q, opListChats); resp != nil {
 		return resp
 	}
-	var userID string
-	switch {
-	case userRef == "":
-		if q.claims == nil || q.claims.app() {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow.", nil)
+	if sc.kind == "chats" {
+		if q.claims != nil && q.claims.app() {
+			return e.graphError(q, http.StatusBadRequest, "BadRequest", "GET /chats lists the signed-in user's chats: with application permissions use /users/{id}/chats.", nil)
 		}
-		userID = q.claims.ObjectID
-	default:
-		ref, _ := url.PathUnescape(userRef)
-		e.mu.Lock()
-		u := e.findUser(ref)
-		e.mu.Unlock()
-		if u == nil {
-			return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("User '%s' was not found.", ref), nil)
-		}
-		userID = u.ID
-		if c := q.claims; c != nil && !c.app() && !strings.EqualFold(c.ObjectID, userID) {
-			return e.graphError(q, http.StatusForbidden, "Forbidden", "A delegated call can list only the signed-in user's chats.", nil)
+		sc.kind = "me"
+	}
+	userID, resp := e.scopeUser(q, sc)
+	if resp != nil {
+		return resp
+	}
+	bad := func(msg string) *response { return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil) }
+	query := q.r.URL.Query()
+	for k := range query {
+		switch k {
+		case "$filter", "$expand", "$top", "$orderby", "$skiptoken":
+		default:
+			if strings.HasPrefix(k, "$") {
+				return bad(fmt.Sprintf("The query parameter '%s' is not supported by list chats.", k))
+			}
 		}
 	}
-	query := q.r.URL.Query()
 	conds := map[string]string{}
 	if f := query.Get("$filter"); f != "" {
 		for _, clause := range strings.Split(f, " and ") {
 			m := filterClause.FindStringSubmatch(clause)
 			if m == nil {
-				return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Unsupported $filter clause '%s'.", strings.TrimSpace(clause)), nil)
+				return bad(fmt.Sprintf("Unsupported $filter clause '%s'.", strings.TrimSpace(clause)))
 			}
 			conds[m[1]] = strings.ReplaceAll(m[2], "''", "'")
 		}
 	}
-	top := 50
+	top := maxListTop
 	if t := query.Get("$top"); t != "" {
 		n, err := strconv.Atoi(t)
-		if err != nil || n < 1 || n > 50 {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", "$top must be from 1 to 50.", nil)
+		if err != nil || n < 1 || n > maxListTop {
+			return bad(fmt.Sprintf("$top must be from 1 to %d.", maxListTop))
 		}
 		top = n
+	}
+	if o := query.Get("$orderby"); o != "" && !orderBy.MatchString(o) {
+		return bad("$orderby supports only lastMessagePreview/createdDateTime desc.")
+	}
+	var v view
+	if x := query.Get("$expand"); x != "" {
+		for _, p := range strings.Split(x, ",") {
+			switch strings.TrimSpace(p) {
+			case "members":
+				v.members, v.memberLimit = true, maxExpandMember
+			case "lastMessagePreview":
+				v.lastMessagePreview = true
+			default:
+				return bad(fmt.Sprintf("$expand supports members and lastMessagePreview, not '%s'.", strings.TrimSpace(p)))
+			}
+		}
 	}
 	skip := 0
 	if s := query.Get("$skiptoken"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", "Invalid $skiptoken.", nil)
+			return bad("Invalid $skiptoken.")
 		}
 		skip = n
 	}
-	expand := strings.Contains(query.Get("$expand"), "members")
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var matched []*chat
@@ -574,7 +736,7 @@ func (e *Emulator) listChats(q *request, userRef string) *response {
 	}
 	values := []any{}
 	for i := skip; i < len(matched) && i < skip+top; i++ {
-		values = append(values, e.chatJSON(q, matched[i], expand))
+		values = append(values, e.chatJSON(q, matched[i], v))
 	}
 	out := map[string]any{
 		"@odata.context": fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats", q.version),

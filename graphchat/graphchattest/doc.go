@@ -3,30 +3,94 @@
 //
 // [New] returns an http.Handler; [NewServer] starts it on a loopback port
 // and gives its base URL (http://127.0.0.1:PORT/v1.0) to use as
-// graphchat.Options.BaseURL. It answers as Graph does, with its own checks
-// (independent of package policy, so that it is a second opinion):
+// graphchat.Options.BaseURL. It answers from its own reading of Microsoft's
+// v1.0 reference pages, independent of package policy, so that it is a
+// second witness: a mistake in one shows up as a disagreement in tests.
 //
-//   - POST /v1.0/chats and /beta/chats: 201 with the chat; the existing chat
-//     for a one-on-one pair; a new chat for every group; 202 and a Location
-//     with installedApps; 400 with a Graph error body for invalid bodies
-//     (roles, counts, topic, unknown users, duplicates, @odata.type, bind,
-//     caller missing from a delegated request, malformed JSON, missing
-//     Content-Type). Gzip request bodies are accepted.
-//   - GET /chats/{id}, GET and POST /chats/{id}/members, DELETE
-//     /chats/{id}/members/{membership-id}, GET /users/{id or UPN},
-//     GET /me/chats and /users/{id}/chats ($filter on chatType and topic,
-//     $expand=members, $top), POST /$batch (at most 20 requests, unique ids,
-//     424 for a failed dependency).
-//   - Bearer tokens are read, not verified: [Token] mints them (unsigned).
-//     401 without one unless [Options].Anonymous; 403 when the token holds
-//     no permission that allows the operation.
-//   - Every error body has code, message and innerError with date,
-//     request-id and the request's client-request-id.
+// # Endpoints
+//
+// Under /v1.0 and /beta:
+//
+//   - POST /chats: 201 with the chat; the existing chat for a one-on-one
+//     pair; a new chat for every group; 202 and a Location with
+//     installedApps; 400 with a Graph error body for invalid bodies.
+//   - GET /chats, /me/chats (delegated) and /users/{id | upn}/chats, with
+//     $filter (chatType, topic eq), $expand (members, at most 25 a chat,
+//     and lastMessagePreview), $top (1 to 50) and
+//     $orderby=lastMessagePreview/createdDateTime desc; other query options
+//     are refused 400, as the page says they are not supported.
+//   - GET /chats/{id}, /me/chats/{id}, /users/{id | upn}/chats/{id}, and
+//     GET /members under each; PATCH /chats/{id} (topic, group chats only,
+//     at most 250 characters, no ':'); POST /chats/{id}/members; DELETE
+//     /chats/{id}/members/{membership-id}.
+//   - GET /users/{id | upn}: User.Read reads the signed-in user only,
+//     User.ReadBasic.All the basic profile (no userType).
+//   - POST /$batch as JSON batching describes it: at most 20 requests,
+//     unique ids, a known method, a relative url, Content-Type with any
+//     body, dependsOn within the batch (424 when a dependency failed).
+//
+// A documented path with another method gets 405.
+//
+// # Requests and errors
+//
+// Bodies are read as the service reads them: property names are
+// case-sensitive (a case variant such as "ChatType" or "User@odata.bind" is
+// an unknown property, 400), a key repeated in one object is 400, a UTF-8
+// byte-order mark is skipped, gzip is accepted. Every error has a Graph body
+// {"error":{"code","message","innerError":{"date","request-id",
+// "client-request-id"}}}. Where the documentation gives a status and code,
+// the emulator uses it; where it is silent, the code is the status text
+// without spaces (BadRequest, NotFound, MethodNotAllowed,
+// RequestEntityTooLarge, ...) and the reason is in the message. A defect of
+// the emulator is answered 500 InternalServerError and counted in
+// [Stats].Panics, never a dropped connection.
+//
+// # Tokens and permissions
+//
+// Bearer tokens are read, not verified: [Token] mints unsigned ones. A token
+// is valid as the access-token claims reference defines it: exp present and
+// not passed, nbf reached (both with [ClockSkew], against the real clock,
+// not Options.Now), aud Microsoft Graph or [EmulatorAudience], tid present
+// and the emulated tenant's; otherwise 401 InvalidAuthenticationToken.
+// Without a token the answer is 401 unless Options.Anonymous. Each operation
+// is allowed by the permissions its reference page lists (the emulator's
+// own table); others get 403. Resource-specific consent (*.Chat) never
+// comes in a token, and *.WhereInstalled reaches no chat, as the emulator
+// installs no app.
+//
+// # Options and their defaults
+//
+// The zero [Options] is a Contoso tenant with the built-in users, requiring
+// bearer tokens, with no latency, throttling or fault:
+//
+//	TenantID                  DefaultTenantID
+//	Users                     DefaultUsers(), or a JSON list read by ParseUsers
+//	Anonymous                 false: requests need a bearer token
+//	Latency                   0: added before each request
+//	RateLimit                 0 (off): requests a second, all callers together
+//	Throttle                  zero (off); DocumentedThrottle: 30/s per app,
+//	                          5/s per user listing, 4/min member additions
+//	                          per chat, 1/s writes per app per chat
+//	Faults, Seed              none; ParseFaults("503=0.05,504-after=0.01")
+//	SlowDelay                 30 s: how long slow-after holds a response
+//	ReportedAddMemberBlocked  false: reported, not documented, behaviour
+//	Now                       time.Now: dates of chats and members
+//	Log                       nil: called once per answered request
+//	MaxEntries                DefaultMaxEntries (10,000) recent requests kept
+//	MaxChats                  DefaultMaxChats (10,000) chats, oldest forgotten
+//	MaxBodyBytes              DefaultMaxBodyBytes (4 MiB), larger: 413
+//
+// Memory is bounded under any traffic: [Emulator.Entries] holds the last
+// MaxEntries requests while [Emulator.Stats] counts every one exactly.
+// Servers started by NewServer read headers within
+// [ServerReadHeaderTimeout], whole requests within [ServerReadTimeout], keep
+// idle connections [ServerIdleTimeout] and accept [ServerMaxHeaderBytes] of
+// headers; they have no write timeout, as latency and slow-after hold
+// answers on purpose.
 //
 // The directory is [DefaultUsers] (the users of Microsoft's examples, an
-// in-tenant guest, a user of a partner tenant) or a JSON list ([ParseUsers]).
-// Options add latency, a rate limit answering 429 with Retry-After, and
-// injected faults ([FaultRule]): 503 or 504 before processing, 504 after
-// processing, a connection dropped after processing, a response held past
-// the caller's deadline.
+// in-tenant guest, a user of a partner tenant) or a JSON list
+// ([ParseUsers]). Injected faults ([FaultRule]) are 503 or 504 before
+// processing, 504 after processing, a connection dropped after processing,
+// a response held past the caller's deadline.
 package graphchattest

@@ -2,12 +2,14 @@ package graphchattest
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
 	"net"
@@ -16,8 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/graphchat/graphchat/policy"
 )
 
 // Options configure an Emulator. The zero value is a Contoso tenant with the
@@ -36,10 +36,20 @@ type Options struct {
 	// emulator accepts (each request of a batch counts); the others get 429
 	// with Retry-After and a TooManyRequests body.
 	RateLimit float64
+	// Throttle adds throttling buckets (per app, per user listing, per chat
+	// member additions and writes); the zero value, the default, adds none.
+	// DocumentedThrottle holds the documented limits.
+	Throttle Throttle
 	// Faults are injected into requests, each with its probability.
 	Faults []FaultRule
 	// Seed makes fault injection repeatable.
 	Seed uint64
+	// ReportedAddMemberBlocked refuses members added to a group chat that
+	// was created with two members (400, code RosterAddMemberBlocked). This
+	// is reported by users of the service (microsoft-graph-docs-contrib
+	// issue 1622), not documented: the chat resource page says members can
+	// be added later. Off by default.
+	ReportedAddMemberBlocked bool
 	// SlowDelay is how long FaultSlowAfter holds a processed response;
 	// default 30 s.
 	SlowDelay time.Duration
@@ -47,6 +57,33 @@ type Options struct {
 	Now func() time.Time
 	// Log, when set, is called once per request after it is answered.
 	Log func(Entry)
+	// MaxEntries is how many of the most recent requests [Emulator.Entries]
+	// keeps; default DefaultMaxEntries, negative keeps none. The counters of
+	// [Emulator.Stats] count every request whatever this is.
+	MaxEntries int
+	// MaxChats is how many chats the emulator holds; when a new chat would
+	// exceed it, the oldest chat is forgotten (counted in Stats.ChatsEvicted).
+	// Default DefaultMaxChats; negative means no limit.
+	MaxChats int
+	// MaxBodyBytes is the largest request body read, after decompression;
+	// a larger one is answered 413. Default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// Defaults of Options that bound the emulator's memory.
+const (
+	DefaultMaxEntries   = 10_000
+	DefaultMaxChats     = 10_000
+	DefaultMaxBodyBytes = 4 << 20 // 4 MiB
+)
+
+// Stats are exact counts since the emulator was created or [Emulator.Reset].
+type Stats struct {
+	Requests     int64         // requests answered, each request of a $batch included
+	Batched      int64         // of which inside a $batch
+	ByStatus     map[int]int64 // by status answered; 0 is a dropped connection
+	Panics       int64         // handler failures answered 500 by the last-resort recovery
+	ChatsEvicted int64         // chats forgotten because of MaxChats
 }
 
 // Entry describes one answered request. It holds no body and no token.
@@ -71,10 +108,14 @@ type Emulator struct {
 	users   []User
 	chats   []*chat
 	byID    map[string]*chat
-	entries []Entry
+	byPair  map[string]*chat // one-on-one chats by their pair of users
+	log     ring
+	stats   Stats
 	bucket  float64
 	last    time.Time
 	rng     *mrand.Rand
+	buckets map[string]*bucket  // of Options.Throttle
+	hook    func(*http.Request) // tests: called before routing
 }
 
 // New returns an emulator. A nil opts means the zero Options.
@@ -83,7 +124,20 @@ func New(opts *Options) *Emulator {
 	if opts != nil {
 		o = *opts
 	}
-	e := &Emulator{opts: o, tenant: o.TenantID, now: o.Now, users: o.Users, byID: map[string]*chat{}}
+	e := &Emulator{opts: o, tenant: o.TenantID, now: o.Now, users: o.Users, byID: map[string]*chat{}, byPair: map[string]*chat{}}
+	switch {
+	case o.MaxEntries == 0:
+		e.log.size = DefaultMaxEntries
+	case o.MaxEntries > 0:
+		e.log.size = o.MaxEntries
+	}
+	if e.opts.MaxChats == 0 {
+		e.opts.MaxChats = DefaultMaxChats
+	}
+	if e.opts.MaxBodyBytes <= 0 {
+		e.opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	e.stats.ByStatus = map[int]int64{}
 	if e.tenant == "" {
 		e.tenant = DefaultTenantID
 	}
@@ -102,18 +156,54 @@ func New(opts *Options) *Emulator {
 // TenantID returns the emulated tenant.
 func (e *Emulator) TenantID() string { return e.tenant }
 
-// Entries returns the requests answered so far, in order.
+// Entries returns the most recent requests answered (at most
+// Options.MaxEntries), oldest first. Use [Emulator.Stats] for exact counts.
 func (e *Emulator) Entries() []Entry {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return slices.Clone(e.entries)
+	return e.log.all()
 }
 
-// Reset forgets every chat and every recorded request.
+// Stats returns exact counts of the requests answered.
+func (e *Emulator) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.stats
+	s.ByStatus = maps.Clone(e.stats.ByStatus)
+	return s
+}
+
+// Reset forgets every chat, every recorded request and every count.
 func (e *Emulator) Reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.chats, e.byID, e.entries = nil, map[string]*chat{}, nil
+	e.chats, e.byID, e.byPair = nil, map[string]*chat{}, map[string]*chat{}
+	e.log = ring{size: e.log.size}
+	e.stats = Stats{ByStatus: map[int]int64{}}
+}
+
+// ring holds the last size entries.
+type ring struct {
+	size int
+	buf  []Entry
+	next int // where the next entry goes once buf is full
+}
+
+func (r *ring) add(en Entry) {
+	switch {
+	case r.size <= 0:
+	case len(r.buf) < r.size:
+		r.buf = append(r.buf, en)
+	default:
+		r.buf[r.next] = en
+		r.next = (r.next + 1) % r.size
+	}
+}
+
+func (r *ring) all() []Entry {
+	out := make([]Entry, 0, len(r.buf))
+	out = append(out, r.buf[r.next:]...)
+	return append(out, r.buf[:r.next]...)
 }
 
 // Server is an emulator listening on a loopback address.
@@ -144,9 +234,23 @@ func NewServer(addr string, opts *Options) (*Server, error) {
 		return nil, fmt.Errorf("graphchattest: %w", err)
 	}
 	s := &Server{Emulator: New(opts), ln: ln, URL: "http://" + ln.Addr().String() + "/v1.0"}
-	s.srv = &http.Server{Handler: s.Emulator, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = newHTTPServer(s.Emulator)
 	go s.srv.Serve(ln) //nolint:errcheck // returns http.ErrServerClosed on Close
 	return s, nil
+}
+
+// Limits of the servers NewServer starts. There is no write timeout: the
+// emulator's latency and the slow-after fault hold responses on purpose.
+const (
+	ServerReadHeaderTimeout = 10 * time.Second  // to read a request's headers
+	ServerReadTimeout       = 60 * time.Second  // to read a whole request, body included
+	ServerIdleTimeout       = 120 * time.Second // a kept-alive connection waiting for its next request
+	ServerMaxHeaderBytes    = 64 << 10          // request line and headers
+)
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: ServerReadHeaderTimeout, ReadTimeout: ServerReadTimeout,
+		IdleTimeout: ServerIdleTimeout, MaxHeaderBytes: ServerMaxHeaderBytes}
 }
 
 // Close stops the server and closes its connections.
@@ -192,7 +296,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	resp := e.serve(q, fault)
+	resp := e.guard(q, func() *response { return e.serve(q, fault) })
 	if resp == nil { // connection dropped
 		e.record(q, 0, start, fault)
 		if hj, ok := w.(http.Hijacker); ok {
@@ -217,11 +321,32 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.record(q, resp.status, start, fault)
 }
 
+// guard answers with serve, turning a panic into a generic 500 with a
+// Graph error body: a last resort, counted in Stats.Panics, so that a defect
+// of the emulator never reaches the connection.
+func (e *Emulator) guard(q *request, serve func() *response) (resp *response) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.mu.Lock()
+			e.stats.Panics++
+			e.mu.Unlock()
+			resp = e.graphError(q, http.StatusInternalServerError, genericCode(http.StatusInternalServerError),
+				"The emulator failed to answer this request.", nil)
+		}
+	}()
+	return serve()
+}
+
 func (e *Emulator) record(q *request, status int, start time.Time, f Fault) {
 	ent := Entry{Method: q.r.Method, Path: q.r.URL.Path, Status: status, RequestID: q.requestID,
 		ClientRequestID: q.clientRequestID, Duration: time.Since(start), Fault: f, Batch: q.batch}
 	e.mu.Lock()
-	e.entries = append(e.entries, ent)
+	e.log.add(ent)
+	e.stats.Requests++
+	if q.batch {
+		e.stats.Batched++
+	}
+	e.stats.ByStatus[status]++
 	e.mu.Unlock()
 	if e.opts.Log != nil {
 		e.opts.Log(ent)
@@ -288,6 +413,9 @@ func (e *Emulator) takeToken() (wait time.Duration, limited bool) {
 }
 
 func (e *Emulator) route(q *request) *response {
+	if e.hook != nil {
+		e.hook(q.r)
+	}
 	p := q.r.URL.Path
 	switch {
 	case strings.HasPrefix(p, "/v1.0/"):
@@ -300,34 +428,7 @@ func (e *Emulator) route(q *request) *response {
 	if resp := e.authenticate(q); resp != nil {
 		return resp
 	}
-	seg := strings.Split(strings.Trim(q.path, "/"), "/")
-	m := q.r.Method
-	switch {
-	case len(seg) == 1 && seg[0] == "$batch" && m == http.MethodPost && !q.batch:
-		return e.batch(q)
-	case len(seg) == 1 && seg[0] == "chats" && m == http.MethodPost:
-		return e.createChat(q)
-	case len(seg) == 2 && seg[0] == "chats" && m == http.MethodGet:
-		return e.getChat(q, seg[1])
-	case len(seg) == 3 && seg[0] == "chats" && seg[2] == "members" && m == http.MethodGet:
-		return e.listMembers(q, seg[1])
-	case len(seg) == 3 && seg[0] == "chats" && seg[2] == "members" && m == http.MethodPost:
-		return e.addMember(q, seg[1])
-	case len(seg) == 4 && seg[0] == "chats" && seg[2] == "members" && m == http.MethodDelete:
-		return e.removeMember(q, seg[1], seg[3])
-	case len(seg) == 2 && seg[0] == "users" && m == http.MethodGet:
-		return e.getUser(q, seg[1])
-	case len(seg) == 2 && seg[0] == "me" && seg[1] == "chats" && m == http.MethodGet:
-		return e.listChats(q, "")
-	case len(seg) == 3 && seg[0] == "users" && seg[2] == "chats" && m == http.MethodGet:
-		return e.listChats(q, seg[1])
-	}
-	for _, known := range []string{"chats", "users", "me", "$batch"} {
-		if len(seg) > 0 && seg[0] == known {
-			return e.graphError(q, http.StatusMethodNotAllowed, "Request_BadRequest", fmt.Sprintf("The HTTP method %s is not allowed on %s.", m, q.path), nil)
-		}
-	}
-	return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("Resource not found for the segment '%s'.", seg[0]), nil)
+	return e.dispatch(q)
 }
 
 // authenticate reads the bearer token; a non-nil response refuses the request.
@@ -347,47 +448,14 @@ func (e *Emulator) authenticate(q *request) *response {
 	if err != nil {
 		return e.graphError(q, http.StatusUnauthorized, "InvalidAuthenticationToken", "IDX14100: JWT is not well formed.", nil)
 	}
-	if c.TenantID != "" && !strings.EqualFold(c.TenantID, e.tenant) {
+	if why := c.invalid(time.Now()); why != "" {
+		return e.graphError(q, http.StatusUnauthorized, "InvalidAuthenticationToken", why, nil)
+	}
+	if !strings.EqualFold(c.TenantID, e.tenant) {
 		return e.graphError(q, http.StatusUnauthorized, "InvalidAuthenticationToken", "The token was issued for another tenant.", nil)
 	}
 	q.claims = c
 	return nil
-}
-
-// authorize checks that the token holds a permission that allows op.
-func (e *Emulator) authorize(q *request, op policy.Operation) *response {
-	if q.claims == nil {
-		return nil
-	}
-	auth := policy.AuthDelegated
-	if q.claims.app() {
-		auth = policy.AuthApplication
-	}
-	info, err := policy.Describe(op, auth)
-	if err == nil && info.Unsupported == "" {
-		allowed := append(slices.Clone(info.Least), info.Higher...)
-		if op == policy.OpGetUser {
-			allowed = append(allowed, "User.ReadBasic.All") // reads the basic profile only
-		}
-		for _, p := range q.claims.permissions() {
-			for _, a := range allowed {
-				if strings.EqualFold(p, a) && !policy.IsRSC(a) {
-					return nil
-				}
-			}
-		}
-	}
-	return e.graphError(q, http.StatusForbidden, "Forbidden", fmt.Sprintf("Missing role permissions on the request. API requires one of '%s'.", strings.Join(allowedNames(info), ", ")), nil)
-}
-
-func allowedNames(info policy.OperationInfo) []string {
-	var out []string
-	for _, p := range append(slices.Clone(info.Least), info.Higher...) {
-		if !policy.IsRSC(p) {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // graphError answers with a Graph error body.
@@ -428,7 +496,8 @@ func (e *Emulator) readBody(q *request) ([]byte, *response) {
 	if !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return nil, e.graphError(q, http.StatusUnsupportedMediaType, "UnsupportedMediaType", fmt.Sprintf("Content-Type %q is not supported: want application/json.", ct), nil)
 	}
-	var rd io.Reader = io.LimitReader(q.r.Body, 4<<20)
+	limit := e.opts.MaxBodyBytes
+	var rd io.Reader = io.LimitReader(q.r.Body, limit+1)
 	switch enc := strings.ToLower(q.r.Header.Get("Content-Encoding")); enc {
 	case "", "identity":
 	case "gzip":
@@ -437,13 +506,30 @@ func (e *Emulator) readBody(q *request) ([]byte, *response) {
 			return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: the gzip stream is invalid.", nil)
 		}
 		defer zr.Close()
-		rd = io.LimitReader(zr, 4<<20)
+		rd = io.LimitReader(zr, limit+1)
 	default:
 		return nil, e.graphError(q, http.StatusUnsupportedMediaType, "UnsupportedMediaType", fmt.Sprintf("Content-Encoding %q is not supported.", enc), nil)
 	}
 	body, err := io.ReadAll(rd)
+	if int64(len(body)) > limit {
+		return nil, e.graphError(q, http.StatusRequestEntityTooLarge, genericCode(http.StatusRequestEntityTooLarge),
+			fmt.Sprintf("The request body exceeds the limit of %d bytes.", limit), nil)
+	}
 	if err != nil {
 		return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload.", nil)
 	}
+	body = bytes.TrimPrefix(body, bom)
+	switch dup, err := duplicateKey(body); {
+	case err != nil:
+		return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.", nil)
+	case dup != "":
+		return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Duplicate property named '%s' is not allowed.", dup), nil)
+	}
 	return body, nil
+}
+
+// genericCode is the error code for a status when the documentation names
+// none: the status text without spaces, such as "RequestEntityTooLarge".
+func genericCode(status int) string {
+	return strings.NewReplacer(" ", "", "-", "").Replace(http.StatusText(status))
 }

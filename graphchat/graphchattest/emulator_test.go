@@ -243,7 +243,8 @@ func TestCreateChatRefusals(t *testing.T) {
 		{"caller missing", map[string]any{"chatType": "group", "members": ok[1:]}, nil, 400, "BadRequest", "initiating"},
 		{"unknown user", map[string]any{"chatType": "group", "members": []any{ok[0], ok[1], member("nobody@contoso.com", "owner")}}, nil, 400, "BadRequest", "not found"},
 		{"no odata type", map[string]any{"chatType": "group", "members": []any{ok[0], ok[1], map[string]any{"roles": []string{"owner"}, "user@odata.bind": "https://graph.microsoft.com/v1.0/users('" + graphchattest.NestorID + "')"}}}, nil, 400, "BadRequest", "odata.type"},
-		{"python bind key", map[string]any{"chatType": "group", "members": []any{ok[0], ok[1], map[string]any{"@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": []string{"owner"}, "user@odata_bind": "https://graph.microsoft.com/v1.0/users('" + graphchattest.NestorID + "')"}}}, nil, 400, "BadRequest", "user@odata.bind"},
+		{"python bind key", map[string]any{"chatType": "group", "members": []any{ok[0], ok[1], map[string]any{"@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": []string{"owner"}, "user@odata_bind": "https://graph.microsoft.com/v1.0/users('" + graphchattest.NestorID + "')"}}}, nil, 400, "BadRequest", "user@odata_bind"},
+		{"no bind", map[string]any{"chatType": "group", "members": []any{ok[0], ok[1], map[string]any{"@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": []string{"owner"}}}}, nil, 400, "BadRequest", "user@odata.bind"},
 		{"other host", map[string]any{"chatType": "group", "members": []any{ok[0], ok[1], map[string]any{"@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": []string{"owner"}, "user@odata.bind": "https://evil.example/v1.0/users('" + graphchattest.NestorID + "')"}}}, nil, 400, "BadRequest", "bind"},
 		{"two apps", map[string]any{"chatType": "group", "members": ok, "installedApps": []any{map[string]any{}, map[string]any{}}}, nil, 400, "BadRequest", "one app"},
 		{"wrong version", map[string]any{"chatType": "group", "members": ok}, nil, 400, "BadRequest", "version"},
@@ -346,8 +347,15 @@ func TestMembersAndUsers(t *testing.T) {
 		t.Errorf("add to oneOnOne: %d", r.status)
 	}
 	two := c.do("POST", "/v1.0/chats", map[string]any{"chatType": "group", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner")}})
-	if r := c.do("POST", "/v1.0/chats/"+two.body["id"].(string)+"/members", add); r.status != 400 || errorCode(t, r) != "RosterAddMemberBlocked" {
+	// Documented: members can be added to a group later, whatever its size.
+	if r := c.do("POST", "/v1.0/chats/"+two.body["id"].(string)+"/members", add); r.status != 201 {
 		t.Errorf("add to group of two: %d %v", r.status, r.body)
+	}
+	// Reported, opt-in: a group created with two members refuses additions.
+	rep := start(t, &graphchattest.Options{ReportedAddMemberBlocked: true})
+	two = rep.do("POST", "/v1.0/chats", map[string]any{"chatType": "group", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner")}})
+	if r := rep.do("POST", "/v1.0/chats/"+two.body["id"].(string)+"/members", add); r.status != 400 || errorCode(t, r) != "RosterAddMemberBlocked" {
+		t.Errorf("reported, add to group of two: %d %v", r.status, r.body)
 	}
 
 	u := c.do("GET", "/v1.0/users/ada_fabrikam.com%23EXT%23@contoso.onmicrosoft.com?$select=id,userType,userPrincipalName", nil)
