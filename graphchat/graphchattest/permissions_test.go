@@ -44,10 +44,8 @@ func TestPermissionTableAgainstPolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			for j, kind := range []string{"least", "higher"} {
-				emu, pol := sorted(row[2*i+j]), sorted([]string{})
-				if j == 0 {
-					pol = sorted(info.Least)
-				} else {
+				emu, pol := sorted(row[2*i+j]), sorted(info.Least)
+				if j == 1 {
 					pol = sorted(info.Higher)
 				}
 				key := fmt.Sprintf("%s %s %s", name, auth, kind)
