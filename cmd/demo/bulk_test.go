@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graphchat/graphchat/cmd/demo/internal/bulkfile"
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
 )
 
@@ -38,6 +39,7 @@ func chatsNamed(srv *graphchattest.Server, topic string) int {
 	return n
 }
 
+// records reads a results file's records, after its header.
 func records(t *testing.T, name string) []resultRecord {
 	t.Helper()
 	f, err := os.Open(name)
@@ -47,25 +49,66 @@ func records(t *testing.T, name string) []resultRecord {
 	defer f.Close()
 	var out []resultRecord
 	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r resultRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			if !strings.HasSuffix(sc.Text(), `"cre`) { // the record the simulated crash cut short
-				t.Fatalf("bad record %q: %v", sc.Text(), err)
+	for n := 1; sc.Scan(); n++ {
+		if n == 1 {
+			var h resultsHeader
+			if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Format != resultsFormat || h.Version != resultsVersion {
+				t.Fatalf("bad header %q: %v", sc.Text(), err)
 			}
 			continue
+		}
+		var r resultRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("bad record %q: %v", sc.Text(), err)
 		}
 		out = append(out, r)
 	}
 	return out
 }
 
+// final is the last status of each line.
 func final(rs []resultRecord) map[int]string {
 	out := map[int]string{}
 	for _, r := range rs {
 		out[r.Line] = r.Status
 	}
 	return out
+}
+
+// keyOfLine is the key of an input's line.
+func keyOfLine(t *testing.T, input string, line int) string {
+	t.Helper()
+	f, err := os.Open(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	format := strings.TrimPrefix(filepath.Ext(input), ".")
+	chats, _, err := bulkfile.Read(f, format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range chats {
+		if c.Line == line {
+			return c.Key().String()
+		}
+	}
+	t.Fatalf("%s has no chat on line %d", input, line)
+	return ""
+}
+
+// writeResults writes a results file for an input: a header and records.
+func writeResults(t *testing.T, name, input string, tail string, recs ...resultRecord) {
+	t.Helper()
+	data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: resultsVersion, Input: filepath.Base(input), Created: time.Now()})
+	data = append(data, '\n')
+	for _, r := range recs {
+		line, _ := json.Marshal(r)
+		data = append(append(data, line...), '\n')
+	}
+	if err := os.WriteFile(name, append(data, tail...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestBulkCSV(t *testing.T) {
@@ -119,10 +162,8 @@ func TestBulkResumeAfterCrash(t *testing.T) {
 		t.Fatalf("create: %d %s", r.code, r.stderr)
 	}
 	results := input + ".results.jsonl"
-	crash, _ := json.Marshal(resultRecord{Line: 2, Status: "sent", At: sentAt})
-	if err := os.WriteFile(results, append(append(crash, '\n'), []byte(`{"line": 1, "status": "cre`)...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// The crash also cut a record short: it is removed, with a warning.
+	writeResults(t, results, input, `{"key": "`+keyOfLine(t, input, 1)+`", "status": "cre`, resultRecord{Key: keyOfLine(t, input, 2), Line: 2, Status: "sent", At: sentAt})
 	r = demo(t, nil, "bulk", "--target", srv.URL, input)
 	got := final(records(t, results))
 	want := map[int]string{1: "created", 2: "recovered", 3: "created", 4: "created", 5: "refused", 6: "refused"}
@@ -134,7 +175,7 @@ func TestBulkResumeAfterCrash(t *testing.T) {
 	if groups := chatsNamed(srv, "Launch plan"); groups != 1 {
 		t.Errorf("%d chats named Launch plan, want 1", groups)
 	}
-	if !strings.Contains(r.stderr, "line 6: unreadable") || !strings.Contains(r.stderr, "guest_role") {
+	if !strings.Contains(r.stderr, "line 6: unreadable") || !strings.Contains(r.stderr, "guest_role") || !strings.Contains(r.stderr, "line 3: a record cut short") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
 }
@@ -165,15 +206,10 @@ func TestBulkResumeUnknownGroup(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("create: %d %s", r.code, r.stderr)
 	}
-	var prior []byte
-	for _, rec := range []resultRecord{{Line: 3, Status: "sent", At: sentAt}, {Line: 3, Status: "unknown", At: time.Now(), Error: &errInfo{Code: "outcome_unknown", Message: "504"}}} {
-		data, _ := json.Marshal(rec)
-		prior = append(append(prior, data...), '\n')
-	}
 	results := input + ".results.jsonl"
-	if err := os.WriteFile(results, prior, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	key := keyOfLine(t, input, 3)
+	writeResults(t, results, input, "", resultRecord{Key: key, Line: 3, Status: "sent", At: sentAt},
+		resultRecord{Key: key, Line: 3, Status: "unknown", At: time.Now(), Error: &errInfo{Code: "outcome_unknown", Message: "504"}})
 	demo(t, nil, "bulk", "--target", srv.URL, input)
 	if got := final(records(t, results)); got[3] != "recovered" {
 		t.Errorf("line 3: %q, want recovered", got[3])

@@ -92,9 +92,15 @@ func (e *env) run(ctx context.Context, args []string) int {
 		err = usagef("unknown command %q (run \"demo help\" for the commands)", cmd)
 	}
 	var u usageError
+	var x exitError
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &x):
+		if x.err != nil {
+			fmt.Fprintln(e.stderr, "demo:", x.err)
+		}
+		return x.code
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.Is(err, errRefused):
