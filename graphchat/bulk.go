@@ -285,7 +285,7 @@ type bulk struct {
 }
 
 // prepare checks an item and builds its model; a non-nil result refuses it.
-func (b *bulk) prepare(i int, it Item) (*job, *ItemResult) {
+func (b *bulk) prepare(ctx context.Context, i int, it Item) (*job, *ItemResult) {
 	req := &policy.Request{ChatType: it.Type, Members: make([]policy.Member, len(it.Members))}
 	if it.Topic != "" {
 		t := it.Topic
@@ -294,15 +294,15 @@ func (b *bulk) prepare(i int, it Item) (*job, *ItemResult) {
 	for j, m := range it.Members {
 		req.Members[j] = m.policy()
 	}
-	res := policy.Check(req, b.pc)
-	if err := res.Err(); err != nil {
+	res, key, err := b.c.prepareCreate(ctx, req, b.pc, nil)
+	if err != nil {
 		return nil, &ItemResult{Index: i, Err: err}
 	}
 	chat, err := ChatModel(b.c.cloud, b.c.version(), it.Type, it.Topic, it.Members...)
 	if err != nil {
 		return nil, &ItemResult{Index: i, Err: err}
 	}
-	return &job{index: i, typ: it.Type, chat: chat, key: keyOf(req), warnings: res.Warnings}, nil
+	return &job{index: i, typ: it.Type, chat: chat, key: key, warnings: res.Warnings}, nil
 }
 
 func (b *bulk) finish(r ItemResult) {
@@ -313,7 +313,7 @@ func (b *bulk) finish(r ItemResult) {
 
 // fill pulls items until the queue holds a batch more than can be in
 // flight, or the sequence ends. Items the policy refuses finish at once.
-func (b *bulk) fill() {
+func (b *bulk) fill(ctx context.Context) {
 	for !b.ended && len(b.queue) < (b.o.Concurrency+1)*b.o.BatchSize {
 		it, ok := b.next()
 		if !ok {
@@ -322,7 +322,7 @@ func (b *bulk) fill() {
 		}
 		i := b.read
 		b.read++
-		job, res := b.prepare(i, it)
+		job, res := b.prepare(ctx, i, it)
 		if res != nil {
 			b.finish(*res)
 			continue
@@ -356,7 +356,7 @@ func (b *bulk) run(ctx context.Context) error {
 	for {
 		stopping := vetoed != nil || ctx.Err() != nil
 		if !stopping {
-			b.fill()
+			b.fill(ctx)
 		}
 		if stopping && inFlight == 0 {
 			cause := vetoed

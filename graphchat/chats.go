@@ -2,10 +2,12 @@ package graphchat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -15,7 +17,6 @@ import (
 	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/chats"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
-	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/graphchat/graphchat/policy"
 )
@@ -38,7 +39,7 @@ type Created struct {
 	// it answered 202, such as /chats('19:...')/operations('...').
 	Operation string
 	// Recovered is true when the creation failed ambiguously (a timeout,
-	// 502/503/504, a dropped connection) and the chat was then found to
+	// 500/502/503/504, a dropped connection) and the chat was then found to
 	// exist: it was created once, by this request.
 	Recovered bool
 	// Warnings are the policy's warnings about the request.
@@ -53,11 +54,12 @@ func (c *Created) ID() string {
 	return deref(c.Chat.GetId())
 }
 
-// CreateOptions add what is known of a chat's members to Create.
+// CreateOptions add what is known of a chat's members to Create and Check.
 type CreateOptions struct {
-	// Kinds maps members (by object id or user principal name, as in their
-	// bind URL) to what is known of them.
-	Kinds map[string]policy.Kind
+	// Directory is what is known of the chat's users (kinds, home tenants),
+	// looked up by the object id or user principal name of their bind URL.
+	// It adds to Options.Directory; the two must not contradict each other.
+	Directory *policy.Directory
 }
 
 // CreateOneOnOne creates the one-on-one chat of two users, or returns the
@@ -68,7 +70,11 @@ func (c *Client) CreateOneOnOne(ctx context.Context, a, b Member) (*Created, err
 
 // CreateGroup creates a group chat with a topic ("" for none) and members.
 // Group creation is not idempotent: every call that succeeds makes a new
-// chat, and graphchat never retries it after an ambiguous failure.
+// chat. After an ambiguous failure (a timeout, 500, 502, 503 or 504, a
+// connection dropped after sending) the chat is looked up first, when
+// policy.OpListChats is declared, and sent again only if it does not exist
+// (Created.Recovered says when it was found); otherwise, or when the lookup
+// cannot decide, the error is an *AmbiguousError and nothing is retried.
 func (c *Client) CreateGroup(ctx context.Context, topic string, members ...Member) (*Created, error) {
 	var t *string
 	if topic != "" {
@@ -82,7 +88,11 @@ func (c *Client) createFromMembers(ctx context.Context, typ policy.ChatType, top
 	for i, m := range members {
 		req.Members[i] = m.policy()
 	}
-	res, err := c.check(ctx, req, policy.OpCreateChat)
+	pc, err := c.context(ctx, policy.OpCreateChat)
+	if err != nil {
+		return nil, err
+	}
+	res, key, err := c.prepareCreate(ctx, req, pc, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +101,7 @@ func (c *Client) createFromMembers(ctx context.Context, typ policy.ChatType, top
 		return nil, err // unreachable: the policy checked every reference
 	}
 	if typ == policy.ChatTypeGroup {
-		return c.postGroup(ctx, chat, keyOf(req), res.Warnings)
+		return c.postGroup(ctx, chat, key, res.Warnings)
 	}
 	return c.post(ctx, chat, typ, res.Warnings)
 }
@@ -101,7 +111,15 @@ func (c *Client) createFromMembers(ctx context.Context, typ policy.ChatType, top
 // and parsed back by policy.ParseCreateChat, so a misspelt bind key or a
 // wrong @odata.type in the models is caught too.
 func (c *Client) Create(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*Created, error) {
-	req, res, err := c.checkModel(ctx, chat, opts)
+	req, err := parseModel(chat)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := c.context(ctx, policy.OpCreateChat)
+	if err != nil {
+		return nil, err
+	}
+	res, key, err := c.prepareCreate(ctx, req, pc, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -116,43 +134,41 @@ func (c *Client) Create(ctx context.Context, chat models.Chatable, opts *CreateO
 		}
 		return created, err
 	}
-	return c.postGroup(ctx, chat, keyOf(req), res.Warnings)
+	return c.postGroup(ctx, chat, key, res.Warnings)
 }
 
 // Check checks a chat built with the SDK's models as Create would, without
-// creating it. It returns the policy's result; the error is a policy.List
-// when the request would be refused, a *policy.SyntaxError when the model
-// does not serialize to a JSON object, or another error when reading the
-// token or resolving users failed.
+// creating it. Whenever the policy ran, it returns its result, warnings and
+// violations included; the error is then nil when nothing blocks the
+// request, or the result's violations (a policy.List) when the request
+// would be refused. When the policy could not run the result is nil and the
+// error says why: a nil chat, a model that does not serialize to a JSON
+// object (*policy.SyntaxError), an undeclared operation, or a failure to
+// read the token or resolve users. It never returns a nil result with a nil
+// error.
 func (c *Client) Check(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*policy.Result, error) {
-	_, res, err := c.checkModel(ctx, chat, opts)
+	req, err := parseModel(chat)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := c.context(ctx, policy.OpCreateChat)
+	if err != nil {
+		return nil, err
+	}
+	res, _, err := c.checkCreate(ctx, req, pc, opts)
 	return res, err
 }
 
-// checkModel is Check that also returns the request as parsed.
-func (c *Client) checkModel(ctx context.Context, chat models.Chatable, opts *CreateOptions) (*policy.Request, *policy.Result, error) {
-	if chat == nil {
-		return nil, nil, fmt.Errorf("graphchat: create-chat: chat is nil")
+// parseModel serializes a chat as the SDK will send it and parses it back.
+func parseModel(chat models.Chatable) (*policy.Request, error) {
+	if isNil(chat) {
+		return nil, errors.New("graphchat: create-chat: chat is nil")
 	}
 	body, err := serialize(chat)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	req, err := policy.ParseCreateChat(body)
-	if err != nil {
-		return nil, nil, err
-	}
-	if opts != nil {
-		for i := range req.Members {
-			for ref, k := range opts.Kinds {
-				if strings.EqualFold(ref, req.Members[i].User) {
-					req.Members[i].Kind = k
-				}
-			}
-		}
-	}
-	res, err := c.check(ctx, req, policy.OpCreateChat)
-	return req, res, err
+	return policy.ParseCreateChat(body)
 }
 
 func serialize(chat models.Chatable) ([]byte, error) {
@@ -164,26 +180,68 @@ func serialize(chat models.Chatable) ([]byte, error) {
 	return w.GetSerializedContent()
 }
 
-// check runs the policy for an operation before any request to Graph: the
-// operation must be declared, the grant (from the token or the options) is
-// judged, kinds are resolved when asked, and every rule is applied.
-func (c *Client) check(ctx context.Context, req *policy.Request, op policy.Operation) (*policy.Result, error) {
-	pc, err := c.context(ctx, op)
-	if err != nil {
-		return nil, err
+// isNil reports whether v is nil or a nil pointer in an interface (a typed
+// nil model, whose methods would dereference it).
+func isNil(v any) bool {
+	if v == nil {
+		return true
 	}
-	res := policy.Check(req, pc)
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
+}
+
+// prepareCreate is the one check of a chat to create, for CreateOneOnOne,
+// CreateGroup, Create and every item of CreateMany: checkCreate, then, for
+// a group chat that can be looked up after an ambiguous failure, its
+// members identified by object id (groupKey). pc is the context of
+// create-chat (c.context), which many calls may share; opts may be nil. On
+// refusal, the result comes with its violations as the error.
+func (c *Client) prepareCreate(ctx context.Context, req *policy.Request, pc *policy.Context, opts *CreateOptions) (*policy.Result, groupKey, error) {
+	res, dir, err := c.checkCreate(ctx, req, pc, opts)
+	if err != nil || req.ChatType != policy.ChatTypeGroup || req.InstalledApps > 0 {
+		return res, groupKey{}, err
+	}
+	return res, c.groupKey(ctx, req, pc, dir), nil
+}
+
+// checkCreate runs the policy on a chat to create, before any request to
+// create it, with what is known of its users (see checkWith). It returns
+// the result, with its violations as the error when refused (the result is
+// nil only with another error), and the directory the policy was given.
+func (c *Client) checkCreate(ctx context.Context, req *policy.Request, pc *policy.Context, opts *CreateOptions) (*policy.Result, *policy.Directory, error) {
+	var call *policy.Directory
+	if opts != nil {
+		call = opts.Directory
+	}
+	return c.checkWith(ctx, policy.OpCreateChat, req.Members, pc, call, func(pc *policy.Context) *policy.Result { return policy.Check(req, pc) })
+}
+
+// checkWith applies a policy check (of create-chat or add-member) to
+// members, giving the policy what is known of their users: first what the
+// app knows (CreateOptions.Directory and Options.Directory), then, when
+// that allows the request and Options.ResolveKinds is on, also what Graph
+// says of members of unknown kind, so that a refused request costs no
+// lookup. pc is not modified.
+func (c *Client) checkWith(ctx context.Context, op policy.Operation, members []policy.Member, pc *policy.Context, call *policy.Directory, check func(*policy.Context) *policy.Result) (*policy.Result, *policy.Directory, error) {
+	known := *pc
+	dir, err := c.directory(ctx, members, &known, call, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	known.Directory = dir
+	res := check(&known)
 	if res.Err() == nil && c.resolve {
-		if err := c.resolveKinds(ctx, req, pc.TenantID); err != nil {
-			return nil, err
+		if dir, err = c.directory(ctx, members, &known, call, true); err != nil {
+			return nil, nil, err
 		}
-		res = policy.Check(req, pc)
+		known.Directory = dir
+		res = check(&known)
 	}
 	if err := res.Err(); err != nil {
-		return nil, err
+		return res, dir, err
 	}
 	c.warn(ctx, op, res.Warnings)
-	return res, nil
+	return res, dir, nil
 }
 
 // context returns the policy context of an operation: who calls, from
@@ -328,19 +386,9 @@ func (c *Client) AddMember(ctx context.Context, chatID string, m Member) (string
 		return "", err
 	}
 	pm := m.policy()
-	res := policy.CheckMember(&pm, pc)
-	if res.Err() == nil && c.resolve && pm.Kind == policy.KindUnknown {
-		req := &policy.Request{Members: []policy.Member{pm}}
-		if err := c.resolveKinds(ctx, req, pc.TenantID); err != nil {
-			return "", err
-		}
-		pm = req.Members[0]
-		res = policy.CheckMember(&pm, pc)
-	}
-	if err := res.Err(); err != nil {
+	if _, _, err := c.checkWith(ctx, op, []policy.Member{pm}, pc, nil, func(pc *policy.Context) *policy.Result { return policy.CheckMember(&pm, pc) }); err != nil {
 		return "", err
 	}
-	c.warn(ctx, op, res.Warnings)
 	model, err := m.Model(c.cloud, c.version())
 	if err != nil {
 		return "", err
@@ -458,40 +506,5 @@ func (c *Client) checkGrant(ctx context.Context, op policy.Operation) error {
 		return err
 	}
 	c.warn(ctx, op, d.Warnings)
-	return nil
-}
-
-// resolveKinds looks up members whose kind is unknown and who carry no
-// other tenant's id: GET /users/{ref}?$select=id,userType,userPrincipalName.
-// A user the directory does not know is left unknown for the service to judge.
-func (c *Client) resolveKinds(ctx context.Context, req *policy.Request, tenant string) error {
-	for i := range req.Members {
-		m := &req.Members[i]
-		if m.Kind != policy.KindUnknown || m.User == "" || (m.TenantID != "" && !strings.EqualFold(m.TenantID, tenant)) {
-			continue
-		}
-		info := abs.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abs.GET,
-			"{+baseurl}/users/{user%2Did}{?%24select}", map[string]string{"user%2Did": m.User})
-		info.QueryParameters["%24select"] = "id,userType,userPrincipalName"
-		info.Headers.TryAdd("Accept", "application/json")
-		got, err := c.adapter.Send(ctx, info, models.CreateUserFromDiscriminatorValue,
-			abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue})
-		if err != nil {
-			if e, ok := translate(string(policy.OpGetUser), err).(*Error); ok && e.StatusCode == http.StatusNotFound {
-				continue
-			}
-			return translate(string(policy.OpGetUser), err)
-		}
-		u, ok := got.(models.Userable)
-		if !ok || u == nil {
-			continue
-		}
-		switch strings.ToLower(deref(u.GetUserType())) {
-		case "guest":
-			m.Kind = policy.KindGuest
-		case "member":
-			m.Kind = policy.KindMember
-		}
-	}
 	return nil
 }

@@ -100,9 +100,17 @@ type Options struct {
 	// Grant are the permissions the app holds, for a Client built on an
 	// adapter; a Client with a credential reads them from its token.
 	Grant []string
-	// ResolveKinds looks up members whose kind is not declared
-	// (GET /users/{id}?$select=id,userType,userPrincipalName) to apply the
-	// guest rule. It adds the get-user operation, whose permission is
+	// Directory is what the app knows of users (kinds, home tenants). Every
+	// check (create-chat, add-member, each item of CreateMany) gives it to
+	// the policy, which applies kinds and the home-tenant rule; a kind
+	// declared on a Member must agree with it. It also gives the object ids
+	// of members given by user principal name, for the lookup after an
+	// ambiguous failure.
+	Directory *policy.Directory
+	// ResolveKinds looks up members whose kind nothing declares or knows
+	// (GET /users/{id}?$select=id,userType,userPrincipalName), once the
+	// request is otherwise allowed, and gives what Graph says to the policy
+	// with Directory. It adds the get-user operation, whose permission is
 	// User.Read.All: userType is not part of the basic profile.
 	ResolveKinds bool
 	// Retry controls retries of graphchat's own pipeline.
@@ -124,10 +132,13 @@ type Client struct {
 	mode    policy.Mode
 	grant   []string
 	resolve bool
+	dir     *policy.Directory
 	logger  *slog.Logger
 	tokens  *tokenProvider // nil for a Client built on an adapter
 
 	claims atomic.Pointer[tokenClaims] // the last token's claims
+
+	users userCache // what Graph said of users
 
 	mu   sync.Mutex
 	seen map[string]struct{} // one-on-one chats this Client has returned
@@ -260,7 +271,9 @@ func Scopes(auth policy.AuthType, cloud Cloud, ops ...policy.Operation) ([]strin
 
 // NewRequestAdapter returns a Graph request adapter with graphchat's
 // pipeline (fixed order; retries that never duplicate a group chat; one
-// client-request-id per request) and its own JSON and text serializers, so
+// client-request-id per request; redirects followed on the base URL's host
+// only, any other refused with an error, so that no request and no
+// Authorization header leaves it) and its own JSON and text serializers, so
 // the SDK's global registries are left alone. It uses msgraph-sdk-go-core,
 // not the root SDK package, which keeps builds small.
 func NewRequestAdapter(auth absauth.AuthenticationProvider, opts *Options) (*msgraphgocore.GraphRequestAdapterBase, error) {
@@ -280,7 +293,7 @@ func NewRequestAdapter(auth absauth.AuthenticationProvider, opts *Options) (*msg
 	if parent == nil {
 		parent = http.DefaultTransport
 	}
-	client.Transport = khttp.NewCustomTransportWithParentTransport(parent, middlewares(o.Retry, o.Logger)...)
+	client.Transport = khttp.NewCustomTransportWithParentTransport(parent, middlewares(base, o.Retry, o.Logger)...)
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 	parsers := absser.NewParseNodeFactoryRegistry()
@@ -322,7 +335,7 @@ func newClient(adapter abs.RequestAdapter, tp *tokenProvider, opts *Options) (*C
 	c := &Client{
 		adapter: adapter, cloud: o.Cloud, auth: o.Auth, tenant: o.TenantID, caller: o.Caller,
 		ops: ops, mode: o.Mode, grant: slices.Clone(o.Grant), resolve: o.ResolveKinds,
-		logger: o.Logger, tokens: tp, seen: map[string]struct{}{},
+		dir: o.Directory, logger: o.Logger, tokens: tp, seen: map[string]struct{}{},
 	}
 	return c, nil
 }

@@ -41,9 +41,15 @@
 // [User], [Guest] and [External] build members with the role the service
 // requires (owner, guest, owner with tenantId); [Member.Model] gives the
 // SDK model with a correct user@odata.bind (' doubled, # percent-encoded).
-// When the kinds of users are not known, Options.ResolveKinds looks them up
-// (GET /users/{id}?$select=id,userType,userPrincipalName, which needs
-// User.Read.All: userType is not in the basic profile).
+// A kind is respected only when the caller declared it: Guest and External
+// declare theirs, User declares none, and a Member's Kind field declares
+// one. Members of no declared kind are looked up when Options.ResolveKinds
+// is on (GET /users/{id}?$select=id,userType,userPrincipalName, which needs
+// User.Read.All: userType is not in the basic profile), so that a guest
+// given through User is refused the owner role before anything is sent.
+// [Member.WithHistory] and [Member.WithAllHistory] set what history a member
+// added by [Client.AddMember] sees; the zero time is refused, never taken
+// for the whole history.
 //
 // # One-on-one chats
 //
@@ -55,13 +61,31 @@
 // # No duplicate group chat
 //
 // Group creation is not idempotent. After an ambiguous failure (a timeout,
-// 502, 503 or 504, a connection dropped after sending), graphchat looks the
-// chat up before any retry: the caller's chats of type group with the same
-// topic and members, created since the attempt began. If it exists, it is
-// returned ([Created.Recovered]); only if it does not is the request sent
-// again. The lookup needs policy.OpListChats declared (Chat.ReadBasic, or
-// Chat.ReadBasic.All for application calls); without it the error is an
-// [*AmbiguousError] matching [ErrOutcomeUnknown], and nothing is retried.
+// 500, 502, 503 or 504, a connection dropped after sending), graphchat
+// looks the chat up before any retry: the caller's chats of type group with
+// the same topic, created since the attempt began, whose members are
+// exactly the requested users as a set of (user id, tenant id). If it
+// exists, it is returned ([Created.Recovered]); only if it does not is the
+// request sent again. The lookup needs policy.OpListChats declared
+// (Chat.ReadBasic, or Chat.ReadBasic.All for application calls); without
+// it the error is an [*AmbiguousError] matching [ErrOutcomeUnknown], and
+// nothing is retried.
+//
+// The lookup compares object ids only. Members given by user principal
+// name are identified before the chat is created: from the signed-in
+// user's claims, from Options.Directory, or with GET
+// /users/{upn}?$select=id when resolve-user is declared (User.ReadBasic.All;
+// answers are cached by the Client). When a member cannot be identified,
+// an ambiguous failure is reported as an [*AmbiguousError] saying why: a
+// chat is never claimed on a guess.
+//
+// # What is known of users
+//
+// Options.Directory (a policy.Directory) is what the app knows of users;
+// every check gives it to the policy, which applies kinds and the home
+// tenant rule: creation, adding a member, and each item of CreateMany.
+// CreateOptions.Directory adds to it for one chat. Options.ResolveKinds
+// adds what Graph says of members of unknown kind.
 //
 // # Bulk creation
 //
@@ -89,5 +113,8 @@
 // The pipeline is built in a fixed order. Throttled requests (429) are
 // retried after their Retry-After (seconds, decimals or an HTTP date);
 // 503, 504 and transport errors only for GET requests and one-on-one
-// creation. See [RetryOptions].
+// creation. See [RetryOptions]. Redirects are followed only on the base
+// URL's scheme and host (307 and 308 with the same method and body; 301,
+// 302 and 303 for GET requests only); a redirect to any other host is
+// refused with an error, and nothing is sent there.
 package graphchat

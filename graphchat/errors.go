@@ -1,6 +1,7 @@
 package graphchat
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -84,10 +85,18 @@ func (e *Error) Is(target error) bool {
 
 // translate is the one place where SDK errors become *Error. Other errors
 // (transport, context, policy) are wrapped with the operation's name; a
-// policy.List is returned untouched.
+// policy.List is returned untouched. An *Error built by graphchat's pipeline
+// from a body the SDK cannot read (see errorBodyHandler) gets the
+// operation's name.
 func translate(op string, err error) error {
 	if err == nil {
 		return nil
+	}
+	var ge *Error
+	if errors.As(err, &ge) && ge != nil {
+		out := *ge
+		out.Op = op
+		return &out
 	}
 	var odata *odataerrors.ODataError
 	if errors.As(err, &odata) && odata != nil {
@@ -105,7 +114,9 @@ func translate(op string, err error) error {
 	}
 	var api *abs.ApiError
 	if errors.As(err, &api) && api != nil {
-		e := &Error{Op: op, StatusCode: api.ResponseStatusCode, Message: api.Message, Err: err}
+		// The SDK's message ("...with no response body: 500") is not the
+		// service's: the service said nothing but its status and headers.
+		e := &Error{Op: op, StatusCode: api.ResponseStatusCode, Err: err}
 		fromHeaders(e, api.GetResponseHeaders())
 		return e
 	}
@@ -129,6 +140,68 @@ func fromHeaders(e *Error, h *abs.ResponseHeaders) {
 		e.ClientRequestID = get("client-request-id")
 	}
 	e.RetryAfter, _ = parseRetryAfter(get("Retry-After"), time.Now())
+}
+
+// errorFromBody builds the *Error of a failed answer from what the service
+// sent: its status, headers and body. A JSON error body (whatever its
+// declared type) gives Graph's code, message and, from its innerError,
+// request-id and client-request-id; another text/plain body is the message
+// (its first 512 bytes, on one line); other bodies (such as a proxy's HTML
+// page) give no message. Headers give request-id and client-request-id when the
+// body does not, and Retry-After. It is the one reader of an error body
+// that the SDK does not decode: graphchat's pipeline uses it for bodies the
+// SDK cannot read, and the answers of a $batch use it for theirs.
+func errorFromBody(op string, status int, header http.Header, body []byte) *Error {
+	e := &Error{Op: op, StatusCode: status}
+	var doc struct {
+		Error *struct {
+			Code       string `json:"code"`
+			Message    string `json:"message"`
+			InnerError *struct {
+				RequestID       string `json:"request-id"`
+				ClientRequestID string `json:"client-request-id"`
+			} `json:"innerError"` // matches "innererror" too
+		} `json:"error"`
+	}
+	switch {
+	case json.Unmarshal(body, &doc) == nil && doc.Error != nil:
+		e.Code, e.Message = doc.Error.Code, doc.Error.Message
+		if in := doc.Error.InnerError; in != nil {
+			e.RequestID, e.ClientRequestID = in.RequestID, in.ClientRequestID
+		}
+	case mediaType(header.Get("Content-Type")) == "text/plain":
+		e.Message = plainText(body, 512)
+	}
+	h := abs.NewResponseHeaders()
+	for k, vs := range header {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	fromHeaders(e, h)
+	return e
+}
+
+// mediaType returns a Content-Type's media type, in lower case.
+func mediaType(ct string) string {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+// plainText returns at most n bytes of a text body, as valid UTF-8 on one
+// line.
+func plainText(body []byte, n int) string {
+	if len(body) > n {
+		body = body[:n]
+	}
+	s := strings.ToValidUTF8(string(body), "")
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.TrimSpace(strings.Join(strings.Fields(s), " "))
 }
 
 // parseRetryAfter reads a Retry-After value: seconds, possibly decimal

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/graphchat/graphchat/graphchat"
@@ -261,7 +262,7 @@ func TestMembers(t *testing.T) {
 	if len(e.cred.asked) == 0 || !cmp.Equal(e.cred.asked[0], want) {
 		t.Errorf("scopes asked: %v, want %v", e.cred.asked, want)
 	}
-	id, err := e.client.AddMember(ctx, g.ID(), graphchat.User(graphchattest.AlexID).WithHistory(graphchat.AllHistory))
+	id, err := e.client.AddMember(ctx, g.ID(), graphchat.User(graphchattest.AlexID).WithAllHistory())
 	if err != nil || id == "" {
 		t.Fatalf("add: %q %v", id, err)
 	}
@@ -292,13 +293,43 @@ func TestMembers(t *testing.T) {
 	if !errors.As(err, &ge) || !errors.Is(err, graphchat.ErrBadRequest) {
 		t.Errorf("add to one-on-one: %v", err)
 	}
+	// The whole history is an explicit choice: a zero time is refused, not
+	// taken for it, and a mistaken member is never sent.
 	before := len(e.requests())
+	var unset time.Time
+	for _, m := range []graphchat.Member{
+		graphchat.User(graphchattest.AlexID).WithHistory(unset),
+		{User: graphchattest.AlexID, VisibleHistoryStart: &unset},
+		{User: graphchattest.AlexID, AllHistory: true, VisibleHistoryStart: &before2000},
+	} {
+		if _, err := e.client.AddMember(ctx, g.ID(), m); err == nil || !strings.Contains(err.Error(), "History") {
+			t.Errorf("add with history %v/%v: err = %v", m.AllHistory, m.VisibleHistoryStart, err)
+		}
+	}
+	if len(e.requests()) != before {
+		t.Errorf("%d requests sent for refused history", len(e.requests())-before)
+	}
+	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))
+	if _, err := e.client.AddMember(ctx, g.ID(), graphchat.User(graphchattest.NestorID).WithAllHistory().WithHistory(since)); err != nil {
+		t.Fatal(err)
+	}
+	reqs = e.requests()
+	addBody = nil
+	json.Unmarshal(reqs[len(reqs)-1].Body, &addBody)
+	if addBody["visibleHistoryStartDateTime"] != "2026-01-02T02:04:05Z" {
+		t.Errorf("add body %v", addBody)
+	}
+	before = len(e.requests())
 	guestOwner := graphchat.Guest(graphchattest.AdaID)
 	guestOwner.Role = policy.RoleOwner
 	if _, err := e.client.AddMember(ctx, g.ID(), guestOwner); !errors.Is(err, policy.CodeGuestRole) || len(e.requests()) != before {
 		t.Errorf("guest as owner: %v", err)
 	}
 }
+
+var adaIsAGuest, _ = policy.NewDirectory(policy.User{ID: graphchattest.AdaID, Kind: policy.KindGuest})
+
+var before2000 = time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 func deref(p *string) string {
 	if p == nil {
@@ -440,8 +471,10 @@ func TestErrorMapping(t *testing.T) {
 func TestResolver(t *testing.T) {
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "User.Read.All")
 	e := setup(t, nil, &graphchat.Options{ResolveKinds: true}, tok)
-	// Ada is a guest in the directory but is given as a member (role owner).
-	_, err := e.client.CreateGroup(ctx, "x", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.Member{User: "ada_fabrikam.com#EXT#@contoso.onmicrosoft.com"})
+	// Ada is a guest in the directory but is given through User (role
+	// owner, kind not declared); Megan is declared a member.
+	declared := graphchat.Member{User: graphchattest.MeganID, Kind: policy.KindMember}
+	_, err := e.client.CreateGroup(ctx, "x", declared, graphchat.User(graphchattest.LeeID), graphchat.User("ada_fabrikam.com#EXT#@contoso.onmicrosoft.com"))
 	if !errors.Is(err, policy.CodeGuestRole) {
 		t.Fatalf("err = %v", err)
 	}
@@ -454,7 +487,7 @@ func TestResolver(t *testing.T) {
 			lookups++
 		}
 	}
-	if lookups != 1 { // Megan and Lee are declared members; Ada only is looked up
+	if lookups != 2 { // Lee and Ada; Megan's declared kind is respected
 		t.Errorf("%d lookups", lookups)
 	}
 	if got := e.cred.asked[0]; !cmp.Equal(got, []string{"https://graph.microsoft.com/Chat.Create", "https://graph.microsoft.com/User.Read.All"}) {
@@ -655,5 +688,57 @@ func TestLogsHoldNoToken(t *testing.T) {
 	payload := strings.Split(tok, ".")[1]
 	if strings.Contains(logs, payload) || strings.Contains(logs, "Bearer") || strings.Contains(logs, "8c0a1a67-50ce-4114-bb6c-da9c5dbcf6ca')") {
 		t.Errorf("the logs hold a token or a body: %s", logs)
+	}
+}
+
+// Check returns the policy's result whenever the policy ran (refused
+// requests included, so that res.Allowed() is false for them), and a nil
+// result only with an error; a typed nil model is an error, not a panic.
+func TestCheckResult(t *testing.T) {
+	e := setup(t, nil, nil, "")
+	var typedNil *models.Chat
+	guestOwner := graphchat.Guest(graphchattest.AdaID)
+	guestOwner.Role = policy.RoleOwner
+	refused, _ := graphchat.ChatModel(graphchat.CloudGlobal, "v1.0", policy.ChatTypeGroup, "x", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), guestOwner)
+	allowed, _ := graphchat.ChatModel(graphchat.CloudGlobal, "v1.0", policy.ChatTypeGroup, "x", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User(graphchattest.NestorID))
+	for _, tc := range []struct {
+		name       string
+		chat       models.Chatable
+		wantResult bool
+		wantCodes  []policy.Code
+	}{
+		{"nil", nil, false, nil},
+		{"typed nil", typedNil, false, nil},
+		{"empty", models.NewChat(), true, []policy.Code{policy.CodeChatType, policy.CodeMemberCount, policy.CodeCallerMissing}},
+		{"refused", refused, true, []policy.Code{policy.CodeGuestRole}},
+		{"allowed", allowed, true, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// What the app knows: Ada is a guest (a model has no kinds).
+			res, err := e.client.Check(ctx, tc.chat, &graphchat.CreateOptions{Directory: adaIsAGuest})
+			if res == nil && err == nil {
+				t.Fatal("nil result with a nil error")
+			}
+			if (res != nil) != tc.wantResult {
+				t.Fatalf("result %v, err %v", res, err)
+			}
+			if res == nil {
+				return
+			}
+			var list policy.List
+			errors.As(err, &list)
+			if diff := cmp.Diff(tc.wantCodes, list.Codes(), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("codes of the error (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantCodes, res.Violations.Codes(), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("codes of the result (-want +got):\n%s", diff)
+			}
+			if res.Allowed() != (len(tc.wantCodes) == 0) {
+				t.Errorf("Allowed() = %v", res.Allowed())
+			}
+		})
+	}
+	if len(e.requests()) != 0 {
+		t.Errorf("%d requests sent by Check", len(e.requests()))
 	}
 }

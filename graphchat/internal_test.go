@@ -3,6 +3,7 @@ package graphchat
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
 	"testing"
 	"time"
@@ -75,5 +76,30 @@ func TestMembershipFromLocation(t *testing.T) {
 		if got := membershipFromLocation(in); got != want {
 			t.Errorf("membershipFromLocation(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+type recordPipeline struct{ got []*http.Request }
+
+func (p *recordPipeline) Next(req *http.Request, _ int) (*http.Response, error) {
+	p.got = append(p.got, req)
+	return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Header: http.Header{}}, nil
+}
+
+// A request to another host than the base URL's is never passed on, even
+// one that did not come from a redirect.
+func TestRedirectHandlerRefusesOtherHosts(t *testing.T) {
+	h := redirectHandler{scheme: "https", host: "graph.microsoft.com"}
+	for _, raw := range []string{"https://evil.example/v1.0/chats", "http://graph.microsoft.com/v1.0/chats", "https://graph.microsoft.com:8443/v1.0/chats"} {
+		p := &recordPipeline{}
+		req, _ := http.NewRequest(http.MethodGet, raw, nil)
+		if _, err := h.Intercept(p, 0, req); !errors.Is(err, errRedirect) || len(p.got) != 0 {
+			t.Errorf("%s: err %v, %d passed on", raw, err, len(p.got))
+		}
+	}
+	p := &recordPipeline{}
+	req, _ := http.NewRequest(http.MethodGet, "https://GRAPH.microsoft.com/v1.0/chats", nil)
+	if _, err := h.Intercept(p, 0, req); err != nil || len(p.got) != 1 {
+		t.Errorf("base host: err %v, %d passed on", err, len(p.got))
 	}
 }

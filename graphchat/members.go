@@ -25,17 +25,24 @@ type Member struct {
 	// owner otherwise). The policy still checks it.
 	Role policy.Role
 	// VisibleHistoryStart, for AddMember only, is the time from which the
-	// new member sees the chat's history: AllHistory for all of it, nil for
-	// none (the service's default).
+	// new member sees the chat's history; nil for none (the service's
+	// default). Set it with WithHistory. The zero time is refused: sharing
+	// the whole history is the explicit AllHistory.
 	VisibleHistoryStart *time.Time
+	// AllHistory, for AddMember only, shares the chat's whole history with
+	// the new member. Set it with WithAllHistory; it excludes
+	// VisibleHistoryStart.
+	AllHistory bool
 }
 
-// AllHistory is the VisibleHistoryStart that shares the whole history.
-var AllHistory = time.Time{}
-
-// User returns a member of the caller's tenant, by object id or user
-// principal name. Its role is owner.
-func User(idOrUPN string) Member { return Member{User: idOrUPN, Kind: policy.KindMember} }
+// User returns a user given by object id or user principal name, whose
+// kind is not declared. Its role is owner. Options.ResolveKinds (or what
+// the app knows of its users) then decides its kind, so that a guest given
+// this way is refused the owner role before anything is sent; without them,
+// the rules that depend on the kind are left to the service. To declare an
+// in-tenant member, and so have it never looked up, set Kind:
+// Member{User: ref, Kind: policy.KindMember}.
+func User(idOrUPN string) Member { return Member{User: idOrUPN} }
 
 // Guest returns a B2B guest account of the caller's tenant. Its role is
 // guest, as the service requires.
@@ -48,11 +55,36 @@ func External(id, tenantID string) Member {
 	return Member{User: id, Kind: policy.KindExternal, TenantID: tenantID}
 }
 
-// WithHistory returns a copy of m that sees the chat's history from t
-// (AllHistory for all of it) when added to a chat.
+// WithHistory returns a copy of m that sees the chat's history from t when
+// added to a chat. t must not be the zero time (AddMember refuses it): use
+// WithAllHistory to share the whole history.
 func (m Member) WithHistory(t time.Time) Member {
-	m.VisibleHistoryStart = &t
+	m.VisibleHistoryStart, m.AllHistory = &t, false
 	return m
+}
+
+// WithAllHistory returns a copy of m that sees the chat's whole history when
+// added to a chat.
+func (m Member) WithAllHistory() Member {
+	m.VisibleHistoryStart, m.AllHistory = nil, true
+	return m
+}
+
+// history returns the visibleHistoryStartDateTime to send: nil for none,
+// the zero time (as the service expects) for the whole history.
+func (m Member) history() (*time.Time, error) {
+	switch {
+	case m.AllHistory && m.VisibleHistoryStart != nil:
+		return nil, fmt.Errorf("graphchat: member %q: AllHistory and VisibleHistoryStart are both set: want one of them", m.User)
+	case m.AllHistory:
+		return &time.Time{}, nil
+	case m.VisibleHistoryStart == nil:
+		return nil, nil
+	case m.VisibleHistoryStart.IsZero():
+		return nil, fmt.Errorf("graphchat: member %q: VisibleHistoryStart is the zero time: want a time, or AllHistory (WithAllHistory) to share the whole history", m.User)
+	}
+	t := m.VisibleHistoryStart.UTC()
+	return &t, nil
 }
 
 func (m Member) role() policy.Role {
@@ -72,8 +104,10 @@ func (m Member) policy() policy.Member {
 // Model returns the SDK model of the member for a cloud and API version
 // ("v1.0" or "beta"): @odata.type aadUserConversationMember, one role, the
 // tenantId of an external user, and user@odata.bind with ' doubled and #
-// percent-encoded. It fails when User is not an object id or a user
-// principal name.
+// percent-encoded, and visibleHistoryStartDateTime when AllHistory or
+// VisibleHistoryStart is set. It fails when User is not an object id or a
+// user principal name, or when the history is not one of none, all or a
+// non-zero time.
 func (m Member) Model(cloud Cloud, version string) (models.AadUserConversationMemberable, error) {
 	if cloud.GraphHost == "" {
 		cloud = CloudGlobal
@@ -82,15 +116,18 @@ func (m Member) Model(cloud Cloud, version string) (models.AadUserConversationMe
 	if err != nil {
 		return nil, fmt.Errorf("graphchat: member %q: %w", m.User, err)
 	}
+	history, err := m.history()
+	if err != nil {
+		return nil, err
+	}
 	am := models.NewAadUserConversationMember() // sets @odata.type
 	am.SetRoles([]string{string(m.role())})
 	if m.TenantID != "" {
 		tid := m.TenantID
 		am.SetTenantId(&tid)
 	}
-	if m.VisibleHistoryStart != nil {
-		t := m.VisibleHistoryStart.UTC()
-		am.SetVisibleHistoryStartDateTime(&t)
+	if history != nil {
+		am.SetVisibleHistoryStartDateTime(history)
 	}
 	am.SetAdditionalData(map[string]any{"user@odata.bind": bind.String()})
 	return am, nil

@@ -5,14 +5,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
@@ -24,7 +28,9 @@ import (
 // (the service did not process them) and, only when repeating them cannot
 // duplicate anything, on 503, 504 and transport errors: GET requests and the
 // creation of one-on-one chats (the service returns the existing chat).
-// Group creation is never retried after an ambiguous failure.
+// The pipeline never retries a group creation after an ambiguous failure:
+// CreateGroup and Create look the chat up first and send it again only
+// when it does not exist (see CreateGroup).
 type RetryOptions struct {
 	// MaxRetries is the number of retries after the first attempt;
 	// default 3; negative disables retries.
@@ -70,12 +76,15 @@ func isIdempotent(req *http.Request) bool {
 // first. The SDK's default slice comes from a map and so in random order;
 // its retry handler also retries any POST on 503/504 (duplicating group
 // chats) and truncates decimal Retry-After values.
-func middlewares(retry RetryOptions, logger *slog.Logger) []khttp.Middleware {
+// The redirect handler is graphchat's own: the SDK's follows redirects to
+// any host (a POST included, after a DNS lookup of the other name).
+func middlewares(base *url.URL, retry RetryOptions, logger *slog.Logger) []khttp.Middleware {
 	m := []khttp.Middleware{
 		requestIDHandler{sdkVersion: sdkVersion()},
+		errorBodyHandler{},
 		khttp.NewHeadersInspectionHandler(),
 		&retryHandler{opts: retry.withDefaults()},
-		khttp.NewRedirectHandler(),
+		redirectHandler{scheme: base.Scheme, host: base.Host},
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),
 		khttp.NewCompressionHandler(),
@@ -109,6 +118,45 @@ func newUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// errorBodyHandler keeps what the service said in an error answer whose body
+// the SDK cannot read: a body that is not a JSON object declared as
+// application/json (a proxy's HTML page, text, JSON of no declared type,
+// malformed JSON), from which the SDK makes an error that has lost the
+// status, the headers and the message. Such an answer becomes an *Error
+// (errorFromBody), returned as the request's error; translate gives it its
+// operation. Error answers the SDK reads (a JSON object) are left to it, so
+// that errors.As still reaches its *odataerrors.ODataError.
+type errorBodyHandler struct{}
+
+// maxErrorBody bounds the error body read.
+const maxErrorBody = 1 << 20
+
+func (errorBodyHandler) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	resp, err := p.Next(req, i)
+	if err != nil || resp == nil || resp.StatusCode < 400 || resp.Body == nil {
+		return resp, err
+	}
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	if rerr != nil {
+		return nil, rerr
+	}
+	if len(body) == 0 || mediaType(resp.Header.Get("Content-Type")) == "application/json" && isJSONObject(body) {
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return resp, nil
+	}
+	e := errorFromBody("", resp.StatusCode, resp.Header, body)
+	if e.ClientRequestID == "" {
+		e.ClientRequestID = req.Header.Get("client-request-id") // the one sent
+	}
+	return nil, e
+}
+
+func isJSONObject(b []byte) bool {
+	var v map[string]json.RawMessage
+	return json.Unmarshal(b, &v) == nil
 }
 
 // retryHandler retries throttled requests always and failed ones only when
@@ -165,7 +213,7 @@ func (h *retryHandler) decide(resp *http.Response, err error, idempotent bool, a
 		return 0, false
 	}
 	if err != nil {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || !idempotent {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errRedirect) || !idempotent {
 			return 0, false
 		}
 		return h.backoff(attempt), true
@@ -192,6 +240,81 @@ func (h *retryHandler) backoff(attempt int) time.Duration {
 	d := float64(h.opts.BaseDelay) * math.Pow(2, float64(attempt))
 	d += mrand.Float64() * float64(h.opts.BaseDelay) / 2
 	return min(time.Duration(d), h.opts.MaxWait)
+}
+
+// errRedirect matches a redirect graphchat refused to follow, and a request
+// to another host than the base URL's. A refused redirect was answered, not
+// processed: it is not ambiguous, and it is not retried.
+var errRedirect = errors.New("graphchat: request not sent")
+
+// maxRedirects bounds the redirects followed for one request.
+const maxRedirects = 5
+
+// redirectHandler follows redirects on the base URL's scheme and host only,
+// and refuses, with an error matching errRedirect, any request to another
+// host: the request (and its Authorization header) never leaves. 307 and 308
+// are followed with the same method and body; 301, 302 and 303 only for GET
+// and HEAD requests (a POST is not turned into a GET).
+type redirectHandler struct{ scheme, host string }
+
+func (h redirectHandler) allowed(u *url.URL) bool {
+	return strings.EqualFold(u.Scheme, h.scheme) && strings.EqualFold(u.Host, h.host)
+}
+
+func (h redirectHandler) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	if !h.allowed(req.URL) {
+		return nil, fmt.Errorf("%w: %s://%s is not the base URL's %s://%s", errRedirect, req.URL.Scheme, req.URL.Host, h.scheme, h.host)
+	}
+	ctx := req.Context()
+	hop := req
+	for n := 0; ; n++ {
+		// The handlers after this one (compression) change the request they
+		// get: each hop gets its own copy.
+		r := hop.Clone(ctx)
+		if n > 0 && hop.GetBody != nil {
+			body, err := hop.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			r.Body = body
+		} else {
+			r.Body = hop.Body
+		}
+		resp, err := p.Next(r, i)
+		if err != nil || resp == nil {
+			return resp, err
+		}
+		loc := resp.Header.Get("Location")
+		switch resp.StatusCode {
+		case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		default:
+			return resp, nil
+		}
+		if loc == "" {
+			return resp, nil
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		target, err := hop.URL.Parse(loc)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("%w: redirect %d with an unreadable Location", errRedirect, resp.StatusCode)
+		case !h.allowed(target):
+			return nil, fmt.Errorf("%w: redirect %d from %s to %s://%s refused: only %s://%s is allowed", errRedirect, resp.StatusCode, h.host, target.Scheme, target.Host, h.scheme, h.host)
+		case n >= maxRedirects:
+			return nil, fmt.Errorf("%w: more than %d redirects", errRedirect, maxRedirects)
+		}
+		next := hop.Clone(ctx)
+		next.URL, next.Host = target, ""
+		switch resp.StatusCode {
+		case http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		default:
+			if hop.Method != http.MethodGet && hop.Method != http.MethodHead {
+				return nil, fmt.Errorf("%w: redirect %d of a %s request refused (only 307 and 308 keep the method)", errRedirect, resp.StatusCode, hop.Method)
+			}
+		}
+		hop = next
+	}
 }
 
 // logHandler logs one line per attempt: method, path, status, latency,

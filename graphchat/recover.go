@@ -17,7 +17,7 @@ import (
 )
 
 // ErrOutcomeUnknown matches an *AmbiguousError: a group creation failed in a
-// way that does not say whether the chat was created (a timeout, a 502, 503
+// way that does not say whether the chat was created (a timeout, a 500, 502, 503
 // or 504, a connection dropped after sending), and graphchat could not find
 // out. It was not retried, so that no chat is created twice.
 var ErrOutcomeUnknown = errors.New("graphchat: outcome unknown")
@@ -27,13 +27,13 @@ var ErrOutcomeUnknown = errors.New("graphchat: outcome unknown")
 // and retry only when it does not exist.
 type AmbiguousError struct {
 	Err       error // the failure of the creation
-	LookupErr error // why the chat could not be looked up; nil when list-chats is not declared
+	LookupErr error // why the chat could not be looked up (or told from others); nil when list-chats is not declared
 }
 
 func (e *AmbiguousError) Error() string {
 	msg := "graphchat: create-chat: outcome unknown, not retried to avoid a duplicate group chat: " + e.Err.Error()
 	if e.LookupErr != nil {
-		msg += "; looking the chat up failed: " + e.LookupErr.Error()
+		msg += "; the chat could not be looked up: " + e.LookupErr.Error()
 	} else {
 		msg += " (declare list-chats in Options.Operations to look it up and retry safely)"
 	}
@@ -47,14 +47,15 @@ func (e *AmbiguousError) Is(target error) bool { return target == ErrOutcomeUnkn
 
 // ambiguous reports whether a failed creation may nevertheless have created
 // the chat. Policy refusals and 4xx answers are not ambiguous; 429 means the
-// request was not processed. A transport error is, and so is a cancelled
+// request was not processed, and so does a redirect (refused when it
+// leaves the base host). A transport error is, and so is a cancelled
 // context: the request may have gone out before it was cancelled.
 func ambiguous(err error) bool {
 	if err == nil {
 		return false
 	}
 	var list policy.List
-	if errors.As(err, &list) {
+	if errors.As(err, &list) || errors.Is(err, errRedirect) {
 		return false
 	}
 	var ge *Error
@@ -76,18 +77,55 @@ const lookupSkew = time.Minute
 // ambiguous failure, so that a request still being processed can finish.
 var lookupDelay = 2 * time.Second
 
-// groupKey describes a group chat to look for.
+// groupKey describes a group chat to look for: its topic and its members
+// as a chat's listing gives them, (userId, tenantId). A member given by user
+// principal name is identified by its object id before the chat is created;
+// when that is not possible, unresolved says why, and no lookup is made: a
+// chat is never claimed on a guess.
 type groupKey struct {
-	topic   *string
-	members []policy.Member
+	topic      *string
+	members    []memberKey
+	unresolved error
 }
 
-func keyOf(req *policy.Request) groupKey { return groupKey{topic: req.Topic, members: req.Members} }
+// memberKey is a member by object id and tenant id, in lower case. An empty
+// tenant stands for the caller's tenant when it is not known: the tenant of
+// the chat listed is then expected.
+type memberKey struct{ userID, tenantID string }
+
+// groupKey identifies a group's members by object id, for the lookup after
+// an ambiguous failure. It makes requests (resolve-user) only when the
+// lookup is possible (list-chats declared) and a member is given by a user
+// principal name whose id is not known (see objectID).
+func (c *Client) groupKey(ctx context.Context, req *policy.Request, pc *policy.Context, dir *policy.Directory) groupKey {
+	key := groupKey{topic: req.Topic}
+	if !c.declared(policy.OpListChats) {
+		key.unresolved = errNoLookup
+		return key
+	}
+	for _, m := range req.Members {
+		id, err := c.objectID(ctx, m.User, pc, dir)
+		if err != nil {
+			key.unresolved = err
+			key.members = nil
+			return key
+		}
+		tenant := m.TenantID
+		if tenant == "" {
+			tenant = pc.TenantID
+		}
+		key.members = append(key.members, memberKey{userID: strings.ToLower(id), tenantID: strings.ToLower(tenant)})
+	}
+	return key
+}
 
 // findGroup looks for a group chat with the key's topic and members created
 // since the given time: GET /me/chats (delegated) or /users/{member}/chats
 // (application) with $filter on chatType and topic and $expand=members.
 func (c *Client) findGroup(ctx context.Context, key groupKey, since time.Time) (models.Chatable, error) {
+	if key.unresolved != nil {
+		return nil, key.unresolved
+	}
 	filter := "chatType eq 'group'"
 	if key.topic != nil {
 		filter += " and topic eq '" + strings.ReplaceAll(*key.topic, "'", "''") + "'"
@@ -102,7 +140,7 @@ func (c *Client) findGroup(ctx context.Context, key groupKey, since time.Time) (
 			return nil, errors.New("no member to list the chats of")
 		}
 		tmpl = "{+baseurl}/users/{user%2Did}/chats{?%24filter,%24expand,%24top}"
-		params["user%2Did"] = key.members[0].User
+		params["user%2Did"] = key.members[0].userID
 	}
 	info := abs.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abs.GET, tmpl, params)
 	info.QueryParameters["%24filter"] = filter
@@ -144,13 +182,11 @@ func (c *Client) findGroup(ctx context.Context, key groupKey, since time.Time) (
 }
 
 // matchesGroup compares a listed chat with the one that was asked for: same
-// type and topic, created since the attempt began, the same number of
-// members, and every member given by object id among them. A member given
-// by user principal name is matched by email when one matches; otherwise it
-// stands for one of the members left over (a B2B guest's email is not its
-// user principal name, and the listing gives no user principal names).
+// type and topic, created since the attempt began, and exactly the same
+// members as a set of (userId, tenantId), compared case-insensitively. A
+// member whose tenant was not known is expected in the chat's tenant.
 func matchesGroup(chat models.Chatable, key groupKey, since time.Time) bool {
-	if chat == nil || chat.GetChatType() == nil || *chat.GetChatType() != models.GROUP_CHATTYPE {
+	if key.unresolved != nil || chat == nil || chat.GetChatType() == nil || *chat.GetChatType() != models.GROUP_CHATTYPE {
 		return false
 	}
 	if (key.topic == nil) != (chat.GetTopic() == nil) || key.topic != nil && *key.topic != *chat.GetTopic() {
@@ -163,25 +199,31 @@ func matchesGroup(chat models.Chatable, key groupKey, since time.Time) bool {
 	if len(members) != len(key.members) {
 		return false
 	}
-	used := make([]bool, len(members))
-	for _, want := range key.members {
-		byID := policy.IsObjectID(want.User)
-		found := false
-		for i, m := range members {
-			am, ok := m.(models.AadUserConversationMemberable)
-			if used[i] || !ok {
-				continue
-			}
-			if byID && strings.EqualFold(deref(am.GetUserId()), want.User) || !byID && strings.EqualFold(deref(am.GetEmail()), want.User) {
-				used[i], found = true, true
-				break
-			}
+	listed := make(map[memberKey]bool, len(members))
+	for _, m := range members {
+		am, ok := m.(models.AadUserConversationMemberable)
+		if !ok || am == nil || deref(am.GetUserId()) == "" {
+			return false
 		}
-		if !found && byID {
+		listed[memberKey{userID: strings.ToLower(deref(am.GetUserId())), tenantID: strings.ToLower(deref(am.GetTenantId()))}] = true
+	}
+	chatTenant := strings.ToLower(deref(chat.GetTenantId()))
+	want := make(map[memberKey]bool, len(key.members))
+	for _, m := range key.members {
+		if m.tenantID == "" {
+			m.tenantID = chatTenant
+		}
+		want[m] = true
+	}
+	if len(want) != len(listed) {
+		return false
+	}
+	for m := range want {
+		if !listed[m] {
 			return false
 		}
 	}
-	return true // the counts are equal: the members left over are those given by name
+	return true
 }
 
 // postGroup creates a group chat; after an ambiguous failure it looks the
@@ -223,6 +265,9 @@ func (c *Client) recoverGroup(ctx context.Context, key groupKey, since time.Time
 	if !c.declared(policy.OpListChats) {
 		return nil, errNoLookup
 	}
+	if key.unresolved != nil {
+		return nil, key.unresolved
+	}
 	var err error
 	for attempt := 0; attempt < lookupAttempts; attempt++ {
 		t := time.NewTimer(lookupDelay << attempt)
@@ -255,19 +300,33 @@ func (c *Client) declared(op policy.Operation) bool {
 
 // FindGroup looks for a group chat with the topic ("" for none) and
 // members created since the given time (with a minute's allowance for clock
-// differences), as graphchat does after an ambiguous failure. It needs the
+// differences), as graphchat does after an ambiguous failure: a chat matches
+// only when its members are exactly the given users, compared by object id
+// and tenant id. Members given by user principal name are first identified
+// by object id (from the signed-in user's claims, Options.Directory, or
+// GET /users/{upn}?$select=id when resolve-user is declared); when one
+// cannot be, FindGroup returns an error rather than a guess. It needs the
 // list-chats operation declared. It returns nil and no error when there is
-// none. Use it after a crash, for items that were sent without an answer.
+// no such chat. Use it after a crash, for items that were sent without an
+// answer.
 func (c *Client) FindGroup(ctx context.Context, topic string, members []Member, since time.Time) (models.Chatable, error) {
 	if err := c.checkGrant(ctx, policy.OpListChats); err != nil {
 		return nil, err
 	}
-	key := groupKey{members: make([]policy.Member, len(members))}
+	pc, err := c.context(ctx, policy.OpListChats)
+	if err != nil {
+		return nil, err
+	}
+	req := &policy.Request{ChatType: policy.ChatTypeGroup, Members: make([]policy.Member, len(members))}
 	if topic != "" {
-		key.topic = &topic
+		req.Topic = &topic
 	}
 	for i, m := range members {
-		key.members[i] = m.policy()
+		req.Members[i] = m.policy()
+	}
+	key := c.groupKey(ctx, req, pc, c.dir)
+	if key.unresolved != nil {
+		return nil, fmt.Errorf("graphchat: %s: the chat cannot be told from others: %w", policy.OpListChats, key.unresolved)
 	}
 	return c.findGroup(ctx, key, since)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,7 +18,11 @@ import (
 
 func init() { *graphchat.LookupDelay = 10 * time.Millisecond }
 
-var withLookup = &graphchat.Options{Operations: []policy.Operation{policy.OpCreateChat, policy.OpListChats}}
+// withLookup declares the lookup, and what the app knows of Nestor (whom
+// createGroup gives by user principal name): his object id.
+var withLookup = &graphchat.Options{Operations: []policy.Operation{policy.OpCreateChat, policy.OpListChats}, Directory: knownUsers}
+
+var knownUsers, _ = policy.NewDirectory(policy.User{ID: graphchattest.NestorID, UserPrincipalName: "nestor@contoso.com", Kind: policy.KindMember})
 
 func lookupToken() string {
 	return graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic")
@@ -169,5 +174,143 @@ func TestGroupCancelledInFlight(t *testing.T) {
 	_, err := e.client.CreateGroup(cctx, "Quarterly review", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nestor@contoso.com"))
 	if !errors.Is(err, graphchat.ErrOutcomeUnknown) || e.chatPosts() != 1 {
 		t.Fatalf("err = %v after %d posts", err, e.chatPosts())
+	}
+}
+
+// Two groups with no topic, the same number of members and members given
+// by user principal name: an ambiguous failure of the second never claims
+// the first. Members are compared by object id, or not at all.
+func TestLookupNeverClaimsAnotherChat(t *testing.T) {
+	alexKnown, _ := policy.NewDirectory(policy.User{ID: graphchattest.AlexID, UserPrincipalName: "alex@contoso.com"}, policy.User{ID: graphchattest.NestorID, UserPrincipalName: "nestor@contoso.com"})
+	lookup := []policy.Operation{policy.OpCreateChat, policy.OpListChats}
+	withResolve := append(lookup[:2:2], policy.OpResolveUser)
+	for _, tc := range []struct {
+		name      string
+		opts      *graphchat.Options
+		processed bool // the failed request was processed (504 after) or not (503)
+		// want: "recovered" (the second chat, found), "retried" (created by
+		// a second request) or "unknown" (an *AmbiguousError, one request).
+		want string
+	}{
+		{"ids known, not processed", &graphchat.Options{Operations: lookup, Directory: alexKnown}, false, "retried"},
+		{"ids known, processed", &graphchat.Options{Operations: lookup, Directory: alexKnown}, true, "recovered"},
+		{"ids resolved, not processed", &graphchat.Options{Operations: withResolve}, false, "retried"},
+		{"ids resolved, processed", &graphchat.Options{Operations: withResolve}, true, "recovered"},
+		{"ids unknown, not processed", &graphchat.Options{Operations: lookup}, false, "unknown"},
+		{"ids unknown, processed", &graphchat.Options{Operations: lookup}, true, "unknown"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All")
+			e := setup(t, nil, tc.opts, tok)
+			first, err := e.client.CreateGroup(ctx, "", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nestor@contoso.com"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			posts := e.chatPosts()
+			fail := func(w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) }
+			if tc.processed {
+				failFirstPost(e, func(w http.ResponseWriter) { w.WriteHeader(http.StatusGatewayTimeout) })
+			} else {
+				var n atomic.Int32
+				e.before = func(w http.ResponseWriter, r *http.Request) bool {
+					if !isChatPost(r) || n.Add(1) > 1 {
+						return false
+					}
+					fail(w)
+					return true
+				}
+			}
+			second, err := e.client.CreateGroup(ctx, "", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("alex@contoso.com"))
+			if second != nil && second.ID() == first.ID() {
+				t.Fatalf("the second creation claimed the first chat %s (recovered %v)", first.ID(), second.Recovered)
+			}
+			chats := e.emu.Chats()
+			switch tc.want {
+			case "unknown":
+				if !errors.Is(err, graphchat.ErrOutcomeUnknown) || e.chatPosts()-posts != 1 {
+					t.Fatalf("got %+v, %v after %d posts", second, err, e.chatPosts()-posts)
+				}
+				var amb *graphchat.AmbiguousError
+				if !errors.As(err, &amb) || amb.LookupErr == nil || !strings.Contains(amb.LookupErr.Error(), "alex@contoso.com") {
+					t.Errorf("lookup error: %v", err)
+				}
+			case "retried", "recovered":
+				if err != nil || second.Recovered != (tc.want == "recovered") || len(chats) != 2 || second.ID() != chats[1].ID {
+					t.Fatalf("got %+v, %v; %d chats", second, err, len(chats))
+				}
+			}
+			// Names are resolved once per Client, before the creation;
+			// Megan, the caller, is known from the token.
+			var resolved []string
+			for _, r := range e.requests() {
+				if strings.HasPrefix(r.Path, "/v1.0/users/") {
+					resolved = append(resolved, strings.TrimPrefix(r.Path, "/v1.0/users/"))
+				}
+			}
+			want := []string(nil)
+			if slices.Contains(tc.opts.Operations, policy.OpResolveUser) {
+				want = []string{"nestor@contoso.com", "alex@contoso.com"}
+			}
+			if !slices.Equal(resolved, want) {
+				t.Errorf("users resolved %v, want %v", resolved, want)
+			}
+		})
+	}
+}
+
+// FindGroup, used after a crash, matches as strictly: a group of other
+// members is not found, and a member whose object id is unknown is an
+// error, not a guess.
+func TestFindGroupStrict(t *testing.T) {
+	e := setup(t, nil, withLookup, lookupToken())
+	start := time.Now()
+	if _, err := e.client.CreateGroup(ctx, "", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nestor@contoso.com")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.client.FindGroup(ctx, "", []graphchat.Member{graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nestor@contoso.com")}, start)
+	if err != nil || got == nil {
+		t.Fatalf("the chat itself: %v, %v", got, err)
+	}
+	got, err = e.client.FindGroup(ctx, "", []graphchat.Member{graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User(graphchattest.AlexID)}, start)
+	if err != nil || got != nil {
+		t.Errorf("other members: %v, %v", got, err)
+	}
+	got, err = e.client.FindGroup(ctx, "", []graphchat.Member{graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("alex@contoso.com")}, start)
+	if err == nil || got != nil {
+		t.Errorf("a member of unknown id: %v, %v", got, err)
+	}
+}
+
+// With resolve-user, FindGroup identifies members given by name, once per
+// Client and whatever their letter case.
+func TestFindGroupResolves(t *testing.T) {
+	ops := []policy.Operation{policy.OpCreateChat, policy.OpListChats, policy.OpResolveUser}
+	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All")
+	e := setup(t, nil, &graphchat.Options{Operations: ops}, tok)
+	start := time.Now()
+	created, err := e.client.CreateGroup(ctx, "", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nestor@contoso.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.client.FindGroup(ctx, "", []graphchat.Member{graphchat.User("MEGAN@contoso.com"), graphchat.User(graphchattest.LeeID), graphchat.User("Nestor@Contoso.com")}, start)
+	if err != nil || got == nil || deref(got.GetId()) != created.ID() {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	got, err = e.client.FindGroup(ctx, "", []graphchat.Member{graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("alex@contoso.com")}, start)
+	if err != nil || got != nil {
+		t.Errorf("other members: %v, %v", got, err)
+	}
+	_, err = e.client.FindGroup(ctx, "", []graphchat.Member{graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nobody@contoso.com")}, start)
+	if err == nil || !strings.Contains(err.Error(), "nobody@contoso.com") {
+		t.Errorf("unknown user: %v", err)
+	}
+	var resolved int
+	for _, r := range e.requests() {
+		if strings.HasPrefix(r.Path, "/v1.0/users/") {
+			resolved++
+		}
+	}
+	if resolved != 3 { // nestor, alex, nobody; Megan from the token, Nestor cached
+		t.Errorf("%d users resolved", resolved)
 	}
 }

@@ -5,12 +5,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
 // Check applies the create-chat rules to a request and, when c.Grant is set,
 // judges the grant for least privilege. It reports every problem at once, in
 // input order. A nil request is reported as a violation, not a panic.
+//
+// Each member's kind comes from its declared Kind and HomeTenantID, from
+// c.Directory and from its tenantId; contradictions between them are
+// kind_conflict (see the package documentation). An empty Member.User is
+// user_missing; a user, tenant id or topic that is not valid UTF-8 or holds
+// control characters is invalid_text.
 //
 // Check never modifies r and is safe for concurrent use.
 func Check(r *Request, c *Context) *Result {
@@ -33,11 +40,11 @@ func Check(r *Request, c *Context) *Result {
 	k.topic(r)
 	k.memberCount(r)
 	for i := range r.Members {
-		k.member(i, &r.Members[i], c)
+		k.member(i, &r.Members[i], c, i < len(r.userReported) && r.userReported[i])
 	}
-	k.duplicates(r)
+	k.duplicates(r, c.Directory)
 	if auth == AuthDelegated {
-		k.caller(r, c.Caller)
+		k.caller(r, c.Caller, c.Directory)
 	}
 	if r.InstalledApps > MaxInstalledApps {
 		k.violate(CodeInstalledApps, "installedApps", fmt.Sprintf("%s: at most %d can be installed when a chat is created", count(r.InstalledApps, "app"), MaxInstalledApps))
@@ -56,9 +63,11 @@ func Check(r *Request, c *Context) *Result {
 	return res
 }
 
-// CheckMember applies the member rules (roles, kind, tenant, reference) to
-// one member being added to an existing group chat, and judges c.Grant for
-// the add-member operation. Fields are named "member.roles" and so on.
+// CheckMember applies the member rules (roles, kind, tenant, reference,
+// text, and the knowledge of c.Directory, as Check does) to one member being
+// added to an existing group chat, and judges c.Grant for the add-member
+// operation. Fields are named "member.roles" and so on. An empty User is
+// user_missing (it was bind_missing before).
 func CheckMember(m *Member, c *Context) *Result {
 	if c == nil {
 		c = &Context{}
@@ -68,10 +77,7 @@ func CheckMember(m *Member, c *Context) *Result {
 		k.violate(CodeBindMissing, "member", "no member given")
 		return k.result()
 	}
-	if m.User == "" {
-		k.violate(CodeBindMissing, "member.user@odata.bind", "missing: want the user's object id or user principal name")
-	}
-	k.member(-1, m, c)
+	k.member(-1, m, c, false)
 	res := k.result()
 	if c.Grant != nil {
 		g := *c.Grant
@@ -165,6 +171,9 @@ func (k *checker) topic(r *Request) {
 	if r.ChatType == ChatTypeOneOnOne {
 		k.violate(CodeTopicOneOnOne, "topic", "a oneOnOne chat has no topic: remove it or use chatType \"group\"")
 	}
+	if !validText(t) {
+		k.violate(CodeInvalidText, "topic", textProblem(t)+": the service would store another text than the one checked")
+	}
 	if n := utf8.RuneCountInString(t); n > MaxTopicLength {
 		k.violate(CodeTopicLength, "topic", fmt.Sprintf("%d characters: want at most %d", n, MaxTopicLength))
 	}
@@ -196,14 +205,21 @@ func (k *checker) memberCount(r *Request) {
 
 // member applies the member rules to members[index], or to "member" when
 // index is negative. Field names are formatted only when a rule fails.
-func (k *checker) member(index int, m *Member, c *Context) {
+// userReported is true when parsing already reported the member's user.
+func (k *checker) member(index int, m *Member, c *Context, userReported bool) {
 	field := func(name string) string {
 		if index < 0 {
 			return "member" + name
 		}
 		return fmt.Sprintf("members[%d]%s", index, name)
 	}
-	if m.User != "" && !IsUserReference(m.User) {
+	switch {
+	case userReported:
+	case m.User == "":
+		k.violate(CodeUserMissing, field(".user@odata.bind"), "empty user: want the user's object id or user principal name")
+	case !validText(m.User):
+		k.violate(CodeInvalidText, field(".user@odata.bind"), fmt.Sprintf("%+q: %s", truncate(m.User, 200), textProblem(m.User)))
+	case !IsUserReference(m.User):
 		k.violate(CodeUserReference, field(".user@odata.bind"), fmt.Sprintf("%q is neither an object id (GUID) nor a user principal name", m.User))
 	}
 
@@ -222,21 +238,20 @@ func (k *checker) member(index int, m *Member, c *Context) {
 		k.violate(CodeRoleCount, field(".roles"), fmt.Sprintf("%s: want exactly one, \"owner\" or \"guest\"", count(len(m.Roles), "role")))
 	}
 
-	// Kind, from what was declared and the tenant.
-	kind := m.Kind
-	switch kind {
-	case KindUnknown, KindMember, KindGuest, KindExternal:
-	default:
-		k.violate(CodeKindConflict, field(""), fmt.Sprintf("kind %q: want %q, %q or %q", kind, KindMember, KindGuest, KindExternal))
+	// Text of the tenants: a tenant that would be stored or compared
+	// differently decides nothing.
+	if m.TenantID != "" && !validText(m.TenantID) {
+		k.violate(CodeInvalidText, field(".tenantId"), fmt.Sprintf("%+q: %s", truncate(m.TenantID, 200), textProblem(m.TenantID)))
 		return
 	}
-	otherTenant := m.TenantID != "" && c.TenantID != "" && !strings.EqualFold(m.TenantID, c.TenantID)
-	if otherTenant {
-		if kind == KindMember || kind == KindGuest {
-			k.violate(CodeKindConflict, field(".tenantId"), fmt.Sprintf("tenant %q is not the caller's tenant %q, but the user was declared an in-tenant %s", m.TenantID, c.TenantID, kind))
-			return
-		}
-		kind = KindExternal
+	if m.HomeTenantID != "" && !validText(m.HomeTenantID) {
+		k.violate(CodeInvalidText, field(""), fmt.Sprintf("declared home tenant %+q: %s", truncate(m.HomeTenantID, 200), textProblem(m.HomeTenantID)))
+		return
+	}
+
+	kind, ok := k.kind(m, c, field)
+	if !ok {
+		return
 	}
 	switch kind {
 	case KindGuest:
@@ -247,38 +262,132 @@ func (k *checker) member(index int, m *Member, c *Context) {
 		if role == RoleGuest {
 			k.violate(CodeExternalRole, field(".roles"), `an external (out-of-tenant) user must have role "owner", not "guest"`)
 		}
-		switch {
-		case m.TenantID == "":
-			k.violate(CodeExternalTenant, field(".tenantId"), "missing: an external user must carry the id of its home tenant")
-		case c.TenantID != "" && strings.EqualFold(m.TenantID, c.TenantID):
-			k.violate(CodeExternalTenant, field(".tenantId"), fmt.Sprintf("%q is the caller's own tenant: an external user carries its home tenant", m.TenantID))
-		}
 	}
 }
 
-func (k *checker) duplicates(r *Request) {
-	// Object ids and user principal names both compare case-insensitively.
+// kind works out the member's kind from what is declared (Kind,
+// HomeTenantID), what the directory knows, the tenantId sent and the
+// caller's tenant, reporting any contradiction between them and the tenant
+// rules of external users. ok is false when a contradiction was reported:
+// the role rules that depend on the kind are then not applied.
+func (k *checker) kind(m *Member, c *Context, field func(string) string) (kind Kind, ok bool) {
+	kind = m.Kind
+	switch kind {
+	case KindUnknown, KindMember, KindGuest, KindExternal:
+	default:
+		k.violate(CodeKindConflict, field(""), fmt.Sprintf("kind %q: want %q, %q or %q", kind, KindMember, KindGuest, KindExternal))
+		return "", false
+	}
+	tenant := c.TenantID
+	home := m.HomeTenantID
+	if differ(home, tenant) {
+		if kind == KindMember || kind == KindGuest {
+			k.violate(CodeKindConflict, field(""), fmt.Sprintf("declared an in-tenant %s, but its declared home tenant %q is not the caller's tenant %q", kind, home, tenant))
+			return "", false
+		}
+		kind = KindExternal
+	}
+	if u, found := c.Directory.Lookup(m.User); found {
+		known := u.kindIn(tenant)
+		if kind != KindUnknown && known != KindUnknown && kind != known {
+			k.violate(CodeKindConflict, field(""), fmt.Sprintf("declared %s, but the directory knows %q as %s", describeKind(kind), m.User, describeKind(known)))
+			return "", false
+		}
+		if differ(home, u.HomeTenantID) {
+			k.violate(CodeKindConflict, field(""), fmt.Sprintf("declared home tenant %q, but the directory gives %q", home, u.HomeTenantID))
+			return "", false
+		}
+		if kind == KindUnknown {
+			kind = known
+		}
+		if home == "" {
+			home = u.HomeTenantID
+		}
+	}
+	if differ(m.TenantID, home) {
+		k.violate(CodeKindConflict, field(".tenantId"), fmt.Sprintf("%q, but the user's home tenant is %q", m.TenantID, home))
+		return "", false
+	}
+	if differ(m.TenantID, tenant) {
+		if kind == KindMember || kind == KindGuest {
+			k.violate(CodeKindConflict, field(".tenantId"), fmt.Sprintf("tenant %q is not the caller's tenant %q, but the user is %s", m.TenantID, tenant, describeKind(kind)))
+			return "", false
+		}
+		kind = KindExternal
+	}
+	if kind != KindExternal {
+		return kind, true
+	}
+	switch {
+	case home != "" && tenant != "" && strings.EqualFold(home, tenant):
+		k.violate(CodeExternalTenant, field(".tenantId"), fmt.Sprintf("the home tenant of this external user is %q, the caller's own tenant: an external user belongs to another tenant", home))
+	case m.TenantID == "" && home != "":
+		k.violate(CodeExternalTenant, field(".tenantId"), fmt.Sprintf("missing: an external user must carry the id of its home tenant, %q", home))
+	case m.TenantID == "":
+		k.violate(CodeExternalTenant, field(".tenantId"), "missing: an external user must carry the id of its home tenant")
+	case tenant != "" && strings.EqualFold(m.TenantID, tenant):
+		k.violate(CodeExternalTenant, field(".tenantId"), fmt.Sprintf("%q is the caller's own tenant: an external user carries its home tenant", m.TenantID))
+	}
+	return kind, true
+}
+
+// differ reports whether two tenant ids are both known and differ.
+func differ(a, b string) bool { return a != "" && b != "" && !strings.EqualFold(a, b) }
+
+func describeKind(k Kind) string {
+	switch k {
+	case KindMember:
+		return "an in-tenant member"
+	case KindGuest:
+		return "an in-tenant guest"
+	case KindExternal:
+		return "an external user"
+	}
+	return "of unknown kind"
+}
+
+func (k *checker) duplicates(r *Request, d *Directory) {
+	// Object ids and user principal names both compare case-insensitively;
+	// a user the directory knows is compared by its object id, so that the
+	// same user given by id and by user principal name is found.
 	seen := make(map[string]int, len(r.Members))
 	for i, m := range r.Members {
 		if m.User == "" {
 			continue
 		}
-		key := strings.ToLower(m.User)
+		key := m.User
+		if u, ok := d.Lookup(m.User); ok && u.ID != "" {
+			key = u.ID
+		}
+		key = strings.ToLower(key)
 		if j, ok := seen[key]; ok {
-			k.violate(CodeDuplicateMember, fmt.Sprintf("members[%d].user@odata.bind", i), fmt.Sprintf("%q is already members[%d]: list each user once", m.User, j))
+			also := ""
+			if !strings.EqualFold(m.User, r.Members[j].User) {
+				also = fmt.Sprintf(" (%q, the same user in the directory)", r.Members[j].User)
+			}
+			k.violate(CodeDuplicateMember, fmt.Sprintf("members[%d].user@odata.bind", i), fmt.Sprintf("%q is already members[%d]%s: list each user once", m.User, j, also))
 			continue
 		}
 		seen[key] = i
 	}
 }
 
-func (k *checker) caller(r *Request, who Caller) {
+func (k *checker) caller(r *Request, who Caller, d *Directory) {
 	if who.IsZero() {
 		k.warn(CodeCallerUnknown, "members", "delegated call with no caller given: cannot check that the signed-in user is a member")
 		return
 	}
+	// The directory may know the caller's other name.
+	if u, ok := d.Lookup(who.ID); ok && who.UserPrincipalName == "" {
+		who.UserPrincipalName = u.UserPrincipalName
+	} else if u, ok := d.Lookup(who.UserPrincipalName); ok && who.ID == "" {
+		who.ID = u.ID
+	}
 	for _, m := range r.Members {
 		if sameUser(m.User, who.ID) || sameUser(m.User, who.UserPrincipalName) {
+			return
+		}
+		if u, ok := d.Lookup(m.User); ok && (sameUser(u.ID, who.ID) || sameUser(u.UserPrincipalName, who.UserPrincipalName)) {
 			return
 		}
 	}
@@ -292,7 +401,8 @@ func (k *checker) caller(r *Request, who Caller) {
 	}
 	decidable := true
 	for _, m := range r.Members {
-		if (who.ID == "" && IsObjectID(m.User)) || (who.UserPrincipalName == "" && IsUserPrincipalName(m.User)) {
+		u, _ := d.Lookup(m.User)
+		if (who.ID == "" && IsObjectID(m.User) && u.UserPrincipalName == "") || (who.UserPrincipalName == "" && IsUserPrincipalName(m.User) && u.ID == "") {
 			decidable = false
 		}
 	}
@@ -310,4 +420,43 @@ func count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// validText reports whether s is valid UTF-8 without control characters
+// (U+0000 to U+001F, U+007F to U+009F), the text the service stores as sent.
+func validText(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || unicode.IsControl(r) {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// textProblem describes why s is not valid text: where the first invalid
+// byte or control character is, counted in characters from 1.
+func textProblem(s string) string {
+	chars := 0
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		chars++
+		switch {
+		case r == utf8.RuneError && n == 1:
+			return fmt.Sprintf("not valid UTF-8 (byte 0x%02X at character %d)", s[i], chars)
+		case unicode.IsControl(r):
+			return fmt.Sprintf("control character %U at character %d", r, chars)
+		}
+		i += n
+	}
+	return "valid text"
 }

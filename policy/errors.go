@@ -27,11 +27,15 @@ const (
 	CodeGuestRole         Code = "guest_role"              // in-tenant guest without role guest
 	CodeExternalRole      Code = "external_role"           // external user without role owner
 	CodeExternalTenant    Code = "external_tenant"         // external user without its home tenantId
-	CodeKindConflict      Code = "kind_conflict"           // declared kind contradicts the member's tenantId
+	CodeKindConflict      Code = "kind_conflict"           // declared kind, home tenant, directory or tenantId contradict each other
 	CodeCallerMissing     Code = "caller_missing"          // delegated call whose caller is not a member
 	CodeCallerUnknown     Code = "caller_unknown"          // warning: delegated call with no caller to check
 	CodeDuplicateMember   Code = "duplicate_member"        // the same user listed twice
 	CodeUserReference     Code = "user_reference"          // neither an object id nor a user principal name
+	CodeUserMissing       Code = "user_missing"            // an empty user: users(''), users/ or Member.User ""
+	CodeInvalidText       Code = "invalid_text"            // a string that is not valid UTF-8 or holds control characters
+	CodeDuplicateKey      Code = "duplicate_key"           // a key given twice in one JSON object
+	CodePropertyCase      Code = "property_case"           // a key differing from a defined property only in letter case
 	CodeInstalledApps     Code = "installed_apps"          // more than one app to install
 	CodeODataType         Code = "odata_type"              // member @odata.type missing or wrong
 	CodeBindKey           Code = "bind_key"                // misspelt bind key, such as user@odata_bind
@@ -51,7 +55,8 @@ var codes = []Code{
 	CodeChatType, CodeMemberCount, CodeSmallGroup, CodeTopicOneOnOne, CodeTopicLength,
 	CodeTopicColon, CodeRoleCount, CodeRoleValue, CodeGuestRole, CodeExternalRole,
 	CodeExternalTenant, CodeKindConflict, CodeCallerMissing, CodeCallerUnknown,
-	CodeDuplicateMember, CodeUserReference, CodeInstalledApps, CodeODataType, CodeBindKey,
+	CodeDuplicateMember, CodeUserReference, CodeUserMissing, CodeInvalidText, CodeDuplicateKey,
+	CodePropertyCase, CodeInstalledApps, CodeODataType, CodeBindKey,
 	CodeBindMissing, CodeBindURL, CodeFieldType, CodeUnknownProperty, CodeAuthType,
 	CodePermissionMissing, CodePermissionExcess, CodeOperation, CodeOperationAuth,
 }

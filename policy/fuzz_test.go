@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -25,6 +26,8 @@ func FuzzCheckJSON(f *testing.F) {
 		f.Add(data, "8c0a1a67-50ce-4114-bb6c-da9c5dbcf6ca", false)
 	}
 	f.Add([]byte(`{"chatType":"group","members":[null,1,"x",[],{}]}`), "a@b.c", true)
+	f.Add([]byte(`{"chatType":"group","ChatType":"x","chat\u0054ype":"y","topic":"\ud83d\u0000","members":[{"Roles":[],"roles":[],"user@odata.bind":"https://graph.microsoft.com/v1.0/users('')"}]}`), "a@b.c", false)
+	f.Add([]byte("{\"topic\":\"\xff\xfe\",\"members\":[{\"tenantId\":\"\xe9\"}]}"), "", false)
 	known := policy.Codes()
 	f.Fuzz(func(t *testing.T, data []byte, caller string, app bool) {
 		c := &policy.Context{Caller: policy.Caller{ID: caller}, TenantID: "2432b57b-0abd-43db-aa7b-16eadd115d34",
@@ -43,6 +46,13 @@ func FuzzCheckJSON(f *testing.F) {
 				t.Fatalf("error %T is not a *SyntaxError: %v", err, err)
 			}
 			return
+		}
+		// A byte-order mark in front changes nothing (a second one is not JSON).
+		if bom := []byte("\xef\xbb\xbf"); !bytes.HasPrefix(data, bom) {
+			withBOM, err := policy.CheckJSON(append(bom, data...), c)
+			if err != nil || !reflect.DeepEqual(res, withBOM) {
+				t.Fatalf("with a byte-order mark: %v, %v; without: %v", err, withBOM, res)
+			}
 		}
 		for _, v := range append(slices.Clone(res.Violations), res.Warnings...) {
 			if !slices.Contains(known, v.Code) {

@@ -43,15 +43,27 @@ var (
 
 // misspelt bind keys seen in published samples (the Python and Go snippets
 // of the create-chat docs) and reports.
-var bindKeyTypos = []string{"user@odata_bind", "odataBind", "user@odata.Bind", "User@odata.bind", "user@data.bind", "user@odata.bind "}
+// Keys that differ from "user@odata.bind" only in letter case are
+// property_case violations instead.
+var bindKeyTypos = []string{"user@odata_bind", "odataBind", "user@data.bind", "user@odata.bind "}
 
 // ParseCreateChat parses the exact JSON body that POST /chats receives into a
 // Request. Problems of shape (a wrong @odata.type, a misspelt bind key, a
 // bind URL that is not a Microsoft Graph user URL, a property of the wrong
 // type, unknown properties) are kept in the Request and reported by Check
-// with the rules, in input order. The error is non-nil, a *SyntaxError, only
-// when the input is empty, not JSON, or not a JSON object.
+// with the rules, in input order, as are what encoding/json would hide: a
+// key given twice in one object (duplicate_key), a key that differs from a
+// defined property only in letter case (property_case), and a string value
+// that is not valid UTF-8 or holds an unpaired surrogate escape
+// (invalid_text). A UTF-8 byte-order mark at the start is skipped. The error
+// is non-nil, a *SyntaxError, only when the input is empty, not JSON, or not
+// a JSON object.
 func ParseCreateChat(data []byte) (*Request, error) {
+	// A byte-order mark is accepted; positions still count it.
+	orig, skip := data, int64(0)
+	if bytes.HasPrefix(data, utf8BOM) {
+		data, skip = data[len(utf8BOM):], int64(len(utf8BOM))
+	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, &SyntaxError{Msg: "empty input: want a JSON object"}
@@ -67,25 +79,79 @@ func ParseCreateChat(data []byte) (*Request, error) {
 			if at > 0 && !strings.Contains(se.Error(), "unexpected end") {
 				at--
 			}
-			return nil, syntaxErrorAt(data, at, se.Error())
+			return nil, syntaxErrorAt(orig, skip+at, se.Error())
 		}
-		return nil, syntaxErrorAt(data, int64(len(data)), "invalid JSON")
+		return nil, syntaxErrorAt(orig, int64(len(orig)), "invalid JSON")
 	}
 	if trimmed[0] != '{' {
-		return nil, syntaxErrorAt(data, int64(bytes.Index(data, trimmed[:1])), fmt.Sprintf("the body is a JSON %s: want an object", jsonKind(trimmed)))
+		return nil, syntaxErrorAt(orig, skip+int64(bytes.Index(data, trimmed[:1])), fmt.Sprintf("the body is a JSON %s: want an object", jsonKind(trimmed)))
 	}
 	var body map[string]json.RawMessage
 	if err := json.Unmarshal(data, &body); err != nil {
 		return nil, &SyntaxError{Msg: err.Error()}
 	}
 	p := &parser{}
+	w := walker{data: data, p: p}
+	w.value()
+	p.badText = w.badText
 	r := &Request{}
 	p.chat(body, r)
 	r.problems, r.warnings = p.violations, p.warnings
 	return r, nil
 }
 
-type parser struct{ checker }
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+type parser struct {
+	checker
+	badText []string // fields whose text was reported invalid
+}
+
+// reported reports whether field's text was already reported invalid.
+// The field is formatted only when some text was reported.
+func (p *parser) reportedText(field func() string) bool {
+	if len(p.badText) == 0 {
+		return false
+	}
+	return slices.Contains(p.badText, field())
+}
+
+// get returns the property name of obj, or, when it is absent or null, a
+// key that differs from it only in letter case (reported as property_case
+// by known). key is the key found.
+func get(obj map[string]json.RawMessage, name string) (raw json.RawMessage, key string, ok bool) {
+	if raw, ok := obj[name]; ok && !isNull(raw) {
+		return raw, name, true
+	}
+	// Of several variants, the first in byte order, so that the answer does
+	// not depend on the map's order.
+	for k, v := range obj {
+		if k != name && strings.EqualFold(k, name) && !isNull(v) && (!ok || k < key) {
+			raw, key, ok = v, k, true
+		}
+	}
+	return raw, key, ok
+}
+
+// known reports the keys of obj that are not among props: a key that differs
+// from a defined property only in letter case is a violation (the service
+// reads property names case-sensitively), any other is a warning unless
+// skip says it is reported elsewhere.
+func (p *parser) known(obj map[string]json.RawMessage, props []string, field func(string) string, what string, skip func(string) bool) {
+	for _, k := range sortedKeys(obj) {
+		if slices.Contains(props, k) {
+			continue
+		}
+		if i := slices.IndexFunc(props, func(s string) bool { return strings.EqualFold(s, k) }); i >= 0 {
+			p.violate(CodePropertyCase, field(k), fmt.Sprintf("property %q: property names are case-sensitive, write %q", k, props[i]))
+			continue
+		}
+		if skip != nil && skip(k) {
+			continue
+		}
+		p.warn(CodeUnknownProperty, field(k), fmt.Sprintf("property %q is not part of %s and will be ignored or rejected by the service", k, what))
+	}
+}
 
 func jsonKind(raw []byte) string {
 	raw = bytes.TrimSpace(raw)
@@ -110,10 +176,11 @@ func jsonKind(raw []byte) string {
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
 
 // str decodes a JSON string; ok is false (and a violation recorded) otherwise.
-func (p *parser) str(raw json.RawMessage, field string) (string, bool) {
+// The field is formatted only when the value is not a string.
+func (p *parser) str(raw json.RawMessage, field func() string) (string, bool) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		p.violate(CodeFieldType, field, fmt.Sprintf("a JSON %s: want a string", jsonKind(raw)))
+		p.violate(CodeFieldType, field(), fmt.Sprintf("a JSON %s: want a string", jsonKind(raw)))
 		return "", false
 	}
 	return s, true
@@ -129,74 +196,69 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 }
 
 func (p *parser) chat(body map[string]json.RawMessage, r *Request) {
-	for _, k := range sortedKeys(body) {
-		if !slices.Contains(knownChatProps, k) {
-			p.warn(CodeUnknownProperty, k, fmt.Sprintf("property %q is not part of a POST /chats body and will be ignored or rejected by the service", k))
+	p.known(body, knownChatProps, func(k string) string { return k }, "a POST /chats body", nil)
+	if raw, key, ok := get(body, "@odata.type"); ok {
+		if s, ok := p.str(raw, func() string { return key }); ok && s != "#microsoft.graph.chat" {
+			p.violate(CodeODataType, key, fmt.Sprintf("%q: want \"#microsoft.graph.chat\" or no @odata.type", s))
 		}
 	}
-	if raw, ok := body["@odata.type"]; ok && !isNull(raw) {
-		if s, ok := p.str(raw, "@odata.type"); ok && s != "#microsoft.graph.chat" {
-			p.violate(CodeODataType, "@odata.type", fmt.Sprintf("%q: want \"#microsoft.graph.chat\" or no @odata.type", s))
-		}
-	}
-	if raw, ok := body["chatType"]; ok && !isNull(raw) {
-		if s, ok := p.str(raw, "chatType"); ok {
+	if raw, key, ok := get(body, "chatType"); ok {
+		if s, ok := p.str(raw, func() string { return key }); ok {
 			r.ChatType = ChatType(s)
 		}
 	}
-	if raw, ok := body["topic"]; ok && !isNull(raw) {
-		if s, ok := p.str(raw, "topic"); ok {
+	if raw, key, ok := get(body, "topic"); ok {
+		if s, ok := p.str(raw, func() string { return key }); ok {
 			r.Topic = &s
 		}
 	}
-	if raw, ok := body["members"]; ok && !isNull(raw) {
+	if raw, key, ok := get(body, "members"); ok {
 		var members []json.RawMessage
 		if err := json.Unmarshal(raw, &members); err != nil {
-			p.violate(CodeFieldType, "members", fmt.Sprintf("a JSON %s: want an array of members", jsonKind(raw)))
+			p.violate(CodeFieldType, key, fmt.Sprintf("a JSON %s: want an array of members", jsonKind(raw)))
 		} else {
-			r.Members = make([]Member, 0, len(members))
+			r.Members = make([]Member, len(members))
+			r.userReported = make([]bool, len(members))
 			for i, m := range members {
-				r.Members = append(r.Members, p.member(i, m))
+				r.Members[i], r.userReported[i] = p.member(key, i, m)
 			}
 		}
 	}
-	if raw, ok := body["installedApps"]; ok && !isNull(raw) {
+	if raw, key, ok := get(body, "installedApps"); ok {
 		var apps []json.RawMessage
 		if err := json.Unmarshal(raw, &apps); err != nil {
-			p.violate(CodeFieldType, "installedApps", fmt.Sprintf("a JSON %s: want an array of apps", jsonKind(raw)))
+			p.violate(CodeFieldType, key, fmt.Sprintf("a JSON %s: want an array of apps", jsonKind(raw)))
 		} else {
 			r.InstalledApps = len(apps)
 		}
 	}
 }
 
-func (p *parser) member(i int, raw json.RawMessage) Member {
-	field := func(name string) string { return fmt.Sprintf("members[%d]%s", i, name) }
-	var m Member
+// member parses members[i]; reported is true when a problem with its user
+// reference was reported (so Check does not report it again).
+func (p *parser) member(list string, i int, raw json.RawMessage) (m Member, reported bool) {
+	field := func(name string) string { return fmt.Sprintf("%s[%d]%s", list, i, name) }
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 		p.violate(CodeFieldType, field(""), fmt.Sprintf("a JSON %s: want a member object", jsonKind(raw)))
-		return m
+		return m, true
 	}
-	for _, k := range sortedKeys(obj) {
-		if !slices.Contains(knownMemberProps, k) && !slices.Contains(bindKeyTypos, k) {
-			p.warn(CodeUnknownProperty, field("."+k), fmt.Sprintf("property %q is not part of a chat member and will be ignored or rejected by the service", k))
-		}
-	}
+	p.known(obj, knownMemberProps, func(k string) string { return field("." + k) }, "a chat member",
+		func(k string) bool { return slices.Contains(bindKeyTypos, k) })
 
-	switch raw, ok := obj["@odata.type"]; {
-	case !ok || isNull(raw):
+	switch raw, key, ok := get(obj, "@odata.type"); {
+	case !ok:
 		p.violate(CodeODataType, field(".@odata.type"), fmt.Sprintf("missing: want %q", MemberODataType))
 	default:
-		if s, ok := p.str(raw, field(".@odata.type")); ok && s != MemberODataType {
-			p.violate(CodeODataType, field(".@odata.type"), fmt.Sprintf("%q: want %q", s, MemberODataType))
+		if s, ok := p.str(raw, func() string { return field("." + key) }); ok && s != MemberODataType {
+			p.violate(CodeODataType, field("."+key), fmt.Sprintf("%q: want %q", s, MemberODataType))
 		}
 	}
 
-	if raw, ok := obj["roles"]; ok && !isNull(raw) {
+	if raw, key, ok := get(obj, "roles"); ok {
 		var roles []string
 		if err := json.Unmarshal(raw, &roles); err != nil {
-			p.violate(CodeFieldType, field(".roles"), fmt.Sprintf("a JSON %s: want an array of strings such as [\"owner\"]", jsonKind(raw)))
+			p.violate(CodeFieldType, field("."+key), fmt.Sprintf("a JSON %s: want an array of strings such as [\"owner\"]", jsonKind(raw)))
 		} else {
 			m.Roles = make([]Role, len(roles))
 			for j, s := range roles {
@@ -205,18 +267,19 @@ func (p *parser) member(i int, raw json.RawMessage) Member {
 		}
 	}
 
-	if raw, ok := obj["tenantId"]; ok && !isNull(raw) {
-		if s, ok := p.str(raw, field(".tenantId")); ok {
+	if raw, key, ok := get(obj, "tenantId"); ok {
+		if s, ok := p.str(raw, func() string { return field("." + key) }); ok {
 			m.TenantID = s
-			if !IsObjectID(s) {
-				p.violate(CodeFieldType, field(".tenantId"), fmt.Sprintf("%q: want a tenant id (GUID)", s))
+			// Text that is not valid is reported once, as invalid_text
+			// (here or by Check), not as a malformed tenant id too.
+			if validText(s) && !p.reportedText(func() string { return field("." + key) }) && !IsObjectID(s) {
+				p.violate(CodeFieldType, field("."+key), fmt.Sprintf("%q: want a tenant id (GUID)", s))
 			}
 		}
 	}
 
-	bindKey := "user@odata.bind"
-	rawBind, ok := obj[bindKey]
-	if !ok || isNull(rawBind) {
+	rawBind, bindKey, ok := get(obj, "user@odata.bind")
+	if !ok {
 		var typo string
 		for _, t := range bindKeyTypos {
 			if r, found := obj[t]; found {
@@ -230,20 +293,29 @@ func (p *parser) member(i int, raw json.RawMessage) Member {
 			bindKey = typo
 		default:
 			p.violate(CodeBindMissing, field(".user@odata.bind"), "missing: want \"user@odata.bind\": \"https://graph.microsoft.com/v1.0/users('{id or userPrincipalName}')\"")
-			return m
+			return m, true
 		}
 	}
-	s, ok := p.str(rawBind, field("."+bindKey))
-	if !ok {
-		return m
+	bindField := func() string { return field("." + bindKey) }
+	s, ok := p.str(rawBind, bindField)
+	if !ok || p.reportedText(bindField) {
+		return m, true
+	}
+	if !validText(s) {
+		p.violate(CodeInvalidText, field("."+bindKey), fmt.Sprintf("%+q: %s", truncate(s, 200), textProblem(s)))
+		return m, true
 	}
 	b, err := ParseBindURL(s)
-	if err != nil {
+	switch {
+	case errors.Is(err, errEmptyKey):
+		p.violate(CodeUserMissing, field("."+bindKey), fmt.Sprintf("%q: empty user: want the user's object id or user principal name", truncate(s, 200)))
+		return m, true
+	case err != nil:
 		p.violate(CodeBindURL, field("."+bindKey), fmt.Sprintf("%q: %v", truncate(s, 200), err))
-		return m
+		return m, true
 	}
 	m.User = b.User
-	return m
+	return m, false
 }
 
 func truncate(s string, n int) string {

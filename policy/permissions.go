@@ -21,6 +21,7 @@ const (
 	OpListChats    Operation = "list-chats"    // GET /users/{id}/chats, GET /me/chats
 	OpSendMessage  Operation = "send-message"  // POST /chats/{id}/messages
 	OpGetUser      Operation = "get-user"      // GET /users/{id}, to learn a member's kind
+	OpResolveUser  Operation = "resolve-user"  // GET /users/{id | userPrincipalName}?$select=id, a UPN to an object id
 )
 
 // Mode says how a grant more privileged than needed is treated.
@@ -55,6 +56,7 @@ type catalogOp struct {
 	Method      string       `json:"method"`
 	Path        string       `json:"path"`
 	Note        string       `json:"note"`
+	Source      string       `json:"source"`
 	Delegated   catalogEntry `json:"delegated"`
 	Application catalogEntry `json:"application"`
 }
@@ -89,6 +91,9 @@ type OperationInfo struct {
 	// Unsupported, when not empty, says why the operation cannot be done
 	// with this auth type.
 	Unsupported string `json:"unsupported,omitempty"`
+	// Source, when not empty, says where this entry comes from when it is
+	// not (only) the sources of CatalogSource.
+	Source string `json:"source,omitempty"`
 }
 
 // Operations returns the catalogue's operations in a stable order.
@@ -111,7 +116,7 @@ func Describe(op Operation, auth AuthType) (OperationInfo, error) {
 		return OperationInfo{}, err
 	}
 	return OperationInfo{Operation: o.Name, Method: o.Method, Path: o.Path,
-		Least: slices.Clone(e.Least), Higher: slices.Clone(e.Higher), Unsupported: e.Unsupported}, nil
+		Least: slices.Clone(e.Least), Higher: slices.Clone(e.Higher), Unsupported: e.Unsupported, Source: o.Source}, nil
 }
 
 func lookupOp(op Operation) (*catalogOp, bool) {

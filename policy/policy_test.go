@@ -216,6 +216,11 @@ func TestMinimal(t *testing.T) {
 		{policy.AuthApplication, []policy.Operation{policy.OpCreateChat, policy.OpAddMember}, []string{"Chat.Create", "ChatMember.ReadWrite.All"}},
 		{policy.AuthApplication, []policy.Operation{policy.OpGetChat}, []string{"Chat.ReadBasic.All"}},
 		{policy.AuthDelegated, []policy.Operation{policy.OpCreateChat, policy.OpGetUser}, []string{"Chat.Create", "User.Read.All"}},
+		{policy.AuthDelegated, []policy.Operation{policy.OpCreateChat, policy.OpResolveUser}, []string{"Chat.Create", "User.ReadBasic.All"}},
+		{policy.AuthApplication, []policy.Operation{policy.OpResolveUser}, []string{"User.ReadBasic.All"}},
+		// Minimal takes a least-privileged permission of each operation,
+		// though User.Read.All (get-user's) also allows resolve-user.
+		{policy.AuthDelegated, []policy.Operation{policy.OpGetUser, policy.OpResolveUser}, []string{"User.Read.All", "User.ReadBasic.All"}},
 	}
 	for _, tt := range tests {
 		got, err := policy.Minimal(tt.auth, tt.ops...)
@@ -268,6 +273,10 @@ func TestEvaluate(t *testing.T) {
 		{name: "app send-message unsupported", auth: policy.AuthApplication,
 			grant:      policy.Grant{Permissions: []string{"Chat.Create"}, Operations: []policy.Operation{policy.OpCreateChat, policy.OpSendMessage}},
 			violations: []policy.Code{policy.CodeOperationAuth}, allowedBy: "Chat.Create"},
+		{name: "resolve-user with a full profile reader", grant: policy.Grant{Permissions: []string{"User.Read.All"}, Operations: []policy.Operation{policy.OpResolveUser}},
+			warnings: []policy.Code{policy.CodePermissionExcess}, allowedBy: "User.Read.All", excess: []string{"User.Read.All"}},
+		{name: "resolve-user least", auth: policy.AuthApplication, grant: policy.Grant{Permissions: []string{"User.ReadBasic.All"}, Operations: []policy.Operation{policy.OpResolveUser}},
+			allowedBy: "User.ReadBasic.All"},
 		{name: "unknown operation", grant: policy.Grant{Permissions: []string{"Chat.Create"}, Operations: []policy.Operation{"create-chat", "fly"}},
 			violations: []policy.Code{policy.CodeOperation}, allowedBy: "Chat.Create"},
 	}
@@ -372,7 +381,7 @@ func TestCheckMember(t *testing.T) {
 		{&policy.Member{User: "a@contoso.com", Roles: []policy.Role{policy.RoleOwner}, Kind: policy.KindGuest}, []policy.Code{policy.CodeGuestRole}},
 		{&policy.Member{User: "82af01c5-f7cc-4a2e-a728-3a5df21afd9d", Roles: []policy.Role{policy.RoleGuest}, TenantID: "4dc1fe35-8ac6-4f0d-904a-7ebcd364bea1"}, []policy.Code{policy.CodeExternalRole}},
 		{&policy.Member{User: "not a user", Roles: nil}, []policy.Code{policy.CodeUserReference, policy.CodeRoleCount}},
-		{&policy.Member{}, []policy.Code{policy.CodeBindMissing, policy.CodeRoleCount}},
+		{&policy.Member{}, []policy.Code{policy.CodeUserMissing, policy.CodeRoleCount}},
 		{nil, []policy.Code{policy.CodeBindMissing}},
 	}
 	for _, tt := range tests {

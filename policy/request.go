@@ -63,6 +63,9 @@ type Request struct {
 	// problems found while parsing a raw body, reported by Check in input order.
 	problems []Violation
 	warnings []Violation
+	// userReported[i] is true when parsing reported members[i]'s user
+	// (missing, misspelt or malformed bind): Check does not report it again.
+	userReported []bool
 }
 
 // Member is one member of a chat being created.
@@ -72,10 +75,17 @@ type Member struct {
 	User string
 	// Roles as sent: exactly one of RoleOwner or RoleGuest is expected.
 	Roles []Role
-	// TenantID is the user's home tenant; required for external users.
+	// TenantID is the member's tenantId as sent on the wire; required for
+	// external users, and then equal to their home tenant.
 	TenantID string
-	// Kind is what is known of the user; KindUnknown if nothing is.
+	// Kind is what the caller declares of the user; KindUnknown if nothing:
+	// the kind is then taken from Context.Directory, when it knows the user.
 	Kind Kind
+	// HomeTenantID is the home tenant the caller declares for the user (as
+	// for an external user given with its tenant); empty if not declared.
+	// A home tenant other than the caller's makes the user external, and
+	// TenantID, when sent, must equal it.
+	HomeTenantID string
 }
 
 // Caller identifies the signed-in user of a delegated call. Either or both
@@ -100,6 +110,10 @@ type Context struct {
 	Caller Caller
 	// Grant, when non-nil, is checked for least privilege.
 	Grant *Grant
+	// Directory, when non-nil, is what is known of users: a member whose
+	// Kind or HomeTenantID is not declared takes them from its entry, and a
+	// declaration that contradicts the entry is a violation (kind_conflict).
+	Directory *Directory
 }
 
 func (c *Context) auth() AuthType {

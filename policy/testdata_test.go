@@ -22,6 +22,12 @@ type testCase struct {
 		Caller    string            `json:"caller"`
 		Guests    []string          `json:"guests"`
 		Externals map[string]string `json:"externals"`
+		Directory []struct {
+			ID         string      `json:"id"`
+			UPN        string      `json:"upn"`
+			Kind       policy.Kind `json:"kind"`
+			HomeTenant string      `json:"homeTenant"`
+		} `json:"directory"`
 	} `json:"context"`
 	SyntaxError bool          `json:"syntaxError"`
 	Violations  []policy.Code `json:"violations"`
@@ -43,8 +49,20 @@ func loadCases(t testing.TB) (dir string, cases []testCase) {
 }
 
 // apply sets what the case declares about members and the caller.
-func (tc testCase) apply(r *policy.Request) *policy.Context {
+func (tc testCase) apply(t testing.TB, r *policy.Request) *policy.Context {
+	t.Helper()
 	c := &policy.Context{Auth: tc.Context.Auth, TenantID: tc.Context.Tenant}
+	if len(tc.Context.Directory) > 0 {
+		var users []policy.User
+		for _, u := range tc.Context.Directory {
+			users = append(users, policy.User{ID: u.ID, UserPrincipalName: u.UPN, Kind: u.Kind, HomeTenantID: u.HomeTenant})
+		}
+		d, err := policy.NewDirectory(users...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Directory = d
+	}
 	if policy.IsObjectID(tc.Context.Caller) {
 		c.Caller.ID = tc.Context.Caller
 	} else {
@@ -59,9 +77,7 @@ func (tc testCase) apply(r *policy.Request) *policy.Context {
 		}
 		if tenant, ok := tc.Context.Externals[m.User]; ok {
 			m.Kind = policy.KindExternal
-			if m.TenantID == "" {
-				m.TenantID = tenant
-			}
+			m.HomeTenantID = tenant
 		}
 	}
 	return c
@@ -90,7 +106,7 @@ func TestTestdataCases(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseCreateChat: %v", err)
 			}
-			res := policy.Check(r, tc.apply(r))
+			res := policy.Check(r, tc.apply(t, r))
 			opt := cmpopts.EquateEmpty()
 			if diff := cmp.Diff(tc.Violations, res.Violations.Codes(), opt); diff != "" {
 				t.Errorf("violations (-want +got):\n%s\n%v", diff, res.Violations)

@@ -153,6 +153,9 @@ func NewBindURL(host, version, user string) (BindURL, error) {
 	return b, nil
 }
 
+// errEmptyKey is wrapped by ParseBindURL's error for an empty key.
+var errEmptyKey = errors.New("empty user key")
+
 var errBindForm = errors.New("want https://graph.microsoft.com/v1.0/users('{id or userPrincipalName}') or .../users/{id}")
 
 // ParseBindURL parses a user@odata.bind value. It accepts https URLs on a
@@ -219,7 +222,7 @@ func ParseBindURL(s string) (BindURL, error) {
 		return BindURL{}, fmt.Errorf("key: bad percent escape: %w", err)
 	}
 	if key == "" {
-		return BindURL{}, fmt.Errorf("empty user key; %w", errBindForm)
+		return BindURL{}, fmt.Errorf("%w; %w", errEmptyKey, errBindForm)
 	}
 	return BindURL{Host: strings.ToLower(host), Version: version, User: key}, nil
 }

@@ -51,7 +51,7 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	format := fs.String("format", "", "input format, csv or jsonl (default: from the file's extension)")
 	rate := fs.Float64("rate", 30, "creations per second at most (30 is Teams' limit per app and tenant)")
 	concurrency := fs.Int("concurrency", 4, "$batch requests in flight")
-	lookup := fs.Bool("lookup", true, "look group chats up after ambiguous failures before retrying (adds the list-chats permission: Chat.ReadBasic)")
+	lookup := fs.Bool("lookup", true, "look group chats up after ambiguous failures before retrying (adds the list-chats and resolve-user permissions: Chat.ReadBasic, User.ReadBasic.All)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return e.helpFor(fs, "bulk [flags] FILE", err)
@@ -107,7 +107,9 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 
 	ops := []policy.Operation{policy.OpCreateChat}
 	if *lookup {
-		ops = append(ops, policy.OpListChats)
+		// A lookup claims a chat only when its members are the requested
+		// users by object id: members given by name are resolved.
+		ops = append(ops, policy.OpListChats, policy.OpResolveUser)
 	}
 	client, done, err := e.connect(ctx, t, f, ops)
 	if err != nil {
@@ -166,7 +168,7 @@ func (e *env) grantRefused(list policy.List, lookup bool) error {
 		fmt.Fprintf(e.stderr, "  %s %s: %s\n", v.Code, orBody(v.Field), v.Message)
 	}
 	if lookup {
-		fmt.Fprintln(e.stderr, "bulk looks group chats up after ambiguous failures, so that none is created twice: grant Chat.ReadBasic (delegated) or Chat.ReadBasic.All (application), or run with --lookup=false to report such chats as unknown instead")
+		fmt.Fprintln(e.stderr, "bulk looks group chats up after ambiguous failures, so that none is created twice, and resolves members given by name to find them: grant what is missing above (Chat.ReadBasic and User.ReadBasic.All for a delegated call), or run with --lookup=false to report such chats as unknown instead")
 	}
 	return errRefused
 }
@@ -367,8 +369,10 @@ func toItem(c bulkfile.Chat) graphchat.Item {
 			gm = graphchat.Guest(m.User)
 		case "external":
 			gm = graphchat.External(m.User, m.TenantID)
+		case "member":
+			gm = graphchat.Member{User: m.User, Kind: policy.KindMember}
 		default:
-			gm = graphchat.User(m.User)
+			gm = graphchat.User(m.User) // of no declared kind
 		}
 		gm.Role = policy.Role(m.Role)
 		it.Members = append(it.Members, gm)

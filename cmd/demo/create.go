@@ -79,7 +79,19 @@ func (e *env) create(ctx context.Context, args []string) error {
 		if chat, err = graphchat.DecodeChat(body); err != nil {
 			return usagef("%s: %v", pos[0], err)
 		}
-		created, err = client.Create(ctx, chat, &graphchat.CreateOptions{Kinds: k.kinds(body, f.tenant)})
+		var known []policy.User // what the flags say of the body's members
+		for u, kind := range k.kinds(body, f.tenant) {
+			pu := policy.User{UserPrincipalName: u, Kind: kind}
+			if policy.IsObjectID(u) {
+				pu = policy.User{ID: u, Kind: kind}
+			}
+			known = append(known, pu)
+		}
+		dir, derr := policy.NewDirectory(known...)
+		if derr != nil {
+			return usagef("%v", derr)
+		}
+		created, err = client.Create(ctx, chat, &graphchat.CreateOptions{Directory: dir})
 	}
 	if err != nil {
 		return e.failure(err, f.json)
@@ -231,7 +243,7 @@ func (e *env) addMember(ctx context.Context, args []string) error {
 	switch *history {
 	case "none":
 	case "all":
-		m = m.WithHistory(graphchat.AllHistory)
+		m = m.WithAllHistory()
 	default:
 		at, err := time.Parse(time.RFC3339, *history)
 		if err != nil {

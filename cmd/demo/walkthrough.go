@@ -85,7 +85,7 @@ func (e *env) walkthrough(ctx context.Context, args []string) error {
 		return fmt.Errorf("6: the service returned %s (existed %v), want the existing chat %s", again.ID(), again.Existed, first.ID())
 	}
 	fmt.Fprintf(out, "  %-42s %-8s the same id as in 1\n", "", "")
-	id, err := client.AddMember(ctx, group.ID(), graphchat.User("alex@contoso.com").WithHistory(graphchat.AllHistory))
+	id, err := client.AddMember(ctx, group.ID(), graphchat.User("alex@contoso.com").WithAllHistory())
 	if err != nil {
 		return fmt.Errorf("7: %w", err)
 	}
