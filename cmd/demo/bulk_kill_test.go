@@ -248,13 +248,13 @@ func runBulk(t *testing.T, bin, url, input string, killAfter time.Duration) (int
 // process that injects faults, killed with SIGKILL at random points and run
 // again until done; two runs at once; the input edited between runs. Then
 // the chats the emulator holds are counted: each line's chat exactly once,
-// no other chat. GRAPHCHAT_KILL_LINES sets the size (120 by default),
+// no other chat. GRAPHCHAT_KILL_LINES sets the size (60 by default),
 // GRAPHCHAT_KILL_SEED the seed.
 func TestBulkKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the program as processes")
 	}
-	n := 120
+	n := 60
 	if v := os.Getenv("GRAPHCHAT_KILL_LINES"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
