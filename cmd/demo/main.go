@@ -447,6 +447,7 @@ func (r reported) Unwrap() error { return r.err }
 // interrupted, outcome unknown, authentication, usage, refused.
 func exitCode(ctx context.Context, err error) int {
 	var (
+		x   exitError
 		u   usageError
 		ae  *authError
 		te  *policy.TokenError
@@ -456,6 +457,8 @@ func exitCode(ctx context.Context, err error) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.As(err, &x): // a command that decided its code itself (bulk)
+		return x.code
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.Is(err, graphchat.ErrOutcomeUnknown):
@@ -527,6 +530,12 @@ func message(err error) string {
 func (e *env) report(err error, code int) {
 	if errors.As(err, new(reported)) || errors.Is(err, errRefused) || errors.Is(err, flag.ErrHelp) {
 		return
+	}
+	if x, ok := errors.AsType[exitError](err); ok {
+		if x.err == nil {
+			return // the command printed its outcome
+		}
+		err = x.err
 	}
 	var list policy.List
 	if errors.As(err, &list) {
