@@ -644,7 +644,10 @@ func (e *Emulator) getUser(q *request, ref string) *response {
 	u := e.findUser(ref)
 	e.mu.Unlock()
 	if u == nil || (u.TenantID != "" && !strings.EqualFold(u.TenantID, e.tenant)) {
-		return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("User '%s' was not found.", ref), nil)
+		// The directory's own code, as answers captured from the service
+		// show it (pnp/cli-microsoft365's tests of user get), not NotFound.
+		return e.graphError(q, http.StatusNotFound, "Request_ResourceNotFound",
+			fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", ref), nil)
 	}
 	full := map[string]any{"id": u.ID, "userPrincipalName": u.UserPrincipalName, "displayName": u.DisplayName, "mail": u.Mail, "userType": u.UserType}
 	if c := q.claims; c != nil {
