@@ -125,6 +125,14 @@ func init() {
 				"demo add-member --target http://127.0.0.1:8080 --chat '19:…@thread.v2' --history all alex@contoso.com",
 			},
 			run: (*env).addMember},
+		{name: "send", synopsis: "send --chat ID (--text T | --file FILE | -) [--html] [--mention USER]... [flags]", summary: "send a message to a chat",
+			about: "Checks the message (content, size, HTML, mentions) and the grant, then sends it to an existing chat.\n" +
+				"Application permissions cannot send chat messages: sign in a user (delegated ChatMessage.Send).",
+			examples: []string{
+				"demo send --target http://127.0.0.1:8080 --chat '19:…@thread.v2' --text \"Hello world\"",
+				"demo send --target http://127.0.0.1:8080 --chat '19:…@thread.v2' --text \"Over to you\" --mention lee@contoso.com",
+			},
+			run: (*env).send},
 		{name: "bulk", synopsis: "bulk [flags] FILE.csv|FILE.jsonl", summary: "create many chats ($batch, rate-limited, resumable with --results)",
 			about:    "Creates the chats of a CSV or JSON Lines file, one a line, checking each with the policy first.",
 			examples: []string{"demo bulk testdata/bulk/chats.csv"},

@@ -126,6 +126,7 @@ type Emulator struct {
 	rng     *mrand.Rand
 	buckets map[string]*bucket  // of Options.Throttle
 	hook    func(*http.Request) // tests: called before routing
+	msg     messageState        // chat messages: messages.go
 }
 
 // New returns an emulator. A nil opts means the zero Options.
@@ -436,6 +437,9 @@ func (e *Emulator) route(q *request) *response {
 		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid version in the request URL %q: want /v1.0/ or /beta/.", p), nil)
 	}
 	if resp := e.authenticate(q); resp != nil {
+		return resp
+	}
+	if resp, ok := e.routeMessage(q, strings.Split(strings.Trim(q.path, "/"), "/")); ok { // messages.go
 		return resp
 	}
 	return e.dispatch(q)
