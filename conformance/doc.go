@@ -39,8 +39,8 @@
 // Microsoft Graph does not let a delegated caller who is not a Teams
 // administrator delete a chat, so the group chats a live run creates stay
 // (at most 4, their topics starting with "graphchat conformance"; one-on-one
-// chats are the existing ones). Every member a run adds is removed again,
-// also when a case fails. Cases that need emulator options (faults, forced
+// chats are the existing ones), with the one message a run sends. Every
+// member a run removes or adds is restored, also when a case fails. Cases that need emulator options (faults, forced
 // throttling, limits lowered, expired tokens, missing permissions) are
 // emulator-only and skipped live.
 package conformance

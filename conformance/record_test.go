@@ -160,6 +160,8 @@ func TestLiveRequests(t *testing.T) {
 		"GET /v1.0/chats/{chat}/members", "GET /v1.0/me/chats/{chat}/members", "GET /v1.0/users/{user}/chats/{chat}/members",
 		"PATCH /v1.0/chats/{chat}", "POST /v1.0/chats/{chat}/members", "POST /v1.0/chats/{chat}/members/add",
 		"DELETE /v1.0/chats/{chat}/members/{membership}", "POST /v1.0/$batch", "GET /v1.0/users/{user}",
+		"POST /v1.0/chats/{chat}/messages", "GET /v1.0/chats/{chat}/messages", "GET /v1.0/me/chats/{chat}/messages",
+		"GET /v1.0/users/{user}/chats/{chat}/messages",
 	}
 	for _, ep := range want {
 		if !seen[ep] {

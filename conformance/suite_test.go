@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/graphchat/graphchat/graphchat/graphchattest"
 )
 
 // testCase is one specified behaviour. Cases run in order on one target
@@ -45,6 +47,8 @@ var suite = []testCase{
 	{name: "members/add one, refusals", emulatorOnly: true, run: addMemberRefusals},
 	{name: "members/add action", run: addMembersAction},
 	{name: "members/add action, limits", emulatorOnly: true, run: addMembersLimits},
+	{name: "messages/send and list under each path", run: messages},
+	{name: "messages/one a second per user in a chat, size, application sends", emulatorOnly: true, run: messageLimits},
 	{name: "update topic", run: updateTopic},
 	{name: "batch", run: batch},
 	{name: "batch/inner 429", emulatorOnly: true, run: batchThrottled},
@@ -644,4 +648,46 @@ func methodsNotAllowed(t *testing.T, tg *target) {
 func tokens(t *testing.T, tg *target) {
 	want(t, "no token", tg.do(t, "GET", "/me/chats", nil, "Authorization", ""), http.StatusUnauthorized, "InvalidAuthenticationToken")
 	want(t, "not a JWT", tg.do(t, "GET", "/me/chats", nil, "Authorization", "Bearer not-a-token"), http.StatusUnauthorized, "InvalidAuthenticationToken")
+}
+
+// messages sends one message to the shared group (it stays: a live run
+// leaves it) and reads it back newest first under each path.
+func messages(t *testing.T, tg *target) {
+	g := tg.sharedGroup(t)
+	text := tg.topic("message")
+	r := tg.do(t, "POST", chatPath(g.id)+"/messages", map[string]any{"body": map[string]any{"content": text}})
+	want(t, "send", r, http.StatusCreated, "")
+	body, _ := r.body["body"].(map[string]any)
+	from, _ := r.body["from"].(map[string]any)
+	user, _ := from["user"].(map[string]any)
+	if str(r.body["id"]) == "" || r.body["messageType"] != "message" || r.body["chatId"] != g.id || body["content"] != text ||
+		!strings.EqualFold(str(user["id"]), tg.cfg.users.caller) {
+		t.Errorf("message %v", r.body)
+	}
+	for name, base := range scopes(tg) {
+		t.Run(name, func(t *testing.T) {
+			l := tg.do(t, "GET", base+"/"+strings.TrimPrefix(chatPath(g.id), "/chats/")+"/messages?$top=1", nil)
+			want(t, "list", l, http.StatusOK, "")
+			if vs := list(t, l); len(vs) != 1 || vs[0]["id"] != r.body["id"] {
+				t.Errorf("newest message: %s, want %v", l, r.body["id"])
+			}
+		})
+	}
+	want(t, "an empty message", tg.do(t, "POST", chatPath(g.id)+"/messages", map[string]any{"body": map[string]any{"content": ""}}), http.StatusBadRequest, "BadRequest")
+}
+
+func messageLimits(t *testing.T, tg *target) {
+	created := tg.do(t, "POST", "/chats", groupOfThree(tg)) // no message sent yet
+	want(t, "create", created, http.StatusCreated, "")
+	id := str(created.body["id"])
+	send := func(content string, hdr ...string) *reply {
+		return tg.do(t, "POST", chatPath(id)+"/messages", map[string]any{"body": map[string]any{"content": content}}, hdr...)
+	}
+	want(t, "first", send("one"), http.StatusCreated, "")
+	r := send("two")
+	want(t, "second in the same second", r, http.StatusTooManyRequests, "TooManyRequests")
+	retryAfter(t, "429", r)
+	want(t, "over about 28 KB", send(strings.Repeat("x", 30<<10)), http.StatusRequestEntityTooLarge, "RequestEntityTooLarge")
+	want(t, "application permissions", send("app", "Authorization", "Bearer "+graphchattest.AppToken("Chat.ReadWrite.All")), http.StatusForbidden, "Forbidden")
+	want(t, "$top over 50", tg.do(t, "GET", chatPath(id)+"/messages?$top=51", nil), http.StatusBadRequest, "BadRequest")
 }

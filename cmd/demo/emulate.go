@@ -17,8 +17,9 @@ import (
 const emulateAbout = `Serves the Microsoft Graph emulator (package graphchattest) on a loopback address until interrupted,
 logging each request on standard output (method, path, status, request-id, injected fault). Its endpoints
 are Graph's chat endpoints under /v1.0 and /beta: POST /chats, GET /chats, /me/chats, /users/{u}/chats
-(and {id}, {id}/members under each), PATCH /chats/{id}, POST /chats/{id}/members, POST
-/chats/{id}/members/add, DELETE /chats/{id}/members/{membership-id}, GET /users/{u}, POST /$batch.
+(and {id}, {id}/members, {id}/messages under each), PATCH /chats/{id}, POST /chats/{id}/members, POST
+/chats/{id}/members/add, DELETE /chats/{id}/members/{membership-id}, POST /chats/{id}/messages,
+GET /users/{u}, POST /$batch.
 
 Directory: the built-in Contoso users, an in-tenant guest (Ada) and Fabrikam's Grady, or --directory FILE
 (a JSON list of users with id, userPrincipalName, userType and, for other tenants, tenantId). The tenant is
@@ -38,7 +39,8 @@ Limits (each answered with a Graph error body):
   --max-body-bytes N        largest request body, after gzip; larger: 413 RequestEntityTooLarge
   --max-log N               most recent requests kept in memory (standard output logs every one)
   fixed: 20 requests a $batch, 250 members a group chat, 200 members added in one request, $top 50,
-  25 members a chat in a list with $expand=members.
+  25 members a chat in a list with $expand=members, a message of about 28 KB, one message a second
+  per user in a chat.
 
 Faults (--faults NAME=P,...; the same --seed draws the same sequence): 503 (with Retry-After) and 504
 before processing; 504-after (processed, then 504), drop-after (processed, then the connection is closed),

@@ -86,7 +86,7 @@ func TestEmulateHelp(t *testing.T) {
 		"--reported-add-member-blocked", "--max-chats", "--forget-old-chats", "--max-body-bytes", "--max-log",
 		// what they do
 		"documented", "30 requests/s per app", "4 member additions a minute per chat", "RosterAddMemberBlocked", "507 InsufficientStorage",
-		"413", "429", "503", "504-after", "drop-after", "slow-after", "/members/add", "$batch", "401", "403",
+		"413", "429", "503", "504-after", "drop-after", "slow-after", "/members/add", "/messages", "$batch", "401", "403",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("emulate -h does not mention %q", want)
