@@ -146,10 +146,11 @@ func init() {
 			},
 			run: (*env).permissions},
 		{name: "emulate", synopsis: "emulate [flags]", summary: "serve the Microsoft Graph emulator on a loopback address",
-			about: "Serves the emulator until interrupted, logging each request on standard output.",
+			about: emulateAbout,
 			examples: []string{
 				"demo emulate --addr 127.0.0.1:8080 --latency 20ms --rate-limit 30 --faults \"503=0.05,504-after=0.01\"",
 				"demo emulate --directory testdata/demo/users.json",
+				"demo emulate --throttle documented --reported-add-member-blocked --max-chats 100000",
 			},
 			run: (*env).emulate},
 		{name: "token", synopsis: "token --scopes \"A B\" | --roles \"A B\" [flags]", summary: "mint an unsigned token the emulator accepts (never Microsoft Graph)",
