@@ -74,7 +74,8 @@
 // The lookup compares object ids only. Members given by user principal
 // name are identified before the chat is created: from the signed-in
 // user's claims, from Options.Directory, or with GET
-// /users/{upn}?$select=id when resolve-user is declared (User.ReadBasic.All;
+// /users/{upn}?$select=id when resolve-user is declared (User.ReadBasic.All
+// delegated, User.Read.All application;
 // answers are cached by the Client). When a member cannot be identified,
 // an ambiguous failure is reported as an [*AmbiguousError] saying why: a
 // chat is never claimed on a guess.

@@ -95,8 +95,8 @@
 // The resolve-user operation ([OpResolveUser], GET /users/{id |
 // userPrincipalName}?$select=id) turns a user principal name into an object
 // id with the basic profile; get-user ([OpGetUser]) reads userType, which
-// needs the full profile. An entry may name its own source
-// ([OperationInfo].Source).
+// needs the full profile. Every entry records its sources and, where they
+// disagree, both answers ([OperationInfo].Sources, [OperationInfo].MetadataDiffers).
 //
 // [ParseToken] reads scp, roles, tid, oid, idtyp and upn from an access
 // token without verifying it, to derive the grant, tenant and caller.

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -51,14 +52,31 @@ type catalogEntry struct {
 	Unsupported string   `json:"unsupported"`
 }
 
+// catalogDeviation records the reference page's answer where the catalogue
+// departs from it, and why.
+type catalogDeviation struct {
+	Reason    string        `json:"reason"`
+	Reference PermissionSet `json:"reference"`
+}
+
+type catalogSources struct {
+	Reference Source `json:"reference"`
+	Metadata  struct {
+		Source
+		Delegated   PermissionSet `json:"delegated"`
+		Application PermissionSet `json:"application"`
+	} `json:"metadata"`
+}
+
 type catalogOp struct {
-	Name        Operation    `json:"name"`
-	Method      string       `json:"method"`
-	Path        string       `json:"path"`
-	Note        string       `json:"note"`
-	Source      string       `json:"source"`
-	Delegated   catalogEntry `json:"delegated"`
-	Application catalogEntry `json:"application"`
+	Name        Operation                     `json:"name"`
+	Method      string                        `json:"method"`
+	Path        string                        `json:"path"`
+	Note        string                        `json:"note"`
+	Delegated   catalogEntry                  `json:"delegated"`
+	Application catalogEntry                  `json:"application"`
+	Deviations  map[AuthType]catalogDeviation `json:"deviations"`
+	Sources     catalogSources                `json:"sources"`
 }
 
 type catalogFile struct {
@@ -67,10 +85,50 @@ type catalogFile struct {
 	Operations []catalogOp `json:"operations"`
 }
 
+// PermissionSet is one answer to which permissions allow an operation: the
+// least-privileged ones, any one of which is enough, and the higher ones.
+type PermissionSet struct {
+	Least  []string `json:"least"`
+	Higher []string `json:"higher"`
+}
+
+// SourceKind says what kind of document a [Source] is.
+type SourceKind string
+
+// Source kinds.
+const (
+	// SourceReference is the operation's page of Microsoft's Graph v1.0 API
+	// reference, whose Permissions section the catalogue follows.
+	SourceReference SourceKind = "reference"
+	// SourceMetadata is Microsoft's Graph permissions metadata
+	// (permissions.json), looked up for the method and path graphchat calls.
+	SourceMetadata SourceKind = "metadata"
+)
+
+// Source is a document a catalogue entry was read from, in a public GitHub
+// repository.
+type Source struct {
+	Kind SourceKind `json:"kind"`
+	// URL is the published page, for the reference.
+	URL  string `json:"url,omitempty"`
+	Repo string `json:"repo"`
+	File string `json:"file"`
+	// Commit is the commit of File that was read, empty when only the
+	// published page was (see Note); Read is the date (YYYY-MM-DD) the
+	// reference was read.
+	Commit string `json:"commit,omitempty"`
+	Read   string `json:"read,omitempty"`
+	// Path is the path template looked up in the metadata.
+	Path string `json:"path,omitempty"`
+	Note string `json:"note,omitempty"`
+}
+
 // catalog is decoded once at package initialisation and never changed.
 var catalog = func() catalogFile {
 	var c catalogFile
-	if err := json.Unmarshal(catalogJSON, &c); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(catalogJSON))
+	dec.DisallowUnknownFields() // a misspelt key would drop a source or a deviation silently
+	if err := dec.Decode(&c); err != nil {
 		panic("policy: embedded catalog.json: " + err.Error())
 	}
 	return c
@@ -91,9 +149,23 @@ type OperationInfo struct {
 	// Unsupported, when not empty, says why the operation cannot be done
 	// with this auth type.
 	Unsupported string `json:"unsupported,omitempty"`
-	// Source, when not empty, says where this entry comes from when it is
-	// not (only) the sources of CatalogSource.
-	Source string `json:"source,omitempty"`
+	// Note, when not empty, is a remark on the entry.
+	Note string `json:"note,omitempty"`
+	// Sources are the documents the entry was read from: the API reference
+	// page ([SourceReference]) first, then the permissions metadata
+	// ([SourceMetadata]).
+	Sources []Source `json:"sources"`
+	// Reference is the API reference page's answer. Least and Higher are
+	// the same unless Deviation says why the catalogue departs from the page.
+	Reference PermissionSet `json:"reference"`
+	Deviation string        `json:"deviation,omitempty"`
+	// Metadata is the permissions metadata's answer for Method and the path
+	// template of its Source, least privileged first.
+	Metadata PermissionSet `json:"metadata"`
+	// MetadataDiffers reports whether the reference page's least-privileged
+	// permissions differ from the metadata's (as sets, ignoring letter case).
+	// The catalogue follows the reference page.
+	MetadataDiffers bool `json:"metadataDiffers"`
 }
 
 // Operations returns the catalogue's operations in a stable order.
@@ -105,7 +177,8 @@ func Operations() []Operation {
 	return out
 }
 
-// Describe returns the catalogue entry of op for auth.
+// Describe returns the catalogue entry of op for auth, with its sources and
+// the answers of the API reference page and of the permissions metadata.
 func Describe(op Operation, auth AuthType) (OperationInfo, error) {
 	o, ok := lookupOp(op)
 	if !ok {
@@ -115,8 +188,47 @@ func Describe(op Operation, auth AuthType) (OperationInfo, error) {
 	if err != nil {
 		return OperationInfo{}, err
 	}
+	if auth == "" {
+		auth = AuthDelegated
+	}
+	ref := PermissionSet{Least: e.Least, Higher: e.Higher}
+	dev, deviates := o.Deviations[auth]
+	if deviates {
+		ref = dev.Reference
+	}
+	meta := o.Sources.Metadata.Delegated
+	if auth == AuthApplication {
+		meta = o.Sources.Metadata.Application
+	}
+	refSrc, metaSrc := o.Sources.Reference, o.Sources.Metadata.Source
+	refSrc.Kind, metaSrc.Kind = SourceReference, SourceMetadata
 	return OperationInfo{Operation: o.Name, Method: o.Method, Path: o.Path,
-		Least: slices.Clone(e.Least), Higher: slices.Clone(e.Higher), Unsupported: e.Unsupported, Source: o.Source}, nil
+		Least: slices.Clone(e.Least), Higher: slices.Clone(e.Higher), Unsupported: e.Unsupported, Note: o.Note,
+		Sources:   []Source{refSrc, metaSrc},
+		Reference: ref.clone(), Deviation: dev.Reason,
+		Metadata:        meta.clone(),
+		MetadataDiffers: !sameFold(ref.Least, meta.Least),
+	}, nil
+}
+
+func (p PermissionSet) clone() PermissionSet {
+	return PermissionSet{Least: slices.Clone(p.Least), Higher: slices.Clone(p.Higher)}
+}
+
+// sameFold reports whether two lists hold the same names, ignoring order,
+// repeats and letter case.
+func sameFold(a, b []string) bool {
+	for _, s := range a {
+		if !containsFold(b, s) {
+			return false
+		}
+	}
+	for _, s := range b {
+		if !containsFold(a, s) {
+			return false
+		}
+	}
+	return true
 }
 
 func lookupOp(op Operation) (*catalogOp, bool) {

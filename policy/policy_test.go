@@ -208,16 +208,20 @@ func TestMinimal(t *testing.T) {
 		{policy.AuthDelegated, []policy.Operation{policy.OpCreateChat}, []string{"Chat.Create"}},
 		{policy.AuthApplication, []policy.Operation{policy.OpCreateChat}, []string{"Chat.Create"}},
 		{policy.AuthDelegated, []policy.Operation{policy.OpCreateChat, policy.OpAddMember, policy.OpRemoveMember}, []string{"Chat.Create", "ChatMember.ReadWrite"}},
-		// ChatMember.ReadWrite is least for list-members too, so no Chat.ReadBasic.
-		{policy.AuthDelegated, []policy.Operation{policy.OpAddMember, policy.OpListMembers}, []string{"ChatMember.ReadWrite"}},
+		// ChatMember.ReadWrite allows list-members too, but its reference page
+		// lists it as higher privileged there: Chat.ReadBasic is least.
+		{policy.AuthDelegated, []policy.Operation{policy.OpAddMember, policy.OpListMembers}, []string{"ChatMember.ReadWrite", "Chat.ReadBasic"}},
 		{policy.AuthDelegated, []policy.Operation{policy.OpGetChat, policy.OpListMembers, policy.OpListChats}, []string{"Chat.ReadBasic"}},
 		// add-member's least application permission is resource-specific:
 		// the first tenant-wide one stands in.
 		{policy.AuthApplication, []policy.Operation{policy.OpCreateChat, policy.OpAddMember}, []string{"Chat.Create", "ChatMember.ReadWrite.All"}},
-		{policy.AuthApplication, []policy.Operation{policy.OpGetChat}, []string{"Chat.ReadBasic.All"}},
+		// The reference page, not the metadata (Chat.ReadBasic.All).
+		{policy.AuthApplication, []policy.Operation{policy.OpGetChat}, []string{"Chat.ReadBasic.WhereInstalled"}},
+		{policy.AuthApplication, []policy.Operation{policy.OpListMembers}, []string{"ChatMember.Read.All"}},
 		{policy.AuthDelegated, []policy.Operation{policy.OpCreateChat, policy.OpGetUser}, []string{"Chat.Create", "User.Read.All"}},
 		{policy.AuthDelegated, []policy.Operation{policy.OpCreateChat, policy.OpResolveUser}, []string{"Chat.Create", "User.ReadBasic.All"}},
-		{policy.AuthApplication, []policy.Operation{policy.OpResolveUser}, []string{"User.ReadBasic.All"}},
+		// The user-get page lists no User.ReadBasic.All for application calls.
+		{policy.AuthApplication, []policy.Operation{policy.OpResolveUser}, []string{"User.Read.All"}},
 		// Minimal takes a least-privileged permission of each operation,
 		// though User.Read.All (get-user's) also allows resolve-user.
 		{policy.AuthDelegated, []policy.Operation{policy.OpGetUser, policy.OpResolveUser}, []string{"User.Read.All", "User.ReadBasic.All"}},
@@ -275,8 +279,14 @@ func TestEvaluate(t *testing.T) {
 			violations: []policy.Code{policy.CodeOperationAuth}, allowedBy: "Chat.Create"},
 		{name: "resolve-user with a full profile reader", grant: policy.Grant{Permissions: []string{"User.Read.All"}, Operations: []policy.Operation{policy.OpResolveUser}},
 			warnings: []policy.Code{policy.CodePermissionExcess}, allowedBy: "User.Read.All", excess: []string{"User.Read.All"}},
-		{name: "resolve-user least", auth: policy.AuthApplication, grant: policy.Grant{Permissions: []string{"User.ReadBasic.All"}, Operations: []policy.Operation{policy.OpResolveUser}},
-			allowedBy: "User.ReadBasic.All"},
+		{name: "resolve-user least", auth: policy.AuthApplication, grant: policy.Grant{Permissions: []string{"User.Read.All"}, Operations: []policy.Operation{policy.OpResolveUser}},
+			allowedBy: "User.Read.All"},
+		{name: "resolve-user basic profile role", auth: policy.AuthApplication, grant: policy.Grant{Permissions: []string{"User.ReadBasic.All"}, Operations: []policy.Operation{policy.OpResolveUser}},
+			violations: []policy.Code{policy.CodePermissionMissing}, unrelated: []string{"User.ReadBasic.All"}, missing: []policy.Operation{policy.OpResolveUser}},
+		{name: "get-chat app all chats", auth: policy.AuthApplication, grant: policy.Grant{Permissions: []string{"Chat.ReadBasic.All"}, Operations: []policy.Operation{policy.OpGetChat}},
+			warnings: []policy.Code{policy.CodePermissionExcess}, allowedBy: "Chat.ReadBasic.All", excess: []string{"Chat.ReadBasic.All"}},
+		{name: "one member permission for add and list", grant: policy.Grant{Permissions: []string{"ChatMember.ReadWrite"}, Operations: []policy.Operation{policy.OpAddMember, policy.OpListMembers}},
+			allowedBy: "ChatMember.ReadWrite"},
 		{name: "unknown operation", grant: policy.Grant{Permissions: []string{"Chat.Create"}, Operations: []policy.Operation{"create-chat", "fly"}},
 			violations: []policy.Code{policy.CodeOperation}, allowedBy: "Chat.Create"},
 	}

@@ -125,6 +125,14 @@ func init() {
 				"demo add-member --target http://127.0.0.1:8080 --chat '19:…@thread.v2' --history all alex@contoso.com",
 			},
 			run: (*env).addMember},
+		{name: "send", synopsis: "send --chat ID (--text T | --file FILE | -) [--html] [--mention USER]... [flags]", summary: "send a message to a chat",
+			about: "Checks the message (content, size, HTML, mentions) and the grant, then sends it to an existing chat.\n" +
+				"Application permissions cannot send chat messages: sign in a user (delegated ChatMessage.Send).",
+			examples: []string{
+				"demo send --target http://127.0.0.1:8080 --chat '19:…@thread.v2' --text \"Hello world\"",
+				"demo send --target http://127.0.0.1:8080 --chat '19:…@thread.v2' --text \"Over to you\" --mention lee@contoso.com",
+			},
+			run: (*env).send},
 		{name: "bulk", synopsis: "bulk [flags] FILE.csv|FILE.jsonl", summary: "create many chats ($batch, rate-limited, resumable with --results)",
 			about:    "Creates the chats of a CSV or JSON Lines file, one a line, checking each with the policy first.",
 			examples: []string{"demo bulk testdata/bulk/chats.csv"},
@@ -138,10 +146,11 @@ func init() {
 			},
 			run: (*env).permissions},
 		{name: "emulate", synopsis: "emulate [flags]", summary: "serve the Microsoft Graph emulator on a loopback address",
-			about: "Serves the emulator until interrupted, logging each request on standard output.",
+			about: emulateAbout,
 			examples: []string{
 				"demo emulate --addr 127.0.0.1:8080 --latency 20ms --rate-limit 30 --faults \"503=0.05,504-after=0.01\"",
 				"demo emulate --directory testdata/demo/users.json",
+				"demo emulate --throttle documented --reported-add-member-blocked --max-chats 100000",
 			},
 			run: (*env).emulate},
 		{name: "token", synopsis: "token --scopes \"A B\" | --roles \"A B\" [flags]", summary: "mint an unsigned token the emulator accepts (never Microsoft Graph)",
@@ -439,6 +448,7 @@ func (r reported) Unwrap() error { return r.err }
 // interrupted, outcome unknown, authentication, usage, refused.
 func exitCode(ctx context.Context, err error) int {
 	var (
+		x   exitError
 		u   usageError
 		ae  *authError
 		te  *policy.TokenError
@@ -448,6 +458,8 @@ func exitCode(ctx context.Context, err error) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.As(err, &x): // a command that decided its code itself (bulk)
+		return x.code
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.Is(err, graphchat.ErrOutcomeUnknown):
@@ -519,6 +531,12 @@ func message(err error) string {
 func (e *env) report(err error, code int) {
 	if errors.As(err, new(reported)) || errors.Is(err, errRefused) || errors.Is(err, flag.ErrHelp) {
 		return
+	}
+	if x, ok := errors.AsType[exitError](err); ok {
+		if x.err == nil {
+			return // the command printed its outcome
+		}
+		err = x.err
 	}
 	var list policy.List
 	if errors.As(err, &list) {

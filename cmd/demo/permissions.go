@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/graphchat/graphchat/policy"
@@ -76,12 +77,18 @@ func (e *env) permissions(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("--op: %v", err)
 	}
+	infos := make([]policy.OperationInfo, len(list))
+	for i, op := range list {
+		if infos[i], err = policy.Describe(op, a); err != nil {
+			return usagef("--op: %v", err)
+		}
+	}
 	var d *policy.Decision
 	if set["scopes"] {
 		d = policy.Evaluate(a, policy.Grant{Permissions: policy.SplitPermissions(*scopes), Operations: list, Mode: mode})
 	}
 	if *asJSON {
-		doc := permissionsDoc{Auth: a, Operations: list, Minimal: minimal, Decision: d}
+		doc := permissionsDoc{Auth: a, Operations: list, Minimal: minimal, Entries: infos, Decision: d}
 		if d != nil {
 			allowed := d.Err() == nil
 			doc.Allowed = &allowed
@@ -89,13 +96,13 @@ func (e *env) permissions(ctx context.Context, args []string) error {
 		e.emit(doc)
 	} else {
 		fmt.Fprintf(e.stdout, "least-privileged %s permissions for %s: %s\n", a, strings.Join(policy.SplitPermissions(*ops), ", "), strings.Join(minimal, " "))
-		for _, op := range list {
-			info, _ := policy.Describe(op, a)
-			fmt.Fprintf(e.stdout, "  %-14s %-6s %-26s least %s", op, info.Method, info.Path, strings.Join(info.Least, " or "))
+		for _, info := range infos {
+			fmt.Fprintf(e.stdout, "  %-14s %-6s %-26s least %s", info.Operation, info.Method, info.Path, strings.Join(info.Least, " or "))
 			if len(info.Higher) > 0 {
 				fmt.Fprintf(e.stdout, "; also allowed by %s", strings.Join(info.Higher, ", "))
 			}
 			fmt.Fprintln(e.stdout)
+			printSources(e.stdout, info)
 		}
 		if d != nil {
 			e.printVerdict(&policy.Result{Violations: d.Violations, Warnings: d.Warnings, Permissions: d}, "refused")
@@ -112,8 +119,47 @@ type permissionsDoc struct {
 	Auth       policy.AuthType    `json:"auth"`
 	Operations []policy.Operation `json:"operations"`
 	Minimal    []string           `json:"minimal"`
-	Allowed    *bool              `json:"allowed,omitempty"`  // with --scopes
-	Decision   *policy.Decision   `json:"decision,omitempty"` // with --scopes
+	// Entries are the catalogue entries of the operations, with their
+	// sources and whether the reference page and the metadata differ.
+	Entries  []policy.OperationInfo `json:"entries"`
+	Allowed  *bool                  `json:"allowed,omitempty"`  // with --scopes
+	Decision *policy.Decision       `json:"decision,omitempty"` // with --scopes
+}
+
+// printSources prints where a catalogue entry comes from and, when they
+// disagree, the reference page's and the metadata's least-privileged
+// permissions.
+func printSources(w io.Writer, info policy.OperationInfo) {
+	for _, src := range info.Sources {
+		at := src.File
+		if src.Commit != "" {
+			at += " at " + src.Commit
+		}
+		switch src.Kind {
+		case policy.SourceReference:
+			fmt.Fprintf(w, "      reference page: %s (%s %s, read %s)\n", src.URL, src.Repo, at, src.Read)
+		case policy.SourceMetadata:
+			fmt.Fprintf(w, "      metadata: %s %s, %s %s\n", src.Repo, at, info.Method, src.Path)
+		}
+	}
+	if info.MetadataDiffers {
+		follows := "; the catalogue follows the reference page"
+		if info.Deviation != "" {
+			follows = ""
+		}
+		fmt.Fprintf(w, "      differs: least privileged on the reference page %s, in the metadata %s%s\n",
+			orNone(info.Reference.Least), orNone(info.Metadata.Least), follows)
+	}
+	if info.Deviation != "" {
+		fmt.Fprintf(w, "      departs from the reference page (least %s): %s\n", orNone(info.Reference.Least), info.Deviation)
+	}
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, " or ")
 }
 
 func opNames() []string {

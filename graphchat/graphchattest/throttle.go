@@ -48,10 +48,9 @@ type bucket struct {
 }
 
 type limit struct {
-	key    string
-	rate   float64 // tokens a second
-	burst  float64
-	period string
+	key   string
+	rate  float64 // tokens a second
+	burst float64
 }
 
 // maxBuckets bounds the buckets kept; beyond it, buckets idle for a minute

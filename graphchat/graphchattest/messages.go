@@ -1,0 +1,428 @@
+package graphchattest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Chat messages, as Microsoft's Graph v1.0 reference describes them:
+// "Send message in a chat" (chat-post-messages: POST /chats/{chat-id}/messages,
+// delegated ChatMessage.Send, 201 with the chatMessage), "List messages in a
+// chat" (chat-list-messages: GET /chats/{chat-id}/messages,
+// /me/chats/{chat-id}/messages and /users/{id}/chats/{chat-id}/messages,
+// delegated Chat.Read or Chat.ReadWrite, application Chat.Read.All or
+// Chat.ReadWrite.All, $top at most 50, newest first), the chatMessage and
+// chatMessageMention resources, "Limits and specifications for Microsoft
+// Teams" (approximately 28 KB per message) and the Teams section of the
+// throttling limits (one POST message a second per user in a given chat).
+
+// Permissions, from the reference pages' Permissions sections (tokens carry
+// no resource-specific consent, so ChatMessage.Read.Chat is left out).
+var (
+	sendPermissions    = []string{"ChatMessage.Send", "Chat.ReadWrite", "Group.ReadWrite.All"} // delegated
+	readPermissions    = []string{"Chat.Read", "Chat.ReadWrite"}                               // delegated
+	readAllPermissions = []string{"Chat.Read.All", "Chat.ReadWrite.All"}                       // application
+)
+
+// messageState is the emulator's store of chat messages; e.mu guards it.
+type messageState struct {
+	byChat map[*chat][]*chatMessage // keyed by chat, so that Reset forgets them
+	last   map[string]time.Time     // last accepted send per chat and user
+}
+
+type chatMessage struct {
+	ID          string
+	ChatID      string
+	From        *User
+	FromID      string
+	ContentType string
+	Content     string
+	Mentions    []wireChatMention
+	Created     time.Time
+}
+
+type wireChatMention struct {
+	ID          *int   `json:"id"`
+	MentionText string `json:"mentionText"`
+	Mentioned   *struct {
+		User *struct {
+			ID               string `json:"id"`
+			DisplayName      string `json:"displayName"`
+			UserIdentityType string `json:"userIdentityType"`
+		} `json:"user"`
+	} `json:"mentioned"`
+}
+
+// Message is a snapshot of an emulated chat message, for tests.
+type Message struct {
+	ID          string
+	ChatID      string
+	From        string // the sender's user id
+	ContentType string
+	Content     string
+	Mentions    []string // the mentioned users' ids, in order
+	Created     time.Time
+}
+
+// Messages returns a snapshot of a chat's messages, oldest first; nil when
+// the chat does not exist.
+func (e *Emulator) Messages(chatID string) []Message {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.byID[chatID]
+	if c == nil {
+		return nil
+	}
+	var out []Message
+	for _, m := range e.msg.byChat[c] {
+		s := Message{ID: m.ID, ChatID: m.ChatID, From: m.FromID, ContentType: m.ContentType, Content: m.Content, Created: m.Created}
+		for _, x := range m.Mentions {
+			s.Mentions = append(s.Mentions, x.Mentioned.User.ID)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// MaxMessageBytes is the size of a message the emulator accepts: the
+// content plus its mentions as JSON. Teams documents "approximately 28 KB".
+const MaxMessageBytes = 28 * 1024
+
+// sendInterval is the documented limit of POST message in a given chat:
+// one request a second per user.
+const sendInterval = time.Second
+
+// routeMessage answers the message routes; ok is false for other paths.
+func (e *Emulator) routeMessage(q *request, seg []string) (resp *response, ok bool) {
+	m := q.r.Method
+	switch {
+	case len(seg) == 3 && seg[0] == "chats" && seg[2] == "messages" && m == http.MethodPost:
+		return e.sendMessage(q, seg[1]), true
+	case len(seg) == 3 && seg[0] == "chats" && seg[2] == "messages" && m == http.MethodGet:
+		return e.listMessages(q, "", seg[1]), true
+	case len(seg) == 4 && seg[0] == "me" && seg[1] == "chats" && seg[3] == "messages" && m == http.MethodGet:
+		if q.claims == nil || q.claims.app() {
+			return e.graphError(q, http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow.", nil), true
+		}
+		return e.listMessages(q, q.claims.ObjectID, seg[2]), true
+	case len(seg) == 5 && seg[0] == "users" && seg[2] == "chats" && seg[4] == "messages" && m == http.MethodGet:
+		ref, _ := url.PathUnescape(seg[1])
+		e.mu.Lock()
+		u := e.findUser(ref)
+		e.mu.Unlock()
+		if u == nil {
+			return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("User '%s' was not found.", ref), nil), true
+		}
+		if c := q.claims; c != nil && !c.app() && !strings.EqualFold(c.ObjectID, u.ID) {
+			return e.graphError(q, http.StatusForbidden, "Forbidden", "A delegated call can read only the signed-in user's chats.", nil), true
+		}
+		return e.listMessages(q, u.ID, seg[3]), true
+	}
+	return nil, false
+}
+
+var knownChatMessageProps = []string{
+	"@odata.type", "attachments", "body", "channelIdentity", "chatId", "createdDateTime", "deletedDateTime",
+	"etag", "eventDetail", "from", "hostedContents", "id", "importance", "lastEditedDateTime",
+	"lastModifiedDateTime", "locale", "mentions", "messageHistory", "messageType", "policyViolation",
+	"reactions", "replyToId", "subject", "summary", "webUrl",
+}
+
+// atTagPattern finds the id of each <at> tag of an HTML body.
+var atTagPattern = regexp.MustCompile(`(?i)<at\b[^>]*?\bid\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))[^>]*>`)
+
+// sendMessage answers POST /chats/{id}/messages.
+func (e *Emulator) sendMessage(q *request, id string) *response {
+	// Application-only sends are refused: the service accepts them only to
+	// import history. The status is not documented; the message is the one
+	// users report.
+	if q.claims == nil || q.claims.app() {
+		return e.graphError(q, http.StatusForbidden, "Forbidden", "Message POST is allowed in application-only context only for import purposes. "+
+			"Send with a signed-in user's delegated ChatMessage.Send permission.", nil)
+	}
+	if !q.claims.holds(sendPermissions...) {
+		return e.graphError(q, http.StatusForbidden, "Forbidden", fmt.Sprintf("Missing role permissions on the request. API requires one of '%s'.", strings.Join(sendPermissions, ", ")), nil)
+	}
+	body, resp := e.readBody(q)
+	if resp != nil {
+		return resp
+	}
+	bad := func(format string, a ...any) *response {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf(format, a...), nil)
+	}
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
+		return bad("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
+	}
+	if key := firstDuplicateKey(body); key != "" {
+		return bad("Duplicate property '%s' in the request payload.", key)
+	}
+	// Property names are case-sensitive: a key that differs from a defined
+	// property only in letter case is an unknown property, refused.
+	if k := caseVariant(raw, knownChatMessageProps); k != "" {
+		return bad("The property '%s' does not exist on type 'microsoft.graph.chatMessage'. Make sure to only use property names that are defined by the type.", k)
+	}
+	var in struct {
+		Body *struct {
+			ContentType *string `json:"contentType"`
+			Content     *string `json:"content"`
+		} `json:"body"`
+		Mentions []wireChatMention `json:"mentions"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return bad("Unable to read JSON request payload: %v", err)
+	}
+	if rb, ok := raw["body"]; ok {
+		var keys map[string]json.RawMessage
+		json.Unmarshal(rb, &keys) //nolint:errcheck // in.Body decoded it
+		if k := caseVariant(keys, []string{"@odata.type", "contentType", "content"}); k != "" {
+			return bad("The property '%s' does not exist on type 'microsoft.graph.itemBody'. Make sure to only use property names that are defined by the type.", k)
+		}
+	}
+	if in.Body == nil || in.Body.Content == nil || strings.TrimSpace(*in.Body.Content) == "" {
+		return bad("Message body cannot be empty.")
+	}
+	contentType := "text"
+	if in.Body.ContentType != nil {
+		contentType = *in.Body.ContentType
+	}
+	if contentType != "text" && contentType != "html" {
+		return bad("Requested value '%s' was not found: body.contentType is 'text' or 'html'.", contentType)
+	}
+	content := *in.Body.Content
+	size := len(content)
+	if len(in.Mentions) > 0 {
+		b, _ := json.Marshal(in.Mentions)
+		size += len(b)
+	}
+	if size > MaxMessageBytes {
+		// Reported as "Request Entity too large"; the limit is documented as
+		// approximately 28 KB.
+		return e.graphError(q, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("Request Entity too large: the message is %d bytes, over the limit of about 28 KB.", size), nil)
+	}
+	if len(in.Mentions) > 0 && contentType != "html" {
+		return bad("Mentions need an html body with an <at id=\"n\"> tag for each mention.")
+	}
+	tags := map[string]int{}
+	for _, m := range atTagPattern.FindAllStringSubmatch(content, -1) {
+		tags[m[1]+m[2]+m[3]]++
+	}
+	seen := map[int]bool{}
+	for i, m := range in.Mentions {
+		switch {
+		case m.ID == nil:
+			return bad("mentions[%d] has no id.", i)
+		case seen[*m.ID]:
+			return bad("Mention id %d is used more than once.", *m.ID)
+		case tags[strconv.Itoa(*m.ID)] != 1:
+			return bad("Mention id %d must match exactly one <at id=\"%d\"> tag of the body, found %d.", *m.ID, *m.ID, tags[strconv.Itoa(*m.ID)])
+		case m.Mentioned == nil || m.Mentioned.User == nil || m.Mentioned.User.ID == "":
+			return bad("mentions[%d] names no user: set mentioned.user.id.", i)
+		}
+		seen[*m.ID] = true
+	}
+	for tag := range tags {
+		n, err := strconv.Atoi(tag)
+		if err != nil || !seen[n] {
+			return bad("The <at id=\"%s\"> tag of the body has no mention.", tag)
+		}
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, resp := e.lookupChat(q, id, "")
+	if resp != nil {
+		return resp
+	}
+	for _, m := range in.Mentions {
+		if !c.hasMember(m.Mentioned.User.ID) {
+			// Not documented: the emulator's reading that a chat message
+			// mentions members of the chat.
+			return bad("Mentioned user '%s' is not a member of the chat.", m.Mentioned.User.ID)
+		}
+	}
+	if e.msg.last == nil {
+		e.msg.last, e.msg.byChat = map[string]time.Time{}, map[*chat][]*chatMessage{}
+	}
+	key := c.ID + "|" + strings.ToLower(q.claims.ObjectID)
+	now := time.Now()
+	if wait := sendInterval - now.Sub(e.msg.last[key]); wait > 0 {
+		return e.graphError(q, http.StatusTooManyRequests, "TooManyRequests", "Too many messages in this chat: at most one a second per user.",
+			http.Header{"Retry-After": {formatSeconds(wait)}})
+	}
+	e.msg.last[key] = now
+
+	created := e.now().UTC().Truncate(time.Millisecond)
+	ms := created.UnixMilli()
+	if list := e.msg.byChat[c]; len(list) > 0 {
+		if prev, _ := strconv.ParseInt(list[len(list)-1].ID, 10, 64); prev >= ms {
+			ms = prev + 1 // ids are unique in a chat
+		}
+	}
+	msg := &chatMessage{ID: strconv.FormatInt(ms, 10), ChatID: c.ID, From: e.findUser(q.claims.ObjectID), FromID: strings.ToLower(q.claims.ObjectID),
+		ContentType: contentType, Content: content, Mentions: in.Mentions, Created: created}
+	for _, m := range msg.Mentions {
+		if u := e.findUser(m.Mentioned.User.ID); u != nil && m.Mentioned.User.DisplayName == "" {
+			m.Mentioned.User.DisplayName = u.DisplayName
+		}
+		m.Mentioned.User.UserIdentityType = "aadUser"
+	}
+	e.msg.byChat[c] = append(e.msg.byChat[c], msg)
+	out := messageJSON(msg)
+	out["@odata.context"] = fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats('%s')/messages/$entity", q.version, url.QueryEscape(c.ID))
+	return e.jsonResponse(http.StatusCreated, out, nil)
+}
+
+// messageJSON renders a message as the documented response shows it.
+func messageJSON(m *chatMessage) map[string]any {
+	user := map[string]any{"id": m.FromID, "displayName": nil, "userIdentityType": "aadUser"}
+	if m.From != nil {
+		user["displayName"] = m.From.DisplayName
+	}
+	mentions := make([]any, len(m.Mentions))
+	for i, x := range m.Mentions {
+		mentions[i] = map[string]any{"id": *x.ID, "mentionText": x.MentionText, "mentioned": map[string]any{
+			"application": nil, "device": nil, "conversation": nil,
+			"user": map[string]any{"id": x.Mentioned.User.ID, "displayName": x.Mentioned.User.DisplayName, "userIdentityType": "aadUser"},
+		}}
+	}
+	t := formatTime(m.Created)
+	return map[string]any{
+		"id": m.ID, "replyToId": nil, "etag": m.ID, "messageType": "message",
+		"createdDateTime": t, "lastModifiedDateTime": t, "lastEditedDateTime": nil, "deletedDateTime": nil,
+		"subject": nil, "summary": nil, "chatId": m.ChatID, "importance": "normal", "locale": "en-us", "webUrl": nil,
+		"channelIdentity": nil, "policyViolation": nil, "eventDetail": nil,
+		"from":        map[string]any{"application": nil, "device": nil, "user": user},
+		"body":        map[string]any{"contentType": m.ContentType, "content": m.Content},
+		"attachments": []any{}, "mentions": mentions, "reactions": []any{}, "messageHistory": []any{},
+	}
+}
+
+// listMessages answers the documented GET routes of a chat's messages,
+// newest first. userID, when set, is the user whose chat it must be.
+func (e *Emulator) listMessages(q *request, userID, id string) *response {
+	if c := q.claims; c != nil {
+		allowed := readPermissions
+		if c.app() {
+			allowed = readAllPermissions
+		}
+		if !c.holds(allowed...) {
+			return e.graphError(q, http.StatusForbidden, "Forbidden", fmt.Sprintf("Missing role permissions on the request. API requires one of '%s'.", strings.Join(allowed, ", ")), nil)
+		}
+	}
+	query := q.r.URL.Query()
+	top := 50
+	if t := query.Get("$top"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 1 || n > 50 {
+			return e.graphError(q, http.StatusBadRequest, "BadRequest", "$top must be from 1 to 50.", nil)
+		}
+		top = n
+	}
+	skip := 0
+	if s := query.Get("$skiptoken"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return e.graphError(q, http.StatusBadRequest, "BadRequest", "Invalid $skiptoken.", nil)
+		}
+		skip = n
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, resp := e.lookupChat(q, id, userID)
+	if resp != nil {
+		return resp
+	}
+	list := e.msg.byChat[c]
+	values := []any{}
+	for i := len(list) - 1 - skip; i >= 0 && len(values) < top; i-- {
+		values = append(values, messageJSON(list[i]))
+	}
+	out := map[string]any{
+		"@odata.context": fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats('%s')/messages", q.version, url.QueryEscape(c.ID)),
+		"@odata.count":   len(values),
+		"value":          values,
+	}
+	if skip+top < len(list) {
+		next := *q.r.URL
+		nq := next.Query()
+		nq.Set("$skiptoken", strconv.Itoa(skip+top))
+		next.RawQuery = nq.Encode()
+		next.Scheme, next.Host = "http", q.r.Host
+		if q.r.TLS != nil {
+			next.Scheme = "https"
+		}
+		out["@odata.nextLink"] = next.String()
+	}
+	return e.jsonResponse(http.StatusOK, out, nil)
+}
+
+// caseVariant returns a key of obj that differs from a known property only
+// in letter case, or "".
+func caseVariant(obj map[string]json.RawMessage, known []string) string {
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !slices.Contains(known, k) && slices.ContainsFunc(known, func(p string) bool { return strings.EqualFold(p, k) }) {
+			return k
+		}
+	}
+	return ""
+}
+
+// firstDuplicateKey returns a key given twice in one object of a valid JSON
+// document, or "".
+func firstDuplicateKey(data []byte) string {
+	d := json.NewDecoder(bytes.NewReader(data))
+	var dup string
+	var walk func() bool
+	walk = func() bool {
+		tok, err := d.Token()
+		if err != nil {
+			return false
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for d.More() {
+				kt, err := d.Token()
+				if err != nil {
+					return false
+				}
+				k, _ := kt.(string)
+				if seen[k] && dup == "" {
+					dup = k
+				}
+				seen[k] = true
+				if !walk() {
+					return false
+				}
+			}
+			_, err = d.Token()
+			return err == nil
+		case json.Delim('['):
+			for d.More() {
+				if !walk() {
+					return false
+				}
+			}
+			_, err = d.Token()
+			return err == nil
+		}
+		return true
+	}
+	walk()
+	return dup
+}
