@@ -86,7 +86,8 @@ func (e *MatchesError) Is(target error) bool { return target == ErrMultipleMatch
 // with neither). Members given by user principal name are first identified
 // by object id, case-insensitively, from the signed-in user's claims,
 // Options.Directory, this Client's cache or, when policy.OpResolveUser is
-// declared, GET /users/{upn}?$select=id (User.ReadBasic.All); each once per
+// declared, GET /users/{upn}?$select=id (delegated: User.ReadBasic.All;
+// application: User.Read.All, policy's catalogue); each once per
 // Client. An external member needs its object id and its TenantID.
 //
 // Find reads every page of the listed user's chats (GET /me/chats, or
