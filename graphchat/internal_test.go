@@ -103,3 +103,24 @@ func TestRedirectHandlerRefusesOtherHosts(t *testing.T) {
 		t.Errorf("base host: err %v, %d passed on", err, len(p.got))
 	}
 }
+
+func TestBackoffDelay(t *testing.T) {
+	t.Parallel()
+	// Without jitter: base doubled, capped (the bulk's schedule: 500 ms to 30 s).
+	for attempt, want := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second} {
+		if got := backoffDelay(attempt, 500*time.Millisecond, 30*time.Second, false); got != want {
+			t.Errorf("attempt %d: %v, want %v", attempt, got, want)
+		}
+	}
+	if got := backoffDelay(1000, time.Second, time.Hour, false); got != time.Hour {
+		t.Errorf("attempt 1000: %v, want the ceiling", got)
+	}
+	// With jitter: within half of base above the doubled delay, under the ceiling.
+	for attempt := range 5 {
+		got := backoffDelay(attempt, time.Second, 10*time.Second, true)
+		low := min(time.Second<<attempt, 10*time.Second)
+		if got < low || got > min(low+time.Second/2, 10*time.Second) {
+			t.Errorf("attempt %d with jitter: %v, want %v to %v", attempt, got, low, low+time.Second/2)
+		}
+	}
+}

@@ -32,8 +32,8 @@ func (e *env) permissions(ctx context.Context, args []string) error {
 		return usagef("permissions takes no arguments, got %q", pos[0])
 	}
 	a := policy.AuthType(*auth)
-	if a != policy.AuthDelegated && a != policy.AuthApplication {
-		return usagef("--auth %q: want delegated or application", *auth)
+	if err := a.Validate(); err != nil {
+		return usagef("--auth: %v", err)
 	}
 	mode := policy.ModeWarn
 	if *strict {
