@@ -13,6 +13,7 @@ import (
 )
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	for in, want := range map[string]time.Duration{
 		"2":                             2 * time.Second,
@@ -36,6 +37,7 @@ func TestParseRetryAfter(t *testing.T) {
 // The SDK's ODataError.Error() dereferences fields that may be missing;
 // translate never calls it and never panics.
 func TestTranslateNilSafe(t *testing.T) {
+	t.Parallel()
 	empty := odataerrors.NewODataError()
 	empty.ResponseStatusCode = 500
 	for _, err := range []error{empty, &abs.ApiError{ResponseStatusCode: 404}, errors.New("dial tcp: refused")} {
@@ -57,6 +59,7 @@ func TestTranslateNilSafe(t *testing.T) {
 }
 
 func TestTokenProviderRefusesOtherHosts(t *testing.T) {
+	t.Parallel()
 	p := &tokenProvider{cred: nil, scopes: []string{"x"}, host: "graph.microsoft.com"}
 	for _, raw := range []string{"https://evil.example/v1.0/chats", "http://graph.microsoft.com/v1.0/chats", "https://graph.microsoft.com.evil.example/v1.0"} {
 		u, _ := url.Parse(raw)
@@ -67,6 +70,7 @@ func TestTokenProviderRefusesOtherHosts(t *testing.T) {
 }
 
 func TestMembershipFromLocation(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"/chats('19:a@thread.v2')/members('MCMj')": "MCMj",
 		"https://x/v1.0/chats/19:a/members/MCMj":   "MCMj",
@@ -89,6 +93,7 @@ func (p *recordPipeline) Next(req *http.Request, _ int) (*http.Response, error) 
 // A request to another host than the base URL's is never passed on, even
 // one that did not come from a redirect.
 func TestRedirectHandlerRefusesOtherHosts(t *testing.T) {
+	t.Parallel()
 	h := redirectHandler{scheme: "https", host: "graph.microsoft.com"}
 	for _, raw := range []string{"https://evil.example/v1.0/chats", "http://graph.microsoft.com/v1.0/chats", "https://graph.microsoft.com:8443/v1.0/chats"} {
 		p := &recordPipeline{}
