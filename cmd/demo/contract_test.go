@@ -341,7 +341,7 @@ func (failingCredential) GetToken(context.Context, azpolicy.TokenRequestOptions)
 
 func TestHelpVersionSuggestions(t *testing.T) {
 	t.Parallel()
-	for _, c := range commands {
+	for _, c := range commands() {
 		if c.name == "help" {
 			continue
 		}
@@ -360,7 +360,7 @@ func TestHelpVersionSuggestions(t *testing.T) {
 	col := -1
 	for _, line := range strings.Split(r.stdout, "\n") {
 		if c, ok := strings.CutPrefix(line, "  demo "); ok {
-			for _, cmd := range commands {
+			for _, cmd := range commands() {
 				if strings.HasPrefix(c, cmd.synopsis) {
 					at := strings.Index(line, cmd.summary)
 					if col >= 0 && at != col {
