@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,8 +29,8 @@ type Item struct {
 
 // ItemResult is the outcome of one item: Created, or Err (a policy.List
 // when refused before sending, an *Error answered by Graph, an
-// *AmbiguousError when a group's outcome is unknown, or the context's error
-// for items not sent).
+// *AmbiguousError when a group's outcome is unknown, or an error matching
+// ErrNotSent for items never sent). Outcome classifies it.
 type ItemResult struct {
 	Index    int // the item's index in the input
 	Created  *Created
@@ -36,7 +38,65 @@ type ItemResult struct {
 	Attempts int // requests sent for the item
 }
 
-// BulkOptions control CreateMany. Zero values mean the defaults.
+// ErrNotSent matches the error of an item that was never sent: the context
+// was cancelled, or BulkOptions.OnSend refused to let it go, before its
+// first request (or before a retry that an earlier answer made safe).
+var ErrNotSent = errors.New("graphchat: not sent")
+
+// notSentError is an item not sent, with the reason.
+type notSentError struct{ cause error }
+
+func (e *notSentError) Error() string {
+	return "graphchat: create-chat: not sent: " + e.cause.Error()
+}
+func (e *notSentError) Unwrap() error        { return e.cause }
+func (e *notSentError) Is(target error) bool { return target == ErrNotSent }
+
+// Outcome classifies an item's result. Its values are the words the demo
+// writes in its results file.
+type Outcome string
+
+// Outcomes of an item.
+const (
+	OutcomeCreated   Outcome = "created"   // a new chat
+	OutcomeExisting  Outcome = "existing"  // a one-on-one chat that already existed
+	OutcomeRecovered Outcome = "recovered" // created, found by a lookup after an ambiguous failure
+	OutcomeAccepted  Outcome = "accepted"  // 202 Accepted: the service creates it later (no chat yet)
+	OutcomeRefused   Outcome = "refused"   // refused by the policy, never sent
+	OutcomeFailed    Outcome = "failed"    // the service answered with an error; no chat was created
+	OutcomeUnknown   Outcome = "unknown"   // may or may not have been created (ErrOutcomeUnknown)
+	OutcomeNotSent   Outcome = "not-sent"  // never sent (ErrNotSent)
+)
+
+// Outcome classifies the result. It is the one classification of bulk
+// results: Summarize counts it and programs record it.
+func (r ItemResult) Outcome() Outcome {
+	var list policy.List
+	switch {
+	case r.Err == nil && r.Created != nil:
+		switch c := r.Created; {
+		case c.Chat == nil:
+			return OutcomeAccepted
+		case c.Existed:
+			return OutcomeExisting
+		case c.Recovered:
+			return OutcomeRecovered
+		}
+		return OutcomeCreated
+	case r.Err == nil:
+		return OutcomeFailed // neither a chat nor an error: not a result CreateEach gives
+	case errors.As(r.Err, &list):
+		return OutcomeRefused
+	case errors.Is(r.Err, ErrNotSent):
+		return OutcomeNotSent
+	case errors.Is(r.Err, ErrOutcomeUnknown):
+		return OutcomeUnknown
+	}
+	return OutcomeFailed
+}
+
+// BulkOptions control CreateEach and CreateMany. Zero values mean the
+// defaults.
 type BulkOptions struct {
 	// Rate is the most creations sent per second; default 30, the Teams
 	// limit per app and tenant. Every request of a batch counts.
@@ -49,12 +109,19 @@ type BulkOptions struct {
 	// MaxAttempts bounds the requests sent for one item (throttled and
 	// retriable failures); default 8.
 	MaxAttempts int
-	// OnResult is called once per item as it finishes, never concurrently.
+	// OnResult is called once per item as it finishes, never concurrently
+	// with itself, OnSend or the pulling of the next item.
 	OnResult func(ItemResult)
-	// OnSend, when set, is called with an item's index just before its first
-	// request is sent, never concurrently. A caller that records it can tell,
-	// after a crash, which items may have been created (see FindGroup).
-	OnSend func(index int)
+	// OnSend, when set, is called just before each request with the
+	// indexes of the items it sends for the first time (never empty), never
+	// concurrently. A caller that records them durably can tell, after a
+	// crash, which items may have been created (see FindGroup): once per
+	// request, so that one write and one sync cover up to BatchSize items.
+	// A non-nil error vetoes the request: none of its items is sent, no
+	// other request is sent from then on, the requests in flight finish, the
+	// items left are reported not sent (ErrNotSent), and CreateEach returns
+	// the error.
+	OnSend func(indexes []int) error
 }
 
 // BulkSummary counts the outcomes of a bulk creation.
@@ -62,25 +129,33 @@ type BulkSummary struct {
 	Created   int // new chats, Recovered included
 	Existed   int // one-on-one chats that already existed
 	Recovered int // created, found by a lookup after an ambiguous failure
+	Accepted  int // 202 Accepted: created later by the service
 	Refused   int // refused by the policy, never sent
-	Failed    int // failed at the service, or not sent
+	Failed    int // failed at the service
+	Unknown   int // outcome unknown: a re-run with a lookup resolves it
+	NotSent   int // never sent (cancelled, or vetoed by OnSend)
 }
 
-// Summarize counts results.
+// Summarize counts results by their Outcome.
 func Summarize(results []ItemResult) BulkSummary {
 	var s BulkSummary
 	for _, r := range results {
-		var list policy.List
-		switch {
-		case r.Err == nil && r.Created != nil && r.Created.Existed:
-			s.Existed++
-		case r.Err == nil:
+		switch r.Outcome() {
+		case OutcomeCreated:
 			s.Created++
-			if r.Created != nil && r.Created.Recovered {
-				s.Recovered++
-			}
-		case errors.As(r.Err, &list):
+		case OutcomeRecovered:
+			s.Created++
+			s.Recovered++
+		case OutcomeExisting:
+			s.Existed++
+		case OutcomeAccepted:
+			s.Accepted++
+		case OutcomeRefused:
 			s.Refused++
+		case OutcomeUnknown:
+			s.Unknown++
+		case OutcomeNotSent:
+			s.NotSent++
 		default:
 			s.Failed++
 		}
@@ -89,36 +164,71 @@ func Summarize(results []ItemResult) BulkSummary {
 }
 
 // CreateMany creates many chats through JSON batching ($batch, up to 20
-// creations a request) with bounded concurrency and a rate limit. Every item
-// is checked by the policy first; refused items are reported and never sent.
-// Throttled items are retried after their own Retry-After while the rest of
-// the batch goes on. One-on-one items are retried after ambiguous failures;
-// group items are looked up first (when list-chats is declared), so that no
-// chat is created twice. Every item gets exactly one result, in the returned
-// slice (by index) and through OnResult as it finishes. The error is non-nil
-// only for invalid options or when the credential fails.
+// creations a request) with bounded concurrency and a rate limit; see
+// CreateEach. Every item gets exactly one result, in the returned slice (by
+// index) and through OnResult as it finishes. The results are returned
+// with the error when OnSend stops the run.
 func (c *Client) CreateMany(ctx context.Context, items []Item, opts *BulkOptions) ([]ItemResult, error) {
+	var o BulkOptions
+	if opts != nil {
+		o = *opts
+	}
+	results := make([]ItemResult, len(items))
+	onResult := o.OnResult
+	o.OnResult = func(r ItemResult) {
+		results[r.Index] = r
+		if onResult != nil {
+			onResult(r)
+		}
+	}
+	err := c.CreateEach(ctx, slices.Values(items), &o)
+	if err != nil && !errors.Is(err, errStopped) {
+		return nil, err
+	}
+	return results, err
+}
+
+// CreateEach creates the chats of a sequence, read as it goes: memory is
+// bounded by the items in flight (Concurrency batches and one more batch
+// waiting), not by the length of the sequence. Item indexes count from 0
+// in the order of the sequence; each item gets exactly one result, through
+// OnResult as it finishes.
+//
+// The grant is judged once, before any item is read: a grant that lacks a
+// declared operation's permission (such as list-chats for the lookups)
+// fails the whole call with the policy.List. Every item is then checked by
+// the policy; refused items are reported and never sent. Throttled items
+// are retried after their own Retry-After while the rest of the batch goes
+// on. One-on-one items are retried after ambiguous failures; group items
+// are looked up first (when list-chats is declared), so that no chat is
+// created twice.
+//
+// The error is non-nil for invalid options, a failing credential, a grant
+// refused by the policy, or when OnSend vetoed a send (it wraps OnSend's
+// error). Cancelling ctx is not an error: the items not sent are reported
+// with ErrNotSent.
+func (c *Client) CreateEach(ctx context.Context, items iter.Seq[Item], opts *BulkOptions) error {
 	o, err := bulkDefaults(opts)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	pc, err := c.context(ctx, policy.OpCreateChat)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	b := &bulk{c: c, o: o, results: make([]ItemResult, len(items)), done: make(chan batchOutcome), lim: newPacer(o.Rate)}
-	for i, it := range items {
-		b.results[i].Index = i
-		job, res := b.prepare(ctx, i, it, pc)
-		if res != nil {
-			b.finish(*res)
-			continue
+	if pc.Grant != nil {
+		if err := policy.Evaluate(pc.Auth, *pc.Grant).Err(); err != nil {
+			return err
 		}
-		b.queue = append(b.queue, job)
 	}
-	b.run(ctx)
-	return b.results, nil
+	next, stop := iter.Pull(items)
+	defer stop()
+	b := &bulk{c: c, o: o, pc: pc, next: next, done: make(chan batchOutcome), lim: newPacer(o.Rate)}
+	return b.run(ctx)
 }
+
+// errStopped marks the error CreateEach returns when OnSend vetoed a send.
+var errStopped = errors.New("graphchat: bulk creation stopped")
 
 func bulkDefaults(opts *BulkOptions) (BulkOptions, error) {
 	var o BulkOptions
@@ -163,16 +273,19 @@ type job struct {
 }
 
 type bulk struct {
-	c       *Client
-	o       BulkOptions
-	queue   []*job
-	results []ItemResult
-	done    chan batchOutcome
-	lim     *pacer
+	c     *Client
+	o     BulkOptions
+	pc    *policy.Context
+	next  func() (Item, bool)
+	read  int  // items pulled from the sequence
+	ended bool // the sequence has no more items
+	queue []*job
+	done  chan batchOutcome
+	lim   *pacer
 }
 
 // prepare checks an item and builds its model; a non-nil result refuses it.
-func (b *bulk) prepare(ctx context.Context, i int, it Item, pc *policy.Context) (*job, *ItemResult) {
+func (b *bulk) prepare(ctx context.Context, i int, it Item) (*job, *ItemResult) {
 	req := &policy.Request{ChatType: it.Type, Members: make([]policy.Member, len(it.Members))}
 	if it.Topic != "" {
 		t := it.Topic
@@ -181,7 +294,7 @@ func (b *bulk) prepare(ctx context.Context, i int, it Item, pc *policy.Context) 
 	for j, m := range it.Members {
 		req.Members[j] = m.policy()
 	}
-	res, key, err := b.c.prepareCreate(ctx, req, pc, nil)
+	res, key, err := b.c.prepareCreate(ctx, req, b.pc, nil)
 	if err != nil {
 		return nil, &ItemResult{Index: i, Err: err}
 	}
@@ -193,9 +306,28 @@ func (b *bulk) prepare(ctx context.Context, i int, it Item, pc *policy.Context) 
 }
 
 func (b *bulk) finish(r ItemResult) {
-	b.results[r.Index] = r
 	if b.o.OnResult != nil {
 		b.o.OnResult(r)
+	}
+}
+
+// fill pulls items until the queue holds a batch more than can be in
+// flight, or the sequence ends. Items the policy refuses finish at once.
+func (b *bulk) fill(ctx context.Context) {
+	for !b.ended && len(b.queue) < (b.o.Concurrency+1)*b.o.BatchSize {
+		it, ok := b.next()
+		if !ok {
+			b.ended = true
+			return
+		}
+		i := b.read
+		b.read++
+		job, res := b.prepare(ctx, i, it)
+		if res != nil {
+			b.finish(*res)
+			continue
+		}
+		b.queue = append(b.queue, job)
 	}
 }
 
@@ -207,22 +339,55 @@ type batchOutcome struct {
 	throttle time.Duration // the longest Retry-After of its 429s; 0 when none
 }
 
-// run dispatches batches until every job has a result.
-func (b *bulk) run(ctx context.Context) {
+// run dispatches batches until every item has a result, or until the
+// context is cancelled or OnSend vetoes a send; then it waits for the
+// batches in flight and reports the items left, and those the sequence
+// still holds, not sent.
+func (b *bulk) run(ctx context.Context) error {
 	inFlight := 0
-	for len(b.queue) > 0 || inFlight > 0 {
-		if ctx.Err() != nil && inFlight == 0 {
+	var vetoed error
+	collect := func(out batchOutcome) {
+		inFlight--
+		for _, r := range out.finished {
+			b.finish(r)
+		}
+		b.queue = append(b.queue, out.again...)
+	}
+	for {
+		stopping := vetoed != nil || ctx.Err() != nil
+		if !stopping {
+			b.fill(ctx)
+		}
+		if stopping && inFlight == 0 {
+			cause := vetoed
+			if cause == nil {
+				cause = ctx.Err()
+			}
 			for _, j := range b.queue {
-				b.finish(ItemResult{Index: j.index, Err: fmt.Errorf("graphchat: create-chat: not sent: %w", ctx.Err()), Attempts: j.attempts})
+				b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}, Attempts: j.attempts})
 			}
 			b.queue = nil
-			return
+			if vetoed != nil {
+				return fmt.Errorf("%w: %w", errStopped, vetoed)
+			}
+			return nil
+		}
+		if b.ended && len(b.queue) == 0 && inFlight == 0 {
+			return nil
 		}
 		ready, wait := b.take()
-		if len(ready) > 0 && inFlight < b.o.Concurrency && ctx.Err() == nil {
+		if len(ready) > 0 && inFlight < b.o.Concurrency && !stopping {
+			var first []int
 			for _, j := range ready {
-				if j.attempts == 0 && b.o.OnSend != nil {
-					b.o.OnSend(j.index)
+				if j.attempts == 0 {
+					first = append(first, j.index)
+				}
+			}
+			if len(first) > 0 && b.o.OnSend != nil {
+				if err := b.o.OnSend(first); err != nil {
+					vetoed = err
+					b.queue = append(b.queue, ready...)
+					continue
 				}
 			}
 			inFlight++
@@ -230,27 +395,19 @@ func (b *bulk) run(ctx context.Context) {
 			continue
 		}
 		b.queue = append(b.queue, ready...) // not sent: back in line
+		if stopping {
+			collect(<-b.done)
+			continue
+		}
 		var timer <-chan time.Time
 		if len(ready) == 0 && wait > 0 && inFlight < b.o.Concurrency {
 			timer = time.After(wait)
 		}
 		select {
 		case out := <-b.done:
-			inFlight--
-			for _, r := range out.finished {
-				b.finish(r)
-			}
-			b.queue = append(b.queue, out.again...)
+			collect(out)
 		case <-timer:
 		case <-ctx.Done():
-			if inFlight > 0 {
-				out := <-b.done
-				inFlight--
-				for _, r := range out.finished {
-					b.finish(r)
-				}
-				b.queue = append(b.queue, out.again...)
-			}
 		}
 	}
 }
@@ -447,23 +604,34 @@ func parseChat(body map[string]any) (models.Chatable, error) {
 	return chat, nil
 }
 
-// batchError builds an *Error from one answer of a batch.
+// batchError builds an *Error from one answer of a batch. The body is read
+// through JSON: the SDK's parse of a batch answer holds nested values as its
+// own node types, not as maps.
 func batchError(status int, headers map[string]string, body map[string]any) *Error {
 	e := &Error{Op: "create-chat", StatusCode: status, RequestID: header(headers, "request-id"), ClientRequestID: header(headers, "client-request-id")}
 	e.RetryAfter, _ = parseRetryAfter(header(headers, "Retry-After"), time.Now())
-	if ge, ok := body["error"].(map[string]any); ok {
-		e.Code, _ = ge["code"].(string)
-		e.Message, _ = ge["message"].(string)
-		for _, k := range []string{"innerError", "innererror"} {
-			if inner, ok := ge[k].(map[string]any); ok {
-				if id, ok := inner["request-id"].(string); ok && e.RequestID == "" {
-					e.RequestID = id
-				}
-				if id, ok := inner["client-request-id"].(string); ok && e.ClientRequestID == "" {
-					e.ClientRequestID = id
-				}
+	data, err := json.Marshal(body)
+	if err != nil {
+		return e
+	}
+	var odata struct {
+		Error struct {
+			Code, Message string
+			InnerError    struct {
+				RequestID       string `json:"request-id"`
+				ClientRequestID string `json:"client-request-id"`
 			}
 		}
+	}
+	if json.Unmarshal(data, &odata) != nil {
+		return e
+	}
+	e.Code, e.Message = odata.Error.Code, odata.Error.Message
+	if e.RequestID == "" {
+		e.RequestID = odata.Error.InnerError.RequestID
+	}
+	if e.ClientRequestID == "" {
+		e.ClientRequestID = odata.Error.InnerError.ClientRequestID
 	}
 	return e
 }

@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/graphchat/graphchat/graphchat"
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
@@ -206,5 +209,158 @@ func TestCreateManyUnderFaults(t *testing.T) {
 	}
 	if s := graphchat.Summarize(results); s.Recovered == 0 {
 		t.Errorf("no group was recovered by a lookup: %+v", s)
+	}
+}
+
+func TestOutcome(t *testing.T) {
+	chat := models.NewChat()
+	tests := []struct {
+		name string
+		r    graphchat.ItemResult
+		want graphchat.Outcome
+	}{
+		{"created", graphchat.ItemResult{Created: &graphchat.Created{Chat: chat}}, graphchat.OutcomeCreated},
+		{"existing", graphchat.ItemResult{Created: &graphchat.Created{Chat: chat, Existed: true}}, graphchat.OutcomeExisting},
+		{"recovered", graphchat.ItemResult{Created: &graphchat.Created{Chat: chat, Recovered: true}}, graphchat.OutcomeRecovered},
+		{"accepted (202, no chat yet)", graphchat.ItemResult{Created: &graphchat.Created{Operation: "/teamsAsyncOperations/1"}}, graphchat.OutcomeAccepted},
+		{"refused", graphchat.ItemResult{Err: policy.List{{Code: policy.CodeGuestRole}}}, graphchat.OutcomeRefused},
+		{"failed", graphchat.ItemResult{Err: &graphchat.Error{StatusCode: 400, Code: "BadRequest"}}, graphchat.OutcomeFailed},
+		{"unknown", graphchat.ItemResult{Err: &graphchat.AmbiguousError{Err: errors.New("504")}}, graphchat.OutcomeUnknown},
+		{"unknown, wrapped", graphchat.ItemResult{Err: fmt.Errorf("x: %w", &graphchat.AmbiguousError{Err: errors.New("504")})}, graphchat.OutcomeUnknown},
+		{"neither", graphchat.ItemResult{}, graphchat.OutcomeFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.r.Outcome(); got != tt.want {
+				t.Errorf("%s, want %s", got, tt.want)
+			}
+		})
+	}
+	s := graphchat.Summarize([]graphchat.ItemResult{tests[0].r, tests[3].r, tests[6].r, tests[2].r})
+	if want := (graphchat.BulkSummary{Created: 2, Recovered: 1, Accepted: 1, Unknown: 1}); s != want {
+		t.Errorf("summary %+v, want %+v", s, want)
+	}
+}
+
+// A veto from OnSend stops the run: the vetoed item and every later one are
+// reported not sent, none of them reaches the service, and the error says why.
+func TestCreateEachOnSendVeto(t *testing.T) {
+	emu := graphchattest.New(&graphchattest.Options{Users: directory(200)})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	c := appClient(t, srv.URL+"/v1.0", 10*time.Second)
+	full := errors.New("no space left on device")
+	var sent []int
+	outcomes := map[graphchat.Outcome]int{}
+	err := c.CreateEach(ctx, slices.Values(items(100)), &graphchat.BulkOptions{Rate: 1000, Concurrency: 1, BatchSize: 5,
+		OnSend: func(indexes []int) error {
+			if len(sent) == 10 {
+				return full
+			}
+			sent = append(sent, indexes...)
+			return nil
+		},
+		OnResult: func(r graphchat.ItemResult) {
+			outcomes[r.Outcome()]++
+			if r.Outcome() == graphchat.OutcomeNotSent && !errors.Is(r.Err, full) {
+				t.Errorf("item %d: %v does not carry the veto", r.Index, r.Err)
+			}
+		},
+	})
+	if !errors.Is(err, full) {
+		t.Fatalf("error %v, want the veto", err)
+	}
+	if len(sent) != 10 || len(emu.Chats()) != 10 || outcomes[graphchat.OutcomeCreated] != 10 {
+		t.Errorf("%d sent, %d chats, outcomes %v: want the 10 items OnSend allowed", len(sent), len(emu.Chats()), outcomes)
+	}
+	// Only the items already read are reported; the rest were never read.
+	if outcomes[graphchat.OutcomeNotSent] < 5 || outcomes[graphchat.OutcomeCreated]+outcomes[graphchat.OutcomeNotSent] > 10+(1+1)*5 {
+		t.Errorf("outcomes %v", outcomes)
+	}
+}
+
+// The sequence is read as items are sent: before the first send, no more
+// than the batches that may be in flight plus one are read.
+func TestCreateEachReadsAsItGoes(t *testing.T) {
+	emu := graphchattest.New(&graphchattest.Options{Users: directory(200)})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	c := appClient(t, srv.URL+"/v1.0", 10*time.Second)
+	all := items(300)
+	read, readAtFirstSend, results := 0, -1, 0
+	seq := func(yield func(graphchat.Item) bool) {
+		for _, it := range all {
+			read++
+			if !yield(it) {
+				return
+			}
+		}
+	}
+	err := c.CreateEach(ctx, seq, &graphchat.BulkOptions{Rate: 1000, Concurrency: 2, BatchSize: 10,
+		OnSend: func([]int) error {
+			if readAtFirstSend < 0 {
+				readAtFirstSend = read
+			}
+			return nil
+		},
+		OnResult: func(graphchat.ItemResult) { results++ },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readAtFirstSend > (2+1)*10 || results != len(all) || len(emu.Chats()) != len(all) {
+		t.Errorf("%d items read before the first send (want at most 30), %d results, %d chats", readAtFirstSend, results, len(emu.Chats()))
+	}
+}
+
+// A grant that lacks a declared operation's permission fails the call once,
+// before any item is read or sent.
+func TestCreateEachGrantRefusedOnce(t *testing.T) {
+	emu := graphchattest.New(&graphchattest.Options{Users: directory(200)})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	c, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.AppToken("Chat.Create")), &graphchat.Options{
+		BaseURL: srv.URL + "/v1.0", Operations: []policy.Operation{policy.OpCreateChat, policy.OpListChats},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, results := 0, 0
+	seq := func(yield func(graphchat.Item) bool) {
+		for _, it := range items(10) {
+			read++
+			if !yield(it) {
+				return
+			}
+		}
+	}
+	err = c.CreateEach(ctx, seq, &graphchat.BulkOptions{OnResult: func(graphchat.ItemResult) { results++ }})
+	if !errors.Is(err, policy.CodePermissionMissing) {
+		t.Errorf("error %v, want permission_missing", err)
+	}
+	if read != 0 || results != 0 || len(emu.Entries()) != 0 {
+		t.Errorf("%d items read, %d results, %d requests: want none", read, results, len(emu.Entries()))
+	}
+}
+
+// An error answered for one request of a batch keeps Graph's code, message
+// and request-id.
+func TestCreateManyItemErrorKeepsServiceDetails(t *testing.T) {
+	emu := graphchattest.New(&graphchattest.Options{Users: directory(10)})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	c := appClient(t, srv.URL+"/v1.0", 10*time.Second)
+	in := []graphchat.Item{{Type: policy.ChatTypeGroup, Topic: "x", Members: []graphchat.Member{
+		graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nobody@contoso.com")}}}
+	results, err := c.CreateMany(ctx, in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ge *graphchat.Error
+	if !errors.As(results[0].Err, &ge) {
+		t.Fatalf("%v: not an *Error", results[0].Err)
+	}
+	if ge.StatusCode == 0 || ge.Code == "" || ge.Message == "" || ge.RequestID == "" {
+		t.Errorf("%+v: want the status, Graph's code, message and request-id", ge)
 	}
 }

@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,42 +17,35 @@ import (
 	"github.com/graphchat/graphchat/policy"
 )
 
-// result is one record of the results file (JSON Lines).
-type resultRecord struct {
-	Line     int       `json:"line"`
-	Status   string    `json:"status"` // sent, created, existing, recovered, accepted, refused, failed, unknown
-	ID       string    `json:"id,omitempty"`
-	ChatType string    `json:"chatType,omitempty"`
-	At       time.Time `json:"at"`
-	Error    *errInfo  `json:"error,omitempty"`
-
-	sentAt time.Time // read back: when the line was first sent
+// exitError ends a command with a code; err, when set, is printed.
+type exitError struct {
+	code int
+	err  error
 }
 
-type errInfo struct {
-	Code      string   `json:"code,omitempty"`  // Graph's code, or the first policy code
-	Codes     []string `json:"codes,omitempty"` // every policy code
-	Status    int      `json:"status,omitempty"`
-	Message   string   `json:"message"`
-	RequestID string   `json:"requestId,omitempty"`
+func (x exitError) Error() string {
+	if x.err == nil {
+		return fmt.Sprintf("exit %d", x.code)
+	}
+	return x.err.Error()
 }
 
-// done statuses are never redone by a re-run. A group whose status is sent
-// (a crash) or unknown (an ambiguous failure) is looked up before anything.
-var doneStatus = map[string]bool{"created": true, "existing": true, "recovered": true, "accepted": true}
+func (x exitError) Unwrap() error { return x.err }
 
-// bulk creates the chats of a CSV or JSON Lines file.
+// bulk creates the chats of a CSV or JSON Lines file, resumably: each line
+// is identified by the chat it asks for (bulkfile.Key), and the results
+// file records, durably and before each request, what was sent.
 func (e *env) bulk(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bulk", flag.ContinueOnError)
 	var f checkFlags
 	var t targetFlags
 	f.register(fs)
 	t.register(fs)
-	results := fs.String("results", "", "results `file` (JSON Lines), written as items finish and read again to resume; default FILE.results.jsonl")
+	results := fs.String("results", "", "results `file` (JSON Lines), written as items are sent and finish, read again to resume; default FILE.results.jsonl")
 	format := fs.String("format", "", "input format, csv or jsonl (default: from the file's extension)")
 	rate := fs.Float64("rate", 30, "creations per second at most (30 is Teams' limit per app and tenant)")
 	concurrency := fs.Int("concurrency", 4, "$batch requests in flight")
-	lookup := fs.Bool("lookup", true, "look group chats up after ambiguous failures before retrying (adds the list-chats permission: Chat.ReadBasic)")
+	lookup := fs.Bool("lookup", true, "look group chats up after ambiguous failures before retrying (adds the list-chats and resolve-user permissions: Chat.ReadBasic, User.ReadBasic.All)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return e.helpFor(fs, "bulk [flags] FILE", err)
@@ -83,21 +75,34 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("reading %s: %v", input, errors.Unwrap(err))
 	}
-	chats, bad, err := bulkfile.Read(in, *format)
-	in.Close()
+	defer in.Close()
+	var size int64
+	if st, err := in.Stat(); err == nil {
+		size = st.Size()
+	}
+	counted := &countingReader{r: in}
+	rd, err := bulkfile.NewReader(counted, *format)
 	if err != nil {
 		return usagef("%s: %v", input, err)
 	}
-	lines := make([]bulkLine, len(chats))
-	for i, c := range chats {
-		lines[i] = bulkLine{Line: c.Line, Item: toItem(c)}
+	if err := checkResultsPath(*results); err != nil {
+		return err
 	}
-	prior, err := readResults(*results)
+	lock, err := lockResults(*results)
 	if err != nil {
 		return err
 	}
+	defer lock.unlock()
+	res, err := openResults(*results, input, func(note string) { fmt.Fprintln(e.stderr, "warning:", note) })
+	if err != nil {
+		return err
+	}
+	defer res.f.Close()
+
 	ops := []policy.Operation{policy.OpCreateChat}
 	if *lookup {
+		// A lookup claims a chat only when its members are the requested
+		// users by object id: members given by name are resolved.
 		ops = append(ops, policy.OpListChats, policy.OpResolveUser)
 	}
 	client, done, err := e.connect(ctx, t, f, ops)
@@ -105,90 +110,247 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 		return err
 	}
 	defer done()
-	out, err := os.OpenFile(*results, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return usagef("opening --results: %v", err)
-	}
-	defer out.Close()
-	w := &recorder{w: bufio.NewWriter(out), f: out}
-	if err := w.startLine(*results); err != nil {
-		return usagef("--results: %v", err)
-	}
 
-	sum := bulkSummary{total: len(lines) + len(bad)}
-	for _, b := range bad {
-		if prior[b.Line].Status == "" {
-			w.write(resultRecord{Line: b.Line, Status: "refused", At: time.Now(), Error: &errInfo{Code: "input", Message: b.Msg}})
-		}
-		sum.add("refused")
-		fmt.Fprintf(e.stderr, "line %d: unreadable: %s\n", b.Line, b.Msg)
-	}
-
-	// Items sent by an earlier run that never got an answer: one-on-one
-	// chats are simply created again; groups are looked up first.
-	var todo []bulkLine
-	for _, l := range lines {
-		p := prior[l.Line]
-		switch {
-		case doneStatus[p.Status]:
-			sum.add("skipped")
-			continue
-		case (p.Status == "sent" || p.Status == "unknown") && l.Item.Type == policy.ChatTypeGroup:
-			if !*lookup {
-				w.write(resultRecord{Line: l.Line, Status: "unknown", At: time.Now(), Error: &errInfo{Message: "sent by an earlier run without a clear answer; run with --lookup to find out"}})
-				sum.add("unknown")
-				continue
-			}
-			found, err := client.FindGroup(ctx, l.Item.Topic, l.Item.Members, p.sentAt)
-			if err != nil {
-				return fmt.Errorf("line %d: looking up the chat an earlier run sent: %w", l.Line, err)
-			}
-			if found != nil {
-				w.write(resultRecord{Line: l.Line, Status: "recovered", ID: deref(found.GetId()), ChatType: "group", At: time.Now()})
-				sum.add("recovered")
-				continue
-			}
-		}
-		todo = append(todo, l)
-	}
-
-	progress := e.newProgress(len(todo))
-	items := make([]graphchat.Item, len(todo))
-	for i, l := range todo {
-		items[i] = l.Item
-	}
-	_, err = client.CreateMany(ctx, items, &graphchat.BulkOptions{
+	b := &bulkRun{e: e, client: client, rd: rd, res: res, lookup: *lookup, inFlight: map[int]lineRef{},
+		progress: e.newProgress(counted, size)}
+	b.sum.Input, b.sum.Results = input, *results
+	runErr := client.CreateEach(ctx, b.items(ctx), &graphchat.BulkOptions{
 		Rate: *rate, Concurrency: *concurrency,
-		OnSend: func(i int) { w.write(resultRecord{Line: todo[i].Line, Status: "sent", At: time.Now()}) },
-		OnResult: func(r graphchat.ItemResult) {
-			rec := record(todo[r.Index].Line, r)
-			w.write(rec)
-			sum.add(rec.Status)
-			if rec.Error != nil {
-				progress.clear()
-				fmt.Fprintf(e.stderr, "line %d: %s: %s\n", rec.Line, rec.Status, rec.Error.Message)
-			}
-			progress.step(sum)
-		},
+		OnSend:   b.sent,
+		OnResult: b.finished,
 	})
-	progress.clear()
-	if ferr := w.flush(); ferr != nil && err == nil {
-		err = fmt.Errorf("writing %s: %w", *results, ferr)
+	b.progress.clear()
+	var list policy.List
+	if errors.As(runErr, &list) && b.sum.Lines == 0 {
+		return e.grantRefused(list, *lookup)
 	}
-	if err != nil {
-		return err
+	b.drain(ctx)
+	b.progress.clear()
+	if cerr := res.close(); runErr == nil {
+		runErr = cerr
 	}
-	sum.print(e.stdout, *results)
-	if sum.counts["refused"]+sum.counts["failed"]+sum.counts["unknown"] > 0 {
-		return errRefused
+	if runErr == nil {
+		runErr = b.readErr
+	}
+	b.sum.Interrupted = ctx.Err() != nil
+	if runErr != nil {
+		b.sum.Error = runErr.Error()
+	}
+	if f.json {
+		e.emit(b.sum)
+	} else {
+		b.sum.print(e.stdout)
+	}
+	code := b.sum.exitCode()
+	var u usageError
+	switch {
+	case runErr != nil && errors.As(runErr, &u):
+		return exitError{code: max(code, exitUsage), err: runErr}
+	case runErr != nil:
+		return exitError{code: max(code, exitRefused), err: runErr}
+	case code != exitOK:
+		return exitError{code: code}
 	}
 	return nil
 }
 
-// bulkLine is a chat of the input with its line number.
-type bulkLine struct {
-	Line int
-	Item graphchat.Item
+// grantRefused explains a grant the policy refuses before any line: once,
+// with the fix.
+func (e *env) grantRefused(list policy.List, lookup bool) error {
+	fmt.Fprintln(e.stderr, "demo: the token's permissions are refused before any line is sent:")
+	for _, v := range list {
+		fmt.Fprintf(e.stderr, "  %s %s: %s\n", v.Code, orBody(v.Field), v.Message)
+	}
+	if lookup {
+		fmt.Fprintln(e.stderr, "bulk looks group chats up after ambiguous failures, so that none is created twice, and resolves members given by name to find them: grant what is missing above (Chat.ReadBasic and User.ReadBasic.All for a delegated call), or run with --lookup=false to report such chats as unknown instead")
+	}
+	return errRefused
+}
+
+// lineRef is the line and key of an item in flight.
+type lineRef struct {
+	line int
+	key  bulkfile.Key
+}
+
+// bulkRun is one run: the lines read so far, what is in flight, the counts.
+type bulkRun struct {
+	e        *env
+	client   *graphchat.Client
+	rd       *bulkfile.Reader
+	res      *resultsFile
+	lookup   bool
+	inFlight map[int]lineRef // by CreateEach's index
+	next     int             // the next index
+	ended    bool            // the input is read to its end
+	readErr  error           // the input could not be read further
+	sum      bulkSummary
+	progress *progress
+}
+
+// items reads the input a line at a time and yields the chats to send. A
+// line asking for a chat an earlier line of the run asked for, or that an
+// earlier run created, is not yielded; a group an earlier run sent without
+// an answer is looked up first.
+func (b *bulkRun) items(ctx context.Context) iter.Seq[graphchat.Item] {
+	return func(yield func(graphchat.Item) bool) {
+		for {
+			c, ok := b.read()
+			if !ok {
+				return
+			}
+			k := c.Key()
+			s := b.res.state[k]
+			if !b.first(c, k, &s) || s.status.done() {
+				continue
+			}
+			it := toItem(c)
+			if it.Type == policy.ChatTypeGroup && s.sentAt != 0 && (s.status == stSent || s.status == stUnknown || s.status == stNotSent) {
+				if b.resolve(ctx, c, k, it, s) {
+					continue
+				}
+			}
+			b.inFlight[b.next] = lineRef{line: c.Line, key: k}
+			b.next++
+			if !yield(it) {
+				return
+			}
+		}
+	}
+}
+
+// read returns the next readable line, reporting unreadable ones.
+func (b *bulkRun) read() (bulkfile.Chat, bool) {
+	for !b.ended {
+		c, err := b.rd.Next()
+		var le *bulkfile.LineError
+		switch {
+		case err == nil:
+			b.sum.Lines++
+			return c, true
+		case errors.As(err, &le):
+			b.sum.Lines++
+			b.sum.Counts.Refused++
+			b.res.write(resultRecord{Line: le.Line, Status: string(graphchat.OutcomeRefused), At: time.Now(), Error: &errInfo{Code: "input", Message: le.Msg}}, false)
+			b.diag("line %d: unreadable: %s", le.Line, le.Msg)
+		case errors.Is(err, io.EOF):
+			b.ended = true
+		default:
+			b.ended = true
+			b.readErr = usagef("%s: %v", b.sum.Input, err)
+		}
+	}
+	return bulkfile.Chat{}, false
+}
+
+// first marks the line as the one asking for its chat in this run, or
+// reports it as a duplicate of the line that did.
+func (b *bulkRun) first(c bulkfile.Chat, k bulkfile.Key, s *keyState) bool {
+	if s.line != 0 {
+		b.sum.Counts.Duplicate++
+		b.res.write(resultRecord{Key: k.String(), Line: c.Line, Status: statusDuplicate, FirstLine: int(s.line), At: time.Now()}, false)
+		b.diag("line %d: duplicate_line: the same chat as line %d, not sent again", c.Line, s.line)
+		return false
+	}
+	s.line = int32(min(c.Line, 1<<31-1))
+	b.res.state[k] = *s
+	if s.status.done() {
+		b.sum.Counts.DoneEarlier++
+	}
+	return true
+}
+
+// resolve looks up a group an earlier run sent without an answer; it
+// reports whether the line is settled (found, or unknown) rather than to
+// be sent.
+func (b *bulkRun) resolve(ctx context.Context, c bulkfile.Chat, k bulkfile.Key, it graphchat.Item, s keyState) bool {
+	rec := resultRecord{Key: k.String(), Line: c.Line, At: time.Now()}
+	if !b.lookup {
+		rec.Status, rec.Error = string(graphchat.OutcomeUnknown), &errInfo{Code: "outcome_unknown", Message: "sent by an earlier run without a clear answer; run with --lookup to find out"}
+	} else {
+		found, err := b.client.FindGroup(ctx, it.Topic, it.Members, time.Unix(0, s.sentAt))
+		switch {
+		case err != nil:
+			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(err)
+			rec.Error.Message = "sent by an earlier run without a clear answer, and looking it up failed: " + err.Error()
+		case found != nil:
+			rec.Status, rec.ID, rec.ChatType = string(graphchat.OutcomeRecovered), deref(found.GetId()), "group"
+		default:
+			return false // not created: sending it cannot duplicate it
+		}
+	}
+	b.res.write(rec, false)
+	b.count(rec)
+	return true
+}
+
+// sent records, durably, the lines a request is about to send; an error
+// vetoes the request and stops the run.
+func (b *bulkRun) sent(indexes []int) error {
+	recs := make([]resultRecord, len(indexes))
+	now := time.Now()
+	for i, idx := range indexes {
+		ref := b.inFlight[idx]
+		recs[i] = resultRecord{Key: ref.key.String(), Line: ref.line, Status: statusSent, At: now}
+	}
+	return b.res.writeSent(recs)
+}
+
+// finished records an item's result.
+func (b *bulkRun) finished(r graphchat.ItemResult) {
+	ref := b.inFlight[r.Index]
+	delete(b.inFlight, r.Index)
+	rec := record(ref, r)
+	b.res.write(rec, false) // a failure stops the next request: see sent
+	b.count(rec)
+}
+
+func (b *bulkRun) count(rec resultRecord) {
+	c := &b.sum.Counts
+	switch graphchat.Outcome(rec.Status) {
+	case graphchat.OutcomeCreated:
+		c.Created++
+	case graphchat.OutcomeRecovered:
+		c.Recovered++
+	case graphchat.OutcomeExisting:
+		c.Existing++
+	case graphchat.OutcomeAccepted:
+		c.Accepted++
+	case graphchat.OutcomeRefused:
+		c.Refused++
+	case graphchat.OutcomeUnknown:
+		c.Unknown++
+	case graphchat.OutcomeNotSent:
+		c.NotSent++
+	default:
+		c.Failed++
+	}
+	if rec.Error != nil && rec.Status != string(graphchat.OutcomeNotSent) {
+		b.diag("line %d: %s: %s", rec.Line, rec.Status, rec.Error.Message)
+	}
+	b.progress.step(b.sum.Counts)
+}
+
+// drain counts the lines a stopped run did not reach: never sent, unless
+// done in an earlier run or duplicates. Nothing more is written.
+func (b *bulkRun) drain(ctx context.Context) {
+	for {
+		c, ok := b.read()
+		if !ok {
+			return
+		}
+		k := c.Key()
+		s := b.res.state[k]
+		if !b.first(c, k, &s) || s.status.done() {
+			continue
+		}
+		b.sum.Counts.NotSent++
+	}
+}
+
+func (b *bulkRun) diag(format string, a ...any) {
+	b.progress.clear()
+	fmt.Fprintf(b.e.stderr, format+"\n", a...)
 }
 
 // toItem turns a line the reader checked into a graphchat item.
@@ -201,8 +363,10 @@ func toItem(c bulkfile.Chat) graphchat.Item {
 			gm = graphchat.Guest(m.User)
 		case "external":
 			gm = graphchat.External(m.User, m.TenantID)
+		case "member":
+			gm = graphchat.Member{User: m.User, Kind: policy.KindMember}
 		default:
-			gm = graphchat.User(m.User)
+			gm = graphchat.User(m.User) // of no declared kind
 		}
 		gm.Role = policy.Role(m.Role)
 		it.Members = append(it.Members, gm)
@@ -218,146 +382,120 @@ func deref(p *string) string {
 }
 
 // record turns an item's result into a results-file record.
-func record(line int, r graphchat.ItemResult) resultRecord {
-	rec := resultRecord{Line: line, At: time.Now()}
+func record(ref lineRef, r graphchat.ItemResult) resultRecord {
+	rec := resultRecord{Key: ref.key.String(), Line: ref.line, Status: string(r.Outcome()), At: time.Now()}
 	if r.Err == nil && r.Created != nil {
-		switch c := r.Created; {
-		case c.Chat == nil:
-			rec.Status = "accepted"
-		case c.Existed:
-			rec.Status = "existing"
-		case c.Recovered:
-			rec.Status = "recovered"
-		default:
-			rec.Status = "created"
-		}
 		rec.ID = r.Created.ID()
 		if r.Created.Chat != nil && r.Created.Chat.GetChatType() != nil {
 			rec.ChatType = r.Created.Chat.GetChatType().String()
 		}
 		return rec
 	}
-	var list policy.List
-	var ge *graphchat.Error
-	switch {
-	case errors.As(r.Err, &list):
-		rec.Status = "refused"
-		rec.Error = &errInfo{Code: string(list[0].Code), Message: list.Error()}
-		for _, v := range list {
-			rec.Error.Codes = append(rec.Error.Codes, string(v.Code))
-		}
-	case errors.Is(r.Err, graphchat.ErrOutcomeUnknown):
-		rec.Status = "unknown"
-		rec.Error = &errInfo{Code: "outcome_unknown", Message: r.Err.Error()}
-	case errors.As(r.Err, &ge):
-		rec.Status = "failed"
-		rec.Error = &errInfo{Code: ge.Code, Status: ge.StatusCode, Message: ge.Error(), RequestID: ge.RequestID}
-	default:
-		rec.Status = "failed"
-		rec.Error = &errInfo{Message: r.Err.Error()}
-	}
+	rec.Error = errorInfo(r.Err)
 	return rec
 }
 
-// readResults reads an earlier results file: the last record of each line.
-func readResults(name string) (map[int]resultRecord, error) {
-	out := map[int]resultRecord{}
-	f, err := os.Open(name)
-	if errors.Is(err, os.ErrNotExist) {
-		return out, nil
+// errorInfo keeps what an error says for a record: the policy's codes, or
+// the service's status, code, message and request-id.
+func errorInfo(err error) *errInfo {
+	if err == nil {
+		return &errInfo{Message: "no chat and no error"}
 	}
-	if err != nil {
-		return nil, usagef("reading --results: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for n := 1; sc.Scan(); n++ {
-		if len(strings.TrimSpace(sc.Text())) == 0 {
-			continue
+	info := &errInfo{Message: err.Error()}
+	var list policy.List
+	var ge *graphchat.Error
+	switch {
+	case errors.As(err, &list):
+		info.Code = string(list[0].Code)
+		for _, v := range list {
+			info.Codes = append(info.Codes, string(v.Code))
 		}
-		var r resultRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.Line <= 0 {
-			// A record cut short by a crash: only the last line can be.
-			continue
-		}
-		r.sentAt = out[r.Line].sentAt
-		if r.sentAt.IsZero() && r.Status == "sent" {
-			r.sentAt = r.At
-		}
-		out[r.Line] = r
+	case errors.As(err, &ge): // also inside an *AmbiguousError
+		info.Code, info.Status, info.RequestID = ge.Code, ge.StatusCode, ge.RequestID
+	case errors.Is(err, graphchat.ErrOutcomeUnknown):
+		info.Code = "outcome_unknown"
+	case errors.Is(err, graphchat.ErrNotSent):
+		info.Code = "not_sent"
 	}
-	return out, sc.Err()
+	return info
 }
 
-// recorder appends records to the results file and syncs each one, so that
-// a crash loses at most the record being written.
-type recorder struct {
-	w   *bufio.Writer
-	f   *os.File
-	err error
-}
-
-func (r *recorder) write(rec resultRecord) {
-	if r.err != nil {
-		return
-	}
-	data, _ := json.Marshal(rec)
-	r.w.Write(append(data, '\n'))
-	if r.err = r.w.Flush(); r.err == nil {
-		r.err = r.f.Sync()
-	}
-}
-
-// startLine ends a record a crash cut short, so that the next one starts
-// on a line of its own.
-func (r *recorder) startLine(name string) error {
-	data, err := os.ReadFile(name)
-	if err != nil || len(data) == 0 || data[len(data)-1] == '\n' {
-		return err
-	}
-	_, err = r.f.Write([]byte{'\n'})
-	return err
-}
-
-func (r *recorder) flush() error {
-	if r.err != nil {
-		return r.err
-	}
-	return r.w.Flush()
-}
-
+// bulkSummary is the result of a run: standard output's JSON document with
+// --json.
 type bulkSummary struct {
-	total  int
-	counts map[string]int
+	Input       string     `json:"input"`
+	Results     string     `json:"results"`
+	Lines       int        `json:"lines"` // lines with a chat, readable or not
+	Counts      bulkCounts `json:"counts"`
+	Interrupted bool       `json:"interrupted"`
+	Error       string     `json:"error,omitempty"` // why the run stopped early
 }
 
-func (s *bulkSummary) add(status string) {
-	if s.counts == nil {
-		s.counts = map[string]int{}
+// bulkCounts count lines by status.
+type bulkCounts struct {
+	Created     int `json:"created"`   // new chats
+	Recovered   int `json:"recovered"` // created, found by a lookup after an ambiguous failure or a crash
+	Existing    int `json:"existing"`
+	Accepted    int `json:"accepted"`
+	Refused     int `json:"refused"` // by the policy, or unreadable
+	Failed      int `json:"failed"`  // answered with an error by the service
+	Unknown     int `json:"unknown"` // may or may not exist: a re-run resolves it
+	NotSent     int `json:"not-sent"`
+	Duplicate   int `json:"duplicate_line"` // the same chat as an earlier line: not sent again
+	DoneEarlier int `json:"done-earlier"`   // done in an earlier run: not sent again
+}
+
+func (s *bulkSummary) print(w io.Writer) {
+	c := s.Counts
+	fmt.Fprintf(w, "%d items: %d created (%d after a lookup), %d existing, %d accepted, %d refused by the policy, %d failed at the service, %d outcome unknown, %d not sent, %d duplicate lines, %d done in an earlier run\n",
+		s.Lines, c.Created+c.Recovered, c.Recovered, c.Existing, c.Accepted, c.Refused, c.Failed, c.Unknown, c.NotSent, c.Duplicate, c.DoneEarlier)
+	fmt.Fprintf(w, "results: %s\n", s.Results)
+	if s.Interrupted {
+		fmt.Fprintln(w, "interrupted: run the same command again to go on")
 	}
-	s.counts[status]++
 }
 
-func (s *bulkSummary) print(w io.Writer, results string) {
-	c := s.counts
-	fmt.Fprintf(w, "%d items: %d created (%d after a lookup), %d existing, %d accepted, %d refused by the policy, %d failed at the service, %d outcome unknown, %d done in an earlier run\n",
-		s.total, c["created"]+c["recovered"], c["recovered"], c["existing"], c["accepted"], c["refused"], c["failed"], c["unknown"], c["skipped"])
-	fmt.Fprintf(w, "results: %s\n", results)
+// exitCode: 130 if interrupted, else 4 if any outcome is unknown, else 1
+// if any line was refused, failed or not sent.
+func (s *bulkSummary) exitCode() int {
+	c := s.Counts
+	switch {
+	case s.Interrupted:
+		return exitInterrupted
+	case c.Unknown > 0:
+		return exitUnknown
+	case c.Refused+c.Failed+c.NotSent > 0:
+		return exitRefused
+	}
+	return exitOK
 }
 
-// progress shows a bar on a terminal and a line every tenth otherwise.
+// countingReader counts the bytes read, for the progress.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// progress shows a bar on a terminal and a line every tenth of the input
+// otherwise.
 type progress struct {
 	w     io.Writer
 	tty   bool
-	total int
+	in    *countingReader
+	size  int64
 	done  int
-	shown int
+	shown int64
 	drawn bool
 }
 
-func (e *env) newProgress(total int) *progress {
-	p := &progress{w: e.stderr, total: total}
+func (e *env) newProgress(in *countingReader, size int64) *progress {
+	p := &progress{w: e.stderr, in: in, size: size}
 	if f, ok := e.stderr.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
@@ -366,21 +504,22 @@ func (e *env) newProgress(total int) *progress {
 	return p
 }
 
-func (p *progress) step(s bulkSummary) {
+func (p *progress) step(c bulkCounts) {
 	p.done++
-	if p.total == 0 {
+	if p.size <= 0 {
 		return
 	}
-	c := s.counts
-	status := fmt.Sprintf("%d/%d  created %d  existing %d  refused %d  failed %d", p.done, p.total, c["created"]+c["recovered"], c["existing"], c["refused"], c["failed"]+c["unknown"])
+	read := min(p.in.n, p.size)
+	status := fmt.Sprintf("%d finished (%d%% of the input read)  created %d  existing %d  refused %d  failed %d  unknown %d",
+		p.done, 100*read/p.size, c.Created+c.Recovered, c.Existing, c.Refused, c.Failed, c.Unknown)
 	if p.tty {
 		const width = 30
-		filled := width * p.done / p.total
+		filled := int(width * read / p.size)
 		fmt.Fprintf(p.w, "\r[%s%s] %s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), status)
 		p.drawn = true
 		return
 	}
-	if tenth := 10 * p.done / p.total; tenth > p.shown || p.done == p.total {
+	if tenth := 10 * read / p.size; tenth > p.shown {
 		p.shown = tenth
 		fmt.Fprintf(p.w, "progress: %s\n", status)
 	}

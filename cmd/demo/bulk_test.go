@@ -2,13 +2,20 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/graphchat/graphchat/cmd/demo/internal/bulkfile"
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
 )
 
@@ -38,6 +45,7 @@ func chatsNamed(srv *graphchattest.Server, topic string) int {
 	return n
 }
 
+// records reads a results file's records, after its header.
 func records(t *testing.T, name string) []resultRecord {
 	t.Helper()
 	f, err := os.Open(name)
@@ -47,25 +55,66 @@ func records(t *testing.T, name string) []resultRecord {
 	defer f.Close()
 	var out []resultRecord
 	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r resultRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			if !strings.HasSuffix(sc.Text(), `"cre`) { // the record the simulated crash cut short
-				t.Fatalf("bad record %q: %v", sc.Text(), err)
+	for n := 1; sc.Scan(); n++ {
+		if n == 1 {
+			var h resultsHeader
+			if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Format != resultsFormat || h.Version != resultsVersion {
+				t.Fatalf("bad header %q: %v", sc.Text(), err)
 			}
 			continue
+		}
+		var r resultRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("bad record %q: %v", sc.Text(), err)
 		}
 		out = append(out, r)
 	}
 	return out
 }
 
+// final is the last status of each line.
 func final(rs []resultRecord) map[int]string {
 	out := map[int]string{}
 	for _, r := range rs {
 		out[r.Line] = r.Status
 	}
 	return out
+}
+
+// keyOfLine is the key of an input's line.
+func keyOfLine(t *testing.T, input string, line int) string {
+	t.Helper()
+	f, err := os.Open(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	format := strings.TrimPrefix(filepath.Ext(input), ".")
+	chats, _, err := bulkfile.Read(f, format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range chats {
+		if c.Line == line {
+			return c.Key().String()
+		}
+	}
+	t.Fatalf("%s has no chat on line %d", input, line)
+	return ""
+}
+
+// writeResults writes a results file for an input: a header and records.
+func writeResults(t *testing.T, name, input string, tail string, recs ...resultRecord) {
+	t.Helper()
+	data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: resultsVersion, Input: filepath.Base(input), Created: time.Now()})
+	data = append(data, '\n')
+	for _, r := range recs {
+		line, _ := json.Marshal(r)
+		data = append(append(data, line...), '\n')
+	}
+	if err := os.WriteFile(name, append(data, tail...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestBulkCSV(t *testing.T) {
@@ -119,10 +168,8 @@ func TestBulkResumeAfterCrash(t *testing.T) {
 		t.Fatalf("create: %d %s", r.code, r.stderr)
 	}
 	results := input + ".results.jsonl"
-	crash, _ := json.Marshal(resultRecord{Line: 2, Status: "sent", At: sentAt})
-	if err := os.WriteFile(results, append(append(crash, '\n'), []byte(`{"line": 1, "status": "cre`)...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// The crash also cut a record short: it is removed, with a warning.
+	writeResults(t, results, input, `{"key": "`+keyOfLine(t, input, 1)+`", "status": "cre`, resultRecord{Key: keyOfLine(t, input, 2), Line: 2, Status: "sent", At: sentAt})
 	r = demo(t, nil, "bulk", "--target", srv.URL, input)
 	got := final(records(t, results))
 	want := map[int]string{1: "created", 2: "recovered", 3: "created", 4: "created", 5: "refused", 6: "refused"}
@@ -134,7 +181,7 @@ func TestBulkResumeAfterCrash(t *testing.T) {
 	if groups := chatsNamed(srv, "Launch plan"); groups != 1 {
 		t.Errorf("%d chats named Launch plan, want 1", groups)
 	}
-	if !strings.Contains(r.stderr, "line 6: unreadable") || !strings.Contains(r.stderr, "guest_role") {
+	if !strings.Contains(r.stderr, "line 6: unreadable") || !strings.Contains(r.stderr, "guest_role") || !strings.Contains(r.stderr, "line 3: a record cut short") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
 }
@@ -165,15 +212,10 @@ func TestBulkResumeUnknownGroup(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("create: %d %s", r.code, r.stderr)
 	}
-	var prior []byte
-	for _, rec := range []resultRecord{{Line: 3, Status: "sent", At: sentAt}, {Line: 3, Status: "unknown", At: time.Now(), Error: &errInfo{Code: "outcome_unknown", Message: "504"}}} {
-		data, _ := json.Marshal(rec)
-		prior = append(append(prior, data...), '\n')
-	}
 	results := input + ".results.jsonl"
-	if err := os.WriteFile(results, prior, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	key := keyOfLine(t, input, 3)
+	writeResults(t, results, input, "", resultRecord{Key: key, Line: 3, Status: "sent", At: sentAt},
+		resultRecord{Key: key, Line: 3, Status: "unknown", At: time.Now(), Error: &errInfo{Code: "outcome_unknown", Message: "504"}})
 	demo(t, nil, "bulk", "--target", srv.URL, input)
 	if got := final(records(t, results)); got[3] != "recovered" {
 		t.Errorf("line 3: %q, want recovered", got[3])
@@ -181,4 +223,383 @@ func TestBulkResumeUnknownGroup(t *testing.T) {
 	if n := chatsNamed(srv, "Partners"); n != 1 {
 		t.Errorf("%d chats named Partners, want 1", n)
 	}
+}
+
+// writeInput writes an input file into a temporary directory.
+func writeInput(t *testing.T, dir, name string, lines ...string) string {
+	t.Helper()
+	to := filepath.Join(dir, name)
+	if err := os.WriteFile(to, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return to
+}
+
+// groupLines returns CSV lines of n groups of megan, lee and nestor with
+// the topics prefix-000, prefix-001...
+func groupLines(prefix string, n int) []string {
+	lines := []string{"type,topic,members"}
+	for i := range n {
+		lines = append(lines, fmt.Sprintf("group,%s-%03d,megan@contoso.com;lee@contoso.com;nestor@contoso.com", prefix, i))
+	}
+	return lines
+}
+
+// assertOnce fails unless every topic names exactly one chat of the
+// emulator, and the emulator holds no other chat.
+func assertOnce(t *testing.T, srv *graphchattest.Server, topics ...string) {
+	t.Helper()
+	byTopic := map[string]int{}
+	for _, c := range srv.Chats() {
+		byTopic[c.Topic]++
+	}
+	for _, topic := range topics {
+		if byTopic[topic] != 1 {
+			t.Errorf("%d chats named %q, want 1", byTopic[topic], topic)
+		}
+	}
+	if len(srv.Chats()) != len(topics) {
+		t.Errorf("%d chats, want %d", len(srv.Chats()), len(topics))
+	}
+}
+
+func posts(srv *graphchattest.Server) int {
+	n := 0
+	for _, en := range srv.Entries() {
+		if en.Method == "POST" {
+			n++
+		}
+	}
+	return n
+}
+
+// Inserting, removing and reordering lines between runs neither skips nor
+// duplicates a chat: a line is the chat it asks for, wherever it stands.
+func TestBulkEditedInput(t *testing.T) {
+	dir := t.TempDir()
+	srv := emulator(t)
+	line := func(topic string) string {
+		return "group," + topic + ",megan@contoso.com;lee@contoso.com;nestor@contoso.com"
+	}
+	input := writeInput(t, dir, "chats.csv", "type,topic,members", line("A"), line("B"), line("C"), line("D"))
+	if r := demo(t, nil, "bulk", "--target", srv.URL, input); r.code != exitOK {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	// A new first line, B removed, D before C, and a one-on-one chat.
+	writeInput(t, dir, "chats.csv", "type,topic,members", line("N"), line("A"), line("D"), "oneOnOne,,megan@contoso.com;lee@contoso.com", line("C"))
+	r := demo(t, nil, "bulk", "--target", srv.URL, input)
+	if r.code != exitOK || !strings.Contains(r.stdout, "5 items: 2 created") || !strings.Contains(r.stdout, "3 done in an earlier run") {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	byTopic := map[string]int{}
+	for _, c := range srv.Chats() {
+		byTopic[c.Topic]++
+	}
+	if want := map[string]int{"A": 1, "B": 1, "C": 1, "D": 1, "N": 1, "": 1}; !maps.Equal(byTopic, want) {
+		t.Errorf("chats by topic %v, want %v", byTopic, want)
+	}
+	if got := final(records(t, input+".results.jsonl")); got[2] != "created" {
+		t.Errorf("line 2 (the new line N): %q, want created", got[2])
+	}
+}
+
+// Two lines asking for the same chat: the second is reported and not sent.
+func TestBulkDuplicateLine(t *testing.T) {
+	dir := t.TempDir()
+	srv := emulator(t)
+	input := writeInput(t, dir, "chats.jsonl",
+		`{"type":"group","topic":"Same","members":[{"user":"megan@contoso.com"},{"user":"lee@contoso.com"},{"user":"nestor@contoso.com"}]}`,
+		`{"type":"group","topic":"Other","members":[{"user":"megan@contoso.com"},{"user":"lee@contoso.com"},{"user":"nestor@contoso.com"}]}`,
+		`{"type":"group","topic":"Same","members":[{"user":"Nestor@Contoso.com"},{"user":"megan@contoso.com","kind":"member"},{"user":"lee@contoso.com","role":"owner"}]}`)
+	r := demo(t, nil, "bulk", "--target", srv.URL, input)
+	if r.code != exitOK || !strings.Contains(r.stderr, "line 3: duplicate_line: the same chat as line 1") || !strings.Contains(r.stdout, "1 duplicate lines") {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	assertOnce(t, srv, "Same", "Other")
+	var dup resultRecord
+	for _, rec := range records(t, input+".results.jsonl") {
+		if rec.Status == statusDuplicate {
+			dup = rec
+		}
+	}
+	if dup.Line != 3 || dup.FirstLine != 1 || dup.Key != keyOfLine(t, input, 1) {
+		t.Errorf("duplicate record %+v", dup)
+	}
+	r = demo(t, nil, "bulk", "--target", srv.URL, input)
+	if r.code != exitOK || !strings.Contains(r.stdout, "1 duplicate lines, 2 done in an earlier run") {
+		t.Errorf("re-run: exit %d\n%s", r.code, r.stdout)
+	}
+	assertOnce(t, srv, "Same", "Other")
+}
+
+// A results file that is not one this program can resume from is refused,
+// named, left untouched, and nothing is sent.
+func TestBulkResultsRefused(t *testing.T) {
+	header := func(input string, version int) string {
+		data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: version, Input: input, Created: time.Now()})
+		return string(data) + "\n"
+	}
+	record := `{"key":"00112233445566778899aabbccddeeff","line":2,"status":"created","at":"2026-01-01T00:00:00Z"}` + "\n"
+	tests := []struct {
+		name    string
+		content string // of the results file; "" for the special cases
+		setup   func(t *testing.T, results string)
+		want    string
+	}{
+		{"another JSON file", `{"name": "config", "values": [1, 2]}` + "\n", nil, "not a graphchat bulk results file"},
+		{"a text file", "hello\n", nil, "not a graphchat bulk results file"},
+		{"the line-number format", `{"line":2,"status":"sent","at":"2026-01-01T00:00:00Z"}` + "\n", nil, "earlier version"},
+		{"another version", header("chats.csv", 3), nil, "version 3"},
+		{"another input", header("other.csv", resultsVersion), nil, `records the input "other.csv"`},
+		{"a corrupted line", header("chats.csv", resultsVersion) + record + "{garbage\n" + record, nil, "line 3"},
+		{"an unknown status", header("chats.csv", resultsVersion) + strings.Replace(record, "created", "done", 1), nil, "line 2"},
+		{"a bad key", header("chats.csv", resultsVersion) + strings.Replace(record, "0011", "zz11", 1), nil, "line 2"},
+		{"an over-long line", header("chats.csv", resultsVersion) + strings.Repeat("x", maxRecord+10) + "\n", nil, "line 2: longer than"},
+		{"a directory", "", func(t *testing.T, results string) { os.Mkdir(results, 0o755) }, "is a directory"},
+		{"a symbolic link", "", func(t *testing.T, results string) {
+			target := results + ".real"
+			os.WriteFile(target, []byte(header("chats.csv", resultsVersion)), 0o644)
+			os.Symlink(target, results)
+		}, "symbolic link"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := emulator(t)
+			input := inputCopy(t, "chats.csv")
+			results := input + ".results.jsonl"
+			if tt.setup != nil {
+				tt.setup(t, results)
+			} else if err := os.WriteFile(results, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := demo(t, nil, "bulk", "--target", srv.URL, input)
+			if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) || !strings.Contains(r.stderr, results) {
+				t.Errorf("exit %d, stderr lacks %q or the file's name:\n%s", r.code, tt.want, r.stderr)
+			}
+			if tt.content != "" {
+				if data, _ := os.ReadFile(results); string(data) != tt.content {
+					t.Errorf("the results file was changed")
+				}
+			}
+			if len(srv.Entries()) != 0 {
+				t.Errorf("%d requests were sent", len(srv.Entries()))
+			}
+		})
+	}
+}
+
+// Two runs on one results file at once: the second fails at once, naming
+// the holder.
+func TestBulkLocked(t *testing.T) {
+	srv := emulator(t)
+	input := inputCopy(t, "chats.csv")
+	l, err := lockResults(input + ".results.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := demo(t, nil, "bulk", "--target", srv.URL, input)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "in use by another run") || !strings.Contains(r.stderr, fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("exit %d\n%s", r.code, r.stderr)
+	}
+	if len(srv.Entries()) != 0 {
+		t.Errorf("%d requests were sent", len(srv.Entries()))
+	}
+	l.unlock()
+	if r := demo(t, nil, "bulk", "--target", srv.URL, input); r.code != exitRefused { // the file's refused lines
+		t.Errorf("after unlocking: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// failingFile fails its nth sync, or its nth write, with ENOSPC.
+type failingFile struct {
+	f             *os.File
+	syncs, writes int
+	failSync      int
+	failWrite     int
+}
+
+func (w *failingFile) Write(p []byte) (int, error) {
+	if w.writes++; w.writes == w.failWrite || (w.failWrite > 0 && w.writes > w.failWrite) {
+		return 0, syscall.ENOSPC
+	}
+	return w.f.Write(p)
+}
+
+func (w *failingFile) Sync() error {
+	if w.syncs++; w.syncs == w.failSync || (w.failSync > 0 && w.syncs > w.failSync) {
+		return syscall.ENOSPC
+	}
+	return w.f.Sync()
+}
+
+// When a sent record cannot be written or synced, its request is not sent
+// and nothing more is: the run stops with the error; the re-run creates
+// each chat once.
+func TestBulkWriteFailureStops(t *testing.T) {
+	tests := []struct {
+		name                string
+		failSync, failWrite int
+	}{
+		{"the second request's sync", 2, 0},
+		{"a write", 0, 12},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := emulator(t)
+			lines := groupLines("w", 60)
+			input := writeInput(t, t.TempDir(), "chats.csv", lines...)
+			var fake *failingFile
+			openResultsFile = func(f *os.File) resultsWriter {
+				fake = &failingFile{f: f, failSync: tt.failSync, failWrite: tt.failWrite}
+				return fake
+			}
+			r := demo(t, nil, "bulk", "--target", srv.URL, "--concurrency", "1", input)
+			openResultsFile = func(f *os.File) resultsWriter { return f }
+			if r.code != exitRefused || !strings.Contains(r.stderr, "no space left on device") || !strings.Contains(r.stderr, input+".results.jsonl") {
+				t.Errorf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			sent := 0
+			for _, rec := range records(t, input+".results.jsonl") {
+				if rec.Status == statusSent {
+					sent++
+				}
+			}
+			if n := len(srv.Chats()); n > sent || n >= 60 {
+				t.Errorf("%d chats, %d sent records: a request went out without its record", n, sent)
+			}
+			r = demo(t, nil, "bulk", "--target", srv.URL, input)
+			if r.code != exitOK {
+				t.Fatalf("re-run: exit %d\n%s", r.code, r.stderr)
+			}
+			var topics []string
+			for i := range 60 {
+				topics = append(topics, fmt.Sprintf("w-%03d", i))
+			}
+			assertOnce(t, srv, topics...)
+		})
+	}
+}
+
+// A results file on a full file system (a tiny tmpfs; root only): the run
+// stops when the disk is full; after it grows, the re-run creates each
+// chat once.
+func TestBulkFullDisk(t *testing.T) {
+	mnt := t.TempDir()
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", mnt).Run(); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v): TestBulkWriteFailureStops covers the failure with a fake file", err)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	srv := emulator(t)
+	input := writeInput(t, t.TempDir(), "chats.csv", groupLines("f", 300)...)
+	results := filepath.Join(mnt, "results.jsonl")
+	r := demo(t, nil, "bulk", "--target", srv.URL, "--rate", "1000", "--results", results, input)
+	if r.code != exitRefused || !strings.Contains(r.stderr, "no space left on device") {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	full := len(srv.Chats())
+	if full == 0 || full >= 300 {
+		t.Fatalf("%d chats before the disk filled up", full)
+	}
+	if err := exec.Command("mount", "-o", "remount,size=4m", mnt).Run(); err != nil {
+		t.Fatal(err)
+	}
+	r = demo(t, nil, "bulk", "--target", srv.URL, "--rate", "1000", "--results", results, input)
+	if r.code != exitOK {
+		t.Fatalf("re-run: exit %d\n%s", r.code, r.stderr)
+	}
+	var topics []string
+	for i := range 300 {
+		topics = append(topics, fmt.Sprintf("f-%03d", i))
+	}
+	assertOnce(t, srv, topics...)
+	t.Logf("%d chats created before the disk was full; the re-run created the rest", full)
+}
+
+// An error answered inside a $batch keeps the service's code and
+// request-id, in the results file and on standard error.
+func TestBulkServiceErrorDetails(t *testing.T) {
+	srv := emulator(t)
+	input := writeInput(t, t.TempDir(), "chats.csv", "type,topic,members", "group,X,megan@contoso.com;lee@contoso.com;nobody@contoso.com")
+	r := demo(t, nil, "bulk", "--target", srv.URL, input)
+	recs := records(t, input+".results.jsonl")
+	last := recs[len(recs)-1]
+	if r.code != exitRefused || last.Status != "failed" || last.Error == nil || last.Error.Code == "" || last.Error.RequestID == "" || last.Error.Status == 0 {
+		t.Fatalf("exit %d, record %+v", r.code, last.Error)
+	}
+	if !strings.Contains(r.stderr, "line 2: failed") || !strings.Contains(r.stderr, last.Error.Code) || !strings.Contains(r.stderr, last.Error.RequestID) {
+		t.Errorf("stderr lacks the code %s or the request-id %s:\n%s", last.Error.Code, last.Error.RequestID, r.stderr)
+	}
+}
+
+// A token without the lookup permission fails once, before any line, with
+// the fix.
+func TestBulkGrantRefusedOnce(t *testing.T) {
+	srv := emulator(t)
+	input := inputCopy(t, "chats.csv")
+	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
+	r := demo(t, nil, "bulk", "--target", srv.URL, "--token", tok, input)
+	out := r.stdout + r.stderr // the refusal is the result (standard output)
+	if r.code != exitRefused || !strings.Contains(r.stdout, "permission_missing") || !strings.Contains(out, "Chat.ReadBasic") || !strings.Contains(out, "--lookup=false") || regexp.MustCompile(`line \d`).MatchString(out) {
+		t.Errorf("exit %d\n%s", r.code, out)
+	}
+	if len(srv.Entries()) != 0 {
+		t.Errorf("%d requests were sent", len(srv.Entries()))
+	}
+	if r := demo(t, nil, "bulk", "--target", srv.URL, "--token", tok, "--lookup=false", input); r.code != exitRefused || len(srv.Chats()) != 5 {
+		t.Errorf("--lookup=false: exit %d, %d chats\n%s", r.code, len(srv.Chats()), r.stderr)
+	}
+}
+
+type bulkJSON struct {
+	Input, Results string
+	Lines          int
+	Counts         map[string]int
+	Interrupted    bool
+	Error          string
+}
+
+func TestBulkJSON(t *testing.T) {
+	srv := emulator(t)
+	input := inputCopy(t, "chats.csv")
+	r := demo(t, nil, "bulk", "--json", "--target", srv.URL, input)
+	var out bulkJSON
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	if err := dec.Decode(&out); err != nil || dec.More() {
+		t.Fatalf("stdout is not one JSON document (%v):\n%s", err, r.stdout)
+	}
+	want := map[string]int{"created": 5, "recovered": 0, "existing": 0, "accepted": 0, "refused": 3, "failed": 0, "unknown": 0, "not-sent": 0, "duplicate_line": 0, "done-earlier": 0}
+	if r.code != exitRefused || out.Lines != 8 || !maps.Equal(out.Counts, want) || out.Results != input+".results.jsonl" || out.Interrupted {
+		t.Errorf("exit %d, %+v", r.code, out)
+	}
+}
+
+// Interrupted: the lines never sent have their own count, the exit code is
+// 130, and the re-run creates each chat once.
+func TestBulkInterrupted(t *testing.T) {
+	srv, err := graphchattest.NewServer("", &graphchattest.Options{Latency: 150 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	input := writeInput(t, t.TempDir(), "chats.csv", groupLines("i", 200)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(400*time.Millisecond, cancel)
+	e, _, _ := newEnv("")
+	code := e.run(ctx, []string{"bulk", "--json", "--target", srv.URL, "--rate", "100", "--concurrency", "1", input})
+	var out bulkJSON
+	if err := json.Unmarshal([]byte(e.stdout.(*syncBuffer).String()), &out); err != nil {
+		t.Fatalf("%v\n%s", err, e.stderr.(*syncBuffer).String())
+	}
+	c := out.Counts
+	if code != exitInterrupted || !out.Interrupted || c["not-sent"] == 0 || c["failed"] != 0 || c["created"]+c["unknown"]+c["not-sent"] != 200 {
+		t.Errorf("exit %d, %+v", code, out)
+	}
+	if r := demo(t, nil, "bulk", "--target", srv.URL, "--rate", "1000", input); r.code != exitOK {
+		t.Fatalf("re-run: exit %d\n%s", r.code, r.stderr)
+	}
+	var topics []string
+	for i := range 200 {
+		topics = append(topics, fmt.Sprintf("i-%03d", i))
+	}
+	assertOnce(t, srv, topics...)
 }

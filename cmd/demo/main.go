@@ -144,10 +144,11 @@ func commands() []*command {
 			},
 			run: (*env).permissions},
 		{name: "emulate", synopsis: "emulate [flags]", summary: "serve the Microsoft Graph emulator on a loopback address",
-			about: "Serves the emulator until interrupted, logging each request on standard output.",
+			about: emulateAbout,
 			examples: []string{
 				"demo emulate --addr 127.0.0.1:8080 --latency 20ms --rate-limit 30 --faults \"503=0.05,504-after=0.01\"",
 				"demo emulate --directory testdata/demo/users.json",
+				"demo emulate --throttle documented --reported-add-member-blocked --max-chats 100000",
 			},
 			run: (*env).emulate},
 		{name: "token", synopsis: "token --scopes \"A B\" | --roles \"A B\" [flags]", summary: "mint an unsigned token the emulator accepts (never Microsoft Graph)",
@@ -445,6 +446,7 @@ func (r reported) Unwrap() error { return r.err }
 // interrupted, outcome unknown, authentication, usage, refused.
 func exitCode(ctx context.Context, err error) int {
 	var (
+		x   exitError
 		u   usageError
 		ae  *authError
 		te  *policy.TokenError
@@ -454,6 +456,8 @@ func exitCode(ctx context.Context, err error) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.As(err, &x): // a command that decided its code itself (bulk)
+		return x.code
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.Is(err, graphchat.ErrOutcomeUnknown):
@@ -525,6 +529,12 @@ func message(err error) string {
 func (e *env) report(err error, code int) {
 	if errors.As(err, new(reported)) || errors.Is(err, errRefused) || errors.Is(err, flag.ErrHelp) {
 		return
+	}
+	if x, ok := errors.AsType[exitError](err); ok {
+		if x.err == nil {
+			return // the command printed its outcome
+		}
+		err = x.err
 	}
 	var list policy.List
 	if errors.As(err, &list) {

@@ -123,9 +123,28 @@ func readMember(data []byte) (wireMember, string) {
 	return w, ""
 }
 
+// refusal is why one member is refused: a Graph error code (BadRequest, or
+// NotFound for a user the directory does not hold) and a message.
+type refusal struct{ code, message string }
+
 // resolveMember checks one member of a request and finds its user. A
-// non-empty message is the reason for a 400.
-func (e *Emulator) resolveMember(i int, w wireMember) (*member, string) {
+// non-nil refusal says why it is refused.
+func (e *Emulator) resolveMember(i int, w wireMember) (*member, *refusal) {
+	m, msg := e.resolveMemberMessage(i, w)
+	switch {
+	case msg == "":
+		return m, nil
+	case strings.HasPrefix(msg, notFoundPrefix):
+		return nil, &refusal{"NotFound", msg}
+	}
+	return nil, &refusal{"BadRequest", msg}
+}
+
+// notFoundPrefix starts the message of a member whose user is not in the
+// directory.
+const notFoundPrefix = "User not found: "
+
+func (e *Emulator) resolveMemberMessage(i int, w wireMember) (*member, string) {
 	where := fmt.Sprintf("members[%d]", i)
 	if w.ODataType == nil || *w.ODataType == "" {
 		return nil, "'odata.type' must be specified in the request body."
@@ -175,7 +194,7 @@ func (e *Emulator) resolveMember(i int, w wireMember) (*member, string) {
 	}
 	u := e.findUser(key)
 	if u == nil {
-		return nil, fmt.Sprintf("User '%s' was not found in the tenant.", key)
+		return nil, fmt.Sprintf(notFoundPrefix+"'%s' is not in the tenant.", key)
 	}
 	if u.TenantID != "" && !strings.EqualFold(u.TenantID, e.tenant) {
 		return nil, fmt.Sprintf("User '%s' belongs to another tenant: set its tenantId.", key)
@@ -244,9 +263,9 @@ func (e *Emulator) createChat(q *request) *response {
 		if msg != "" {
 			return bad(msg)
 		}
-		m, msg := e.resolveMember(i, w)
-		if msg != "" {
-			return bad(msg)
+		m, why := e.resolveMember(i, w)
+		if why != nil {
+			return bad(why.message)
 		}
 		for _, prev := range members {
 			if prev.UserID == m.UserID {
@@ -266,6 +285,10 @@ func (e *Emulator) createChat(q *request) *response {
 	}
 
 	ch, out := e.saveChat(q, *in.ChatType, in.Topic, members)
+	if ch == nil {
+		return e.graphError(q, http.StatusInsufficientStorage, genericCode(http.StatusInsufficientStorage),
+			fmt.Sprintf("The emulator holds its limit of %d chats (Options.MaxChats).", e.opts.MaxChats), nil)
+	}
 
 	if len(in.InstalledApps) == 1 {
 		op := newID()
@@ -277,7 +300,8 @@ func (e *Emulator) createChat(q *request) *response {
 }
 
 // saveChat stores a new chat, or finds the one-on-one chat of the same
-// pair, and renders it.
+// pair, and renders it. It returns a nil chat when a new chat is refused
+// because of MaxChats.
 func (e *Emulator) saveChat(q *request, chatType string, topic *string, members []*member) (*chat, map[string]any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -297,6 +321,10 @@ func (e *Emulator) saveChat(q *request, chatType string, topic *string, members 
 		ch = &chat{ID: "19:" + hex.EncodeToString(b[:]) + "@thread.v2", Type: "group", Topic: topic, Created: now, LastUpdated: now, addsBlocked: len(members) == 2}
 	}
 	if _, exists := e.byID[ch.ID]; !exists {
+		if e.full() && !e.opts.ForgetOldChats {
+			e.stats.ChatsRefused++
+			return nil, nil
+		}
 		for _, m := range members {
 			m.ID = membershipID(e.tenant, ch.ID, m.UserID)
 			m.VisibleSince = time.Time{}
@@ -307,10 +335,16 @@ func (e *Emulator) saveChat(q *request, chatType string, topic *string, members 
 	return ch, e.chatJSON(q, ch, view{entity: true})
 }
 
-// store adds a new chat, forgetting the oldest beyond MaxChats; the caller
-// holds e.mu.
+// full reports whether the emulator holds MaxChats chats; the caller holds
+// e.mu.
+func (e *Emulator) full() bool {
+	return e.opts.MaxChats > 0 && len(e.chats) >= e.opts.MaxChats
+}
+
+// store adds a new chat, forgetting the oldest when the emulator is full
+// (ForgetOldChats; saveChat refuses otherwise); the caller holds e.mu.
 func (e *Emulator) store(ch *chat) {
-	if limit := e.opts.MaxChats; limit > 0 && len(e.chats) >= limit {
+	if e.full() {
 		old := e.chats[0]
 		e.chats[0] = nil
 		e.chats = e.chats[1:]
@@ -532,19 +566,15 @@ func (e *Emulator) addMember(q *request, id string) *response {
 	if msg != "" {
 		return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil)
 	}
-	m, msg := e.resolveMember(0, w)
+	m, why := e.resolveMember(0, w)
+	if why != nil {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", why.message, nil)
+	}
+	since, msg := e.visibleSince(w)
 	if msg != "" {
 		return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil)
 	}
-	if w.VisibleSince != nil {
-		t, err := time.Parse(time.RFC3339Nano, *w.VisibleSince)
-		if err != nil {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid visibleHistoryStartDateTime '%s'.", *w.VisibleSince), nil)
-		}
-		m.VisibleSince = t
-	} else {
-		m.VisibleSince = e.now().UTC()
-	}
+	m.VisibleSince = since
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c, resp := e.lookupChat(q, id, "")
@@ -560,8 +590,8 @@ func (e *Emulator) addMember(q *request, id string) *response {
 	if c.hasMember(m.UserID) {
 		return e.graphError(q, http.StatusConflict, "Conflict", fmt.Sprintf("User '%s' is already a member of the chat.", m.UserID), nil)
 	}
-	if len(c.Members) >= 250 {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", "The chat already has 250 members.", nil)
+	if len(c.Members) >= MaxChatMembers {
+		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("The chat already has %d members.", MaxChatMembers), nil)
 	}
 	m.ID = membershipID(e.tenant, c.ID, m.UserID)
 	c.Members = append(c.Members, m)
@@ -569,6 +599,19 @@ func (e *Emulator) addMember(q *request, id string) *response {
 	return &response{status: http.StatusCreated, header: http.Header{
 		"Location": {fmt.Sprintf("/chats('%s')/members('%s')", c.ID, m.ID)},
 	}}
+}
+
+// visibleSince reads a member's visibleHistoryStartDateTime: now when it
+// is absent; a non-empty message is the reason for a 400.
+func (e *Emulator) visibleSince(w wireMember) (time.Time, string) {
+	if w.VisibleSince == nil {
+		return e.now().UTC(), ""
+	}
+	t, err := time.Parse(time.RFC3339Nano, *w.VisibleSince)
+	if err != nil {
+		return time.Time{}, fmt.Sprintf("Invalid visibleHistoryStartDateTime '%s'.", *w.VisibleSince)
+	}
+	return t, ""
 }
 
 func (e *Emulator) removeMember(q *request, id, membership string) *response {
@@ -601,7 +644,10 @@ func (e *Emulator) getUser(q *request, ref string) *response {
 	u := e.findUser(ref)
 	e.mu.Unlock()
 	if u == nil || (u.TenantID != "" && !strings.EqualFold(u.TenantID, e.tenant)) {
-		return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("User '%s' was not found.", ref), nil)
+		// The directory's own code, as answers captured from the service
+		// show it (pnp/cli-microsoft365's tests of user get), not NotFound.
+		return e.graphError(q, http.StatusNotFound, "Request_ResourceNotFound",
+			fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", ref), nil)
 	}
 	full := map[string]any{"id": u.ID, "userPrincipalName": u.UserPrincipalName, "displayName": u.DisplayName, "mail": u.Mail, "userType": u.UserType}
 	if c := q.claims; c != nil {

@@ -23,6 +23,12 @@
 //     GET /members under each; PATCH /chats/{id} (topic, group chats only,
 //     at most 250 characters, no ':'); POST /chats/{id}/members; DELETE
 //     /chats/{id}/members/{membership-id}.
+//   - POST /chats/{id}/members/add (and under /me/chats/{id},
+//     /users/{u}/chats/{id}), the conversationMember add action: body
+//     {"values": [...]} of 1 to [MaxMembersAddedAtOnce] (200) members, one
+//     aadUserConversationMemberResult a member, 200 when all were added,
+//     207 when any was refused (its error: NotFound, Conflict, BadRequest).
+//     A group holds at most [MaxChatMembers] (250).
 //   - GET /users/{id | upn}: User.Read reads the signed-in user only,
 //     User.ReadBasic.All the basic profile (no userType).
 //   - POST /$batch as JSON batching describes it: at most 20 requests,
@@ -77,7 +83,9 @@
 //	Now                       time.Now: dates of chats and members
 //	Log                       nil: called once per answered request
 //	MaxEntries                DefaultMaxEntries (10,000) recent requests kept
-//	MaxChats                  DefaultMaxChats (10,000) chats, oldest forgotten
+//	MaxChats                  DefaultMaxChats (200,000) chats; at the limit a
+//	                          new chat is refused 507 InsufficientStorage
+//	ForgetOldChats            false: at MaxChats, forget the oldest instead
 //	MaxBodyBytes              DefaultMaxBodyBytes (4 MiB), larger: 413
 //
 // Memory is bounded under any traffic: [Emulator.Entries] holds the last

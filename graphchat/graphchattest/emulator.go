@@ -61,10 +61,19 @@ type Options struct {
 	// keeps; default DefaultMaxEntries, negative keeps none. The counters of
 	// [Emulator.Stats] count every request whatever this is.
 	MaxEntries int
-	// MaxChats is how many chats the emulator holds; when a new chat would
-	// exceed it, the oldest chat is forgotten (counted in Stats.ChatsEvicted).
-	// Default DefaultMaxChats; negative means no limit.
+	// MaxChats is how many chats the emulator holds; default
+	// DefaultMaxChats, negative means no limit. When it is reached, a
+	// request that would create a chat is answered 507 InsufficientStorage
+	// (Graph's status for "the maximum storage quota has been reached"),
+	// without Retry-After, as waiting does not help: every chat created is
+	// kept, so counts taken from the emulator never silently miss some.
+	// One-on-one chats that exist are still returned.
 	MaxChats int
+	// ForgetOldChats makes the emulator forget its oldest chat, instead of
+	// refusing a new one, when MaxChats is reached (counted in
+	// Stats.ChatsEvicted): for long-running servers whose memory must stay
+	// bounded whatever the traffic. Off by default.
+	ForgetOldChats bool
 	// MaxBodyBytes is the largest request body read, after decompression;
 	// a larger one is answered 413. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -73,7 +82,7 @@ type Options struct {
 // Defaults of Options that bound the emulator's memory.
 const (
 	DefaultMaxEntries   = 10_000
-	DefaultMaxChats     = 10_000
+	DefaultMaxChats     = 200_000 // twice benchmark scale; a chat of 3 members holds about 1.2 KB
 	DefaultMaxBodyBytes = 4 << 20 // 4 MiB
 )
 
@@ -83,7 +92,8 @@ type Stats struct {
 	Batched      int64         // of which inside a $batch
 	ByStatus     map[int]int64 // by status answered; 0 is a dropped connection
 	Panics       int64         // handler failures answered 500 by the last-resort recovery
-	ChatsEvicted int64         // chats forgotten because of MaxChats
+	ChatsEvicted int64         // chats forgotten because of MaxChats, with ForgetOldChats
+	ChatsRefused int64         // chats refused 507 because of MaxChats
 }
 
 // Entry describes one answered request. It holds no body and no token.

@@ -67,26 +67,76 @@ func TestLogBounded(t *testing.T) {
 	}
 }
 
-// Chats beyond MaxChats push the oldest out; a one-on-one chat forgotten is
-// created anew.
+// At MaxChats, a new chat is refused 507 without Retry-After and every
+// chat is kept; an existing one-on-one chat is still returned. With
+// ForgetOldChats the oldest is forgotten instead, and a one-on-one chat
+// forgotten is created anew.
 func TestChatsBounded(t *testing.T) {
-	emu := graphchattest.New(&graphchattest.Options{Anonymous: true, MaxChats: 10})
 	group := `{"chatType":"group","members":[` + memberJSON(graphchattest.MeganID, "owner") + `,` + memberJSON(graphchattest.LeeID, "owner") + `,` + memberJSON(graphchattest.NestorID, "owner") + `]}`
 	one := `{"chatType":"oneOnOne","members":[` + memberJSON(graphchattest.MeganID, "owner") + `,` + memberJSON(graphchattest.LeeID, "owner") + `]}`
-	if r := serve(emu, "POST", "/v1.0/chats", one); r.Code != 201 {
-		t.Fatalf("one-on-one: %d %s", r.Code, r.Body)
-	}
-	for i := range 25 {
-		if r := serve(emu, "POST", "/v1.0/chats", group); r.Code != 201 {
-			t.Fatalf("group %d: %d %s", i, r.Code, r.Body)
+	t.Run("refused", func(t *testing.T) {
+		emu := graphchattest.New(&graphchattest.Options{Anonymous: true, MaxChats: 10})
+		if r := serve(emu, "POST", "/v1.0/chats", one); r.Code != 201 {
+			t.Fatalf("one-on-one: %d %s", r.Code, r.Body)
 		}
-	}
-	if n, ev := len(emu.Chats()), emu.Stats().ChatsEvicted; n != 10 || ev != 16 {
-		t.Fatalf("%d chats, %d evicted; want 10 and 16", n, ev)
-	}
-	if r := serve(emu, "POST", "/v1.0/chats", one); r.Code != 201 || len(emu.Chats()) != 10 || emu.Chats()[9].ChatType != "oneOnOne" {
-		t.Errorf("the forgotten one-on-one chat: %d, chats %v", r.Code, emu.Chats())
-	}
+		refused := 0
+		for i := range 25 {
+			r := serve(emu, "POST", "/v1.0/chats", group)
+			switch {
+			case i < 9 && r.Code != 201:
+				t.Fatalf("group %d: %d %s", i, r.Code, r.Body)
+			case i >= 9 && r.Code != http.StatusInsufficientStorage:
+				t.Fatalf("group %d at the limit: %d %s", i, r.Code, r.Body)
+			case i >= 9:
+				refused++
+				if code := graphCode(t, r.Body.Bytes()); code != "InsufficientStorage" || r.Header().Get("Retry-After") != "" {
+					t.Fatalf("refusal: code %q, Retry-After %q", code, r.Header().Get("Retry-After"))
+				}
+			}
+		}
+		st := emu.Stats()
+		if n := len(emu.Chats()); n != 10 || st.ChatsEvicted != 0 || st.ChatsRefused != int64(refused) {
+			t.Fatalf("%d chats, %d evicted, %d refused; want 10, 0, %d", n, st.ChatsEvicted, st.ChatsRefused, refused)
+		}
+		if r := serve(emu, "POST", "/v1.0/chats", one); r.Code != 201 || len(emu.Chats()) != 10 {
+			t.Errorf("the existing one-on-one chat at the limit: %d", r.Code)
+		}
+	})
+	t.Run("default", func(t *testing.T) {
+		// The former default, 10,000, silently forgot the oldest chat here.
+		if graphchattest.DefaultMaxChats < 100_000 {
+			t.Errorf("DefaultMaxChats %d: a run of 10^5 chats would be refused", graphchattest.DefaultMaxChats)
+		}
+		if testing.Short() {
+			t.Skip("creates 10,001 chats")
+		}
+		emu := graphchattest.New(&graphchattest.Options{Anonymous: true, MaxEntries: -1})
+		for i := range 10_001 {
+			if r := serve(emu, "POST", "/v1.0/chats", group); r.Code != 201 {
+				t.Fatalf("group %d: %d %s", i, r.Code, r.Body)
+			}
+		}
+		if n, st := len(emu.Chats()), emu.Stats(); n != 10_001 || st.ChatsEvicted != 0 || st.ChatsRefused != 0 {
+			t.Errorf("%d chats, %d evicted, %d refused: want every chat kept", n, st.ChatsEvicted, st.ChatsRefused)
+		}
+	})
+	t.Run("forgotten", func(t *testing.T) {
+		emu := graphchattest.New(&graphchattest.Options{Anonymous: true, MaxChats: 10, ForgetOldChats: true})
+		if r := serve(emu, "POST", "/v1.0/chats", one); r.Code != 201 {
+			t.Fatalf("one-on-one: %d %s", r.Code, r.Body)
+		}
+		for i := range 25 {
+			if r := serve(emu, "POST", "/v1.0/chats", group); r.Code != 201 {
+				t.Fatalf("group %d: %d %s", i, r.Code, r.Body)
+			}
+		}
+		if n, ev := len(emu.Chats()), emu.Stats().ChatsEvicted; n != 10 || ev != 16 {
+			t.Fatalf("%d chats, %d evicted; want 10 and 16", n, ev)
+		}
+		if r := serve(emu, "POST", "/v1.0/chats", one); r.Code != 201 || len(emu.Chats()) != 10 || emu.Chats()[9].ChatType != "oneOnOne" {
+			t.Errorf("the forgotten one-on-one chat: %d, chats %v", r.Code, emu.Chats())
+		}
+	})
 }
 
 func memberJSON(user, role string) string {

@@ -23,6 +23,7 @@ type scope struct {
 //	PATCH  /chats/{id}                     update the topic
 //	GET    /chats/{id}/members (and under /me/chats/{id}, /users/{u}/chats/{id})
 //	POST   /chats/{id}/members             add a member
+//	POST   /chats/{id}/members/add         add members (and under /me/chats/{id}, /users/{u}/chats/{id})
 //	DELETE /chats/{id}/members/{membership-id}
 //	GET    /users/{u}
 //
@@ -92,6 +93,11 @@ func (e *Emulator) dispatch(q *request) *response {
 			return e.throttled(q, classAddMember, rest[0], "", func() *response { return e.addMember(q, rest[0]) })
 		}
 		allow = "GET"
+	case sc.kind != "" && len(rest) == 3 && rest[1] == "members" && rest[2] == "add":
+		if m == http.MethodPost {
+			return e.throttled(q, classAddMember, rest[0], "", func() *response { return e.addMembers(q, sc, rest[0]) })
+		}
+		allow = "POST"
 	case sc.kind == "chats" && len(rest) == 3 && rest[1] == "members":
 		if m == http.MethodDelete {
 			return e.throttled(q, classWrite, rest[0], "", func() *response { return e.removeMember(q, rest[0], rest[2]) })

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -39,29 +40,101 @@ type LineError struct {
 
 func (e LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
 
-// Read reads CSV (a header with the columns type, topic and members; members
-// separated by ";", each USER, USER(guest) or USER(external:TENANT)) or
-// JSON Lines (one {"type","topic","members":[{"user","kind","tenantId","role"}]}
-// a line). Blank lines and lines starting with # are skipped. Lines that
-// cannot be read come back as LineErrors, in order; the error is for input
-// that cannot be read at all.
+// Read reads a whole input: CSV (a header with the columns type, topic and
+// members; members separated by ";", each USER, USER(guest) or
+// USER(external:TENANT)) or JSON Lines (one
+// {"type","topic","members":[{"user","kind","tenantId","role"}]} a line).
+// Blank lines and lines starting with # are skipped. Lines that cannot be
+// read come back as LineErrors, in order; the error is for input that cannot
+// be read at all. Programs that handle large inputs use NewReader.
 func Read(r io.Reader, format string) ([]Chat, []LineError, error) {
-	switch format {
-	case "csv":
-		return readCSV(r)
-	case "jsonl":
-		return readJSONL(r)
+	rd, err := NewReader(r, format)
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, fmt.Errorf("format %q: want csv or jsonl", format)
-}
-
-func readJSONL(r io.Reader) ([]Chat, []LineError, error) {
 	var chats []Chat
 	var bad []LineError
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for n := 1; sc.Scan(); n++ {
-		text := bytes.TrimSpace(sc.Bytes())
+	for {
+		c, err := rd.Next()
+		var le *LineError
+		switch {
+		case err == nil:
+			chats = append(chats, c)
+		case errors.As(err, &le):
+			bad = append(bad, *le)
+		case errors.Is(err, io.EOF):
+			return chats, bad, nil
+		default:
+			return nil, nil, err
+		}
+	}
+}
+
+// Reader reads an input a line at a time, in the formats Read describes.
+type Reader struct {
+	sc     *bufio.Scanner // jsonl
+	n      int            // jsonl: the line number of the last line read
+	cr     *csv.Reader    // csv
+	col    map[string]int // csv: the column of each name
+	header []string
+}
+
+// MaxLine is the longest line a Reader accepts.
+const MaxLine = 4 << 20
+
+// NewReader returns a reader of format "csv" or "jsonl". For CSV it reads
+// the header, and fails when the header lacks a column.
+func NewReader(r io.Reader, format string) (*Reader, error) {
+	switch format {
+	case "jsonl":
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), MaxLine)
+		return &Reader{sc: sc}, nil
+	case "csv":
+		cr := csv.NewReader(r)
+		cr.FieldsPerRecord = -1
+		cr.Comment = '#'
+		cr.ReuseRecord = true
+		rd := &Reader{cr: cr, col: map[string]int{}}
+		header, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return rd, nil // empty: no line
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the CSV header: %w", err)
+		}
+		for i, h := range header {
+			rd.col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+		}
+		for _, name := range []string{"type", "members"} {
+			if _, ok := rd.col[name]; !ok {
+				return nil, fmt.Errorf("the CSV header %q lacks the column %q (want type,topic,members)", strings.Join(header, ","), name)
+			}
+		}
+		rd.header = slices.Clone(header)
+		return rd, nil
+	}
+	return nil, fmt.Errorf("format %q: want csv or jsonl", format)
+}
+
+// Next returns the next chat. A line that cannot be read is a *LineError;
+// the reader goes on after it. At the end it returns io.EOF; any other
+// error means the input cannot be read further.
+func (r *Reader) Next() (Chat, error) {
+	if r.sc != nil {
+		return r.nextJSONL()
+	}
+	if r.header == nil {
+		return Chat{}, io.EOF
+	}
+	return r.nextCSV()
+}
+
+func (r *Reader) nextJSONL() (Chat, error) {
+	for r.sc.Scan() {
+		r.n++
+		n := r.n
+		text := bytes.TrimSpace(r.sc.Bytes())
 		if len(text) == 0 || text[0] == '#' {
 			continue
 		}
@@ -69,92 +142,62 @@ func readJSONL(r io.Reader) ([]Chat, []LineError, error) {
 		dec := json.NewDecoder(bytes.NewReader(text))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&c); err != nil {
-			bad = append(bad, LineError{n, "not a chat object: " + err.Error()})
-			continue
+			return Chat{}, &LineError{n, "not a chat object: " + err.Error()}
 		}
 		if dec.More() {
-			bad = append(bad, LineError{n, "more than one JSON value on the line"})
-			continue
+			return Chat{}, &LineError{n, "more than one JSON value on the line"}
 		}
 		c.Line = n
 		if err := c.check(); err != nil {
-			bad = append(bad, LineError{n, err.Error()})
-			continue
+			return Chat{}, &LineError{n, err.Error()}
 		}
-		chats = append(chats, c)
+		return c, nil
 	}
-	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("reading the input: %w", err)
+	if err := r.sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return Chat{}, fmt.Errorf("line %d: longer than %d bytes", r.n+1, MaxLine)
+		}
+		return Chat{}, fmt.Errorf("reading the input: %w", err)
 	}
-	return chats, bad, nil
+	return Chat{}, io.EOF
 }
 
-func readCSV(r io.Reader) ([]Chat, []LineError, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.Comment = '#'
-	header, err := cr.Read()
+func (r *Reader) nextCSV() (Chat, error) {
+	rec, err := r.cr.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, nil, nil
+		return Chat{}, io.EOF
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the CSV header: %w", err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
-	}
-	for _, name := range []string{"type", "members"} {
-		if _, ok := col[name]; !ok {
-			return nil, nil, fmt.Errorf("the CSV header %q lacks the column %q (want type,topic,members)", strings.Join(header, ","), name)
+		var pe *csv.ParseError
+		if !errors.As(err, &pe) {
+			return Chat{}, fmt.Errorf("reading the input: %w", err)
 		}
+		// The reader goes on after the bad record; if the error took
+		// the rest of the input (an unclosed quote), the next read ends.
+		return Chat{}, &LineError{max(pe.StartLine, 1), pe.Err.Error()}
 	}
-	var chats []Chat
-	var bad []LineError
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return chats, bad, nil
+	line, _ := r.cr.FieldPos(0) // only after a successful read: it panics otherwise
+	field := func(name string) string {
+		if i, ok := r.col[name]; ok && i < len(rec) {
+			return strings.TrimSpace(rec[i])
 		}
+		return ""
+	}
+	c := Chat{Line: line, Type: field("type"), Topic: field("topic")}
+	for _, tok := range strings.Split(field("members"), ";") {
+		if tok = strings.TrimSpace(tok); tok == "" {
+			continue
+		}
+		m, err := parseMember(tok)
 		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return chats, bad, fmt.Errorf("reading the input: %w", err)
-			}
-			// The reader goes on after the bad record; if the error took
-			// the rest of the input (an unclosed quote), the next read ends.
-			bad = append(bad, LineError{max(pe.StartLine, 1), pe.Err.Error()})
-			continue
+			return Chat{}, &LineError{line, err.Error()}
 		}
-		line, _ := cr.FieldPos(0) // only after a successful read: it panics otherwise
-		field := func(name string) string {
-			if i, ok := col[name]; ok && i < len(rec) {
-				return strings.TrimSpace(rec[i])
-			}
-			return ""
-		}
-		c := Chat{Line: line, Type: field("type"), Topic: field("topic")}
-		var perr error
-		for _, tok := range strings.Split(field("members"), ";") {
-			if tok = strings.TrimSpace(tok); tok == "" {
-				continue
-			}
-			m, err := parseMember(tok)
-			if err != nil {
-				perr = err
-				break
-			}
-			c.Members = append(c.Members, m)
-		}
-		if perr == nil {
-			perr = c.check()
-		}
-		if perr != nil {
-			bad = append(bad, LineError{line, perr.Error()})
-			continue
-		}
-		chats = append(chats, c)
+		c.Members = append(c.Members, m)
 	}
+	if err := c.check(); err != nil {
+		return Chat{}, &LineError{line, err.Error()}
+	}
+	return c, nil
 }
 
 // parseMember reads USER, USER(guest) or USER(external:TENANT).

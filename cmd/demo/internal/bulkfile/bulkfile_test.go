@@ -1,7 +1,10 @@
 package bulkfile
 
 import (
+	"errors"
+	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -60,4 +63,78 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestKey(t *testing.T) {
+	base := Chat{Line: 3, Type: "group", Topic: "Launch", Members: []Member{{User: "megan@contoso.com"}, {User: "ada@x.com", Kind: "guest"}, {User: "e1", Kind: "external", TenantID: "T1"}}}
+	same := []Chat{
+		{Line: 99, Type: "group", Topic: "Launch", Members: []Member{{User: "E1", Kind: "external", TenantID: "t1", Role: "owner"}, {User: "ADA@x.com", Kind: "guest", Role: "guest"}, {User: "Megan@Contoso.com", Kind: "member"}}},
+	}
+	different := []Chat{
+		{Type: "group", Topic: "launch", Members: base.Members},
+		{Type: "group", Topic: "Launch ", Members: base.Members},
+		{Type: "group", Members: base.Members},
+		{Type: "oneOnOne", Topic: "Launch", Members: base.Members},
+		{Type: "group", Topic: "Launch", Members: base.Members[:2]},
+		{Type: "group", Topic: "Launch", Members: []Member{{User: "megan@contoso.com", Role: "guest"}, base.Members[1], base.Members[2]}},
+		{Type: "group", Topic: "Launch", Members: []Member{{User: "megan@contoso.com", Kind: "guest"}, base.Members[1], base.Members[2]}},
+		{Type: "group", Topic: "Launch", Members: []Member{base.Members[0], base.Members[1], {User: "e1", Kind: "external", TenantID: "T2"}}},
+		// fields that run into each other must not collide
+		{Type: "group", Topic: "Launchmegan@contoso.com", Members: base.Members[1:]},
+	}
+	k := base.Key()
+	if got, err := ParseKey(k.String()); err != nil || got != k {
+		t.Errorf("ParseKey(%s) = %s, %v", k, got, err)
+	}
+	for i, c := range same {
+		if c.Key() != k {
+			t.Errorf("same[%d]: %s, want %s", i, c.Key(), k)
+		}
+	}
+	for i, c := range different {
+		if c.Key() == k {
+			t.Errorf("different[%d] has the same key", i)
+		}
+	}
+	for _, s := range []string{"", "zz", k.String()[:30], k.String() + "00", "g" + k.String()[1:]} {
+		if _, err := ParseKey(s); err == nil {
+			t.Errorf("ParseKey(%q) accepted", s)
+		}
+	}
+}
+
+// The reader reads a line at a time: a bad line does not stop it, and the
+// chats come with their line numbers.
+func TestReaderNext(t *testing.T) {
+	rd, err := NewReader(strings.NewReader("type,topic,members\ngroup,a,x;y;z\nparty,,x\noneOnOne,,a;b\n"), "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []int
+	for {
+		c, err := rd.Next()
+		var le *LineError
+		switch {
+		case err == nil:
+			lines = append(lines, c.Line)
+			continue
+		case errors.As(err, &le):
+			lines = append(lines, -le.Line)
+			continue
+		case errors.Is(err, io.EOF):
+		default:
+			t.Fatal(err)
+		}
+		break
+	}
+	if want := []int{2, -3, 4}; !slices.Equal(lines, want) {
+		t.Errorf("lines %v, want %v", lines, want)
+	}
+	rd, _ = NewReader(strings.NewReader(`{"type":"group","members":[]}`+"\n"+strings.Repeat("x", MaxLine+1)+"\n"), "jsonl")
+	if _, err := rd.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rd.Next(); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("an over-long line: %v", err)
+	}
 }

@@ -1,0 +1,384 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/graphchat/graphchat/graphchat/graphchattest"
+)
+
+// demoBinary is the demo program, built once for the tests that run it as
+// a separate process.
+var demoBinary struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if demoBinary.dir != "" {
+		os.RemoveAll(demoBinary.dir)
+	}
+	os.Exit(code)
+}
+
+// buildDemo builds the program (once; the build cache makes it quick).
+func buildDemo(t *testing.T) string {
+	t.Helper()
+	demoBinary.once.Do(func() {
+		if demoBinary.dir, demoBinary.err = os.MkdirTemp("", "demo-bin-"); demoBinary.err != nil {
+			return
+		}
+		demoBinary.path = filepath.Join(demoBinary.dir, "demo")
+		out, err := exec.Command("go", "build", "-o", demoBinary.path, ".").CombinedOutput()
+		if err != nil {
+			demoBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if demoBinary.err != nil {
+		t.Fatal(demoBinary.err)
+	}
+	return demoBinary.path
+}
+
+// startEmulator runs "demo emulate" as its own process on a free loopback
+// port and returns its URL.
+func startEmulator(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"emulate", "--addr", "127.0.0.1:0"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "emulating Microsoft Graph at "); ok {
+			url, _, _ := strings.Cut(rest, " ")
+			go func() { // keep reading, so that the emulator never blocks on its stderr
+				for sc.Scan() {
+				}
+			}()
+			return url
+		}
+	}
+	t.Fatalf("the emulator did not start: %v", sc.Err())
+	return ""
+}
+
+// killUser is a user of the kill test's directory.
+type killUser struct{ id, upn string }
+
+func killUsers(n int) []killUser {
+	users := []killUser{{graphchattest.MeganID, "megan@contoso.com"}}
+	for i := range n {
+		users = append(users, killUser{fmt.Sprintf("00000000-0000-4000-8000-%012d", i), fmt.Sprintf("user%03d@contoso.com", i)})
+	}
+	return users
+}
+
+// killLine is a chat the kill test asks for, and what identifies it in the
+// emulator: its type, topic and members' ids.
+type killLine struct {
+	json string
+	want string
+}
+
+// shuffledPairs returns the pairs of users other than megan, shuffled.
+func shuffledPairs(rng *rand.Rand, users []killUser) [][2]int {
+	var pairs [][2]int
+	for a := 1; a < len(users); a++ {
+		for b := a + 1; b < len(users); b++ {
+			pairs = append(pairs, [2]int{a, b})
+		}
+	}
+	rng.Shuffle(len(pairs), func(i, j int) { pairs[i], pairs[j] = pairs[j], pairs[i] })
+	return pairs
+}
+
+// killLines returns n distinct chats with megan in each: groups with a
+// topic of their own, groups with a topic they share ("Weekly"), groups
+// without a topic, and one-on-one chats, with members by user principal
+// name or by id.
+func killLines(rng *rand.Rand, users []killUser, pairs *[][2]int, n int, salt string) []killLine {
+	var out []killLine
+	nextPair := func() (killUser, killUser) { // a pair of users other than megan no other line has
+		p := (*pairs)[0]
+		*pairs = (*pairs)[1:]
+		return users[p[0]], users[p[1]]
+	}
+	ref := func(u killUser, byID bool) string {
+		if byID {
+			return u.id
+		}
+		return u.upn
+	}
+	oneOnOne := 1
+	for i := 0; len(out) < n; i++ {
+		byID := rng.IntN(2) == 0
+		var topic string
+		switch i % 4 {
+		case 0:
+			topic = fmt.Sprintf("%s topic %04d", salt, i)
+		case 1:
+			topic = salt + " Weekly"
+		case 3:
+			if oneOnOne < len(users) && salt == "a" {
+				u := users[oneOnOne]
+				oneOnOne++
+				out = append(out, killLine{
+					json: fmt.Sprintf(`{"type":"oneOnOne","members":[{"user":%q},{"user":%q}]}`, ref(users[0], byID), ref(u, byID)),
+					want: "oneOnOne||" + strings.Join(sorted(users[0].id, u.id), ","),
+				})
+				continue
+			}
+		}
+		a, b := nextPair()
+		members := fmt.Sprintf(`[{"user":%q},{"user":%q},{"user":%q}]`, ref(users[0], byID), ref(a, byID), ref(b, !byID && rng.IntN(2) == 0))
+		line := fmt.Sprintf(`{"type":"group","members":%s}`, members)
+		if topic != "" {
+			line = fmt.Sprintf(`{"type":"group","topic":%q,"members":%s}`, topic, members)
+		}
+		out = append(out, killLine{json: line, want: "group|" + topic + "|" + strings.Join(sorted(users[0].id, a.id, b.id), ",")})
+	}
+	return out
+}
+
+func sorted(s ...string) []string { slices.Sort(s); return s }
+
+// emulatorChats lists every chat of the emulator through its API (megan is
+// in all of them), as type|topic|sorted member ids.
+func emulatorChats(t *testing.T, base string) map[string]int {
+	t.Helper()
+	tok := graphchattest.AppToken("Chat.ReadBasic.All")
+	out := map[string]int{}
+	next := base + "/users/" + graphchattest.MeganID + "/chats?$expand=members&$top=50"
+	for next != "" {
+		req, _ := http.NewRequest("GET", next, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		var page struct {
+			Value []struct {
+				ChatType string
+				Topic    *string
+				Members  []struct{ UserID string }
+			}
+			Next string `json:"@odata.nextLink"`
+		}
+		for attempt := 0; ; attempt++ { // the emulator injects faults into listings too
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil && resp.StatusCode == http.StatusOK {
+				err = json.NewDecoder(resp.Body).Decode(&page)
+				resp.Body.Close()
+				if err == nil {
+					break
+				}
+			} else if err == nil {
+				resp.Body.Close()
+				err = errors.New(resp.Status)
+			}
+			if attempt == 20 {
+				t.Fatalf("listing the emulator's chats: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for _, c := range page.Value {
+			var ids []string
+			for _, m := range c.Members {
+				ids = append(ids, m.UserID)
+			}
+			topic := ""
+			if c.Topic != nil {
+				topic = *c.Topic
+			}
+			out[c.ChatType+"|"+topic+"|"+strings.Join(sorted(ids...), ",")]++
+		}
+		next = page.Next
+	}
+	return out
+}
+
+// runBulk runs the demo's bulk command as a process; with killAfter > 0 it
+// is killed with SIGKILL after that long, if still running. It returns the
+// exit code (-1 when killed) and standard error.
+func runBulk(t *testing.T, bin, url, input string, killAfter time.Duration) (int, string) {
+	t.Helper()
+	cmd := exec.Command(bin, "bulk", "--target", url, "--rate", "150", input)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if killAfter > 0 {
+		timer := time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		defer timer.Stop()
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stderr.String()
+	case errors.As(err, &ee) && ee.ExitCode() >= 0:
+		return ee.ExitCode(), stderr.String()
+	case errors.As(err, &ee):
+		return -1, stderr.String()
+	}
+	t.Fatal(err)
+	return 0, ""
+}
+
+// The test users break things with: the real program against an emulator
+// process that injects faults, killed with SIGKILL at random points and run
+// again until done; two runs at once; the input edited between runs. Then
+// the chats the emulator holds are counted: each line's chat exactly once,
+// no other chat. GRAPHCHAT_KILL_LINES sets the size (60 by default),
+// GRAPHCHAT_KILL_SEED the seed.
+func TestBulkKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the program as processes")
+	}
+	n := 60
+	if v := os.Getenv("GRAPHCHAT_KILL_LINES"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("GRAPHCHAT_KILL_SEED"); v != "" {
+		seed, _ = strconv.ParseUint(v, 10, 64)
+	}
+	t.Logf("seed %d (GRAPHCHAT_KILL_SEED), %d lines", seed, n)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	bin := buildDemo(t)
+	dir := t.TempDir()
+	users := killUsers(60)
+	var directory []graphchattest.User
+	for _, u := range users {
+		directory = append(directory, graphchattest.User{ID: u.id, UserPrincipalName: u.upn, Mail: u.upn, UserType: "Member"})
+	}
+	data, _ := json.Marshal(directory)
+	dirFile := filepath.Join(dir, "directory.json")
+	os.WriteFile(dirFile, data, 0o644)
+	url := startEmulator(t, bin, "--directory", dirFile, "--seed", strconv.FormatUint(seed, 10),
+		"--faults", "503=0.03,504=0.03,504-after=0.04,drop-after=0.04")
+
+	pairs := shuffledPairs(rng, users)
+	lines := killLines(rng, users, &pairs, n, "a")
+	input := filepath.Join(dir, "chats.jsonl")
+	write := func(ls []killLine) {
+		var b strings.Builder
+		for _, l := range ls {
+			b.WriteString(l.json + "\n")
+		}
+		if err := os.WriteFile(input, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(lines)
+
+	// Two runs at once: one of them is refused, naming the other.
+	type ended struct {
+		code   int
+		stderr string
+	}
+	both := make(chan ended, 2)
+	for range 2 {
+		go func() {
+			code, stderr := runBulk(t, bin, url, input, 400*time.Millisecond)
+			both <- ended{code, stderr}
+		}()
+	}
+	refused := 0
+	for range 2 {
+		e := <-both
+		if e.code == exitUsage && strings.Contains(e.stderr, "in use by another run") && strings.Contains(e.stderr, "pid ") {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Errorf("two runs at once: %d refused, want 1", refused)
+	}
+
+	killed, runs := 0, 0
+	finish := func(what string, kills int) {
+		t.Helper()
+		for i := range kills {
+			code, stderr := runBulk(t, bin, url, input, time.Duration(50+rng.IntN(700))*time.Millisecond)
+			runs++
+			if code == -1 {
+				killed++
+			}
+			if code != -1 && code != exitOK && code != exitUnknown && code != exitRefused {
+				t.Fatalf("%s, run %d: exit %d\n%s", what, i, code, stderr)
+			}
+		}
+		for i := 0; ; i++ {
+			code, stderr := runBulk(t, bin, url, input, 0)
+			runs++
+			if code == exitOK {
+				return
+			}
+			if i == 10 {
+				t.Fatalf("%s: not done after %d runs: exit %d\n%s", what, i, code, stderr)
+			}
+		}
+	}
+	finish("the first input", 8)
+
+	// Edit: reorder, remove some lines, insert new ones; then again.
+	rng.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
+	removed := lines[:5]
+	kept := slices.Clone(lines[5:])
+	added := killLines(rng, users, &pairs, 10, "b")
+	edited := slices.Concat(added[:5], kept[:len(kept)/2], added[5:], kept[len(kept)/2:])
+	write(edited)
+	finish("the edited input", 3)
+
+	got := emulatorChats(t, url)
+	want := map[string]int{}
+	for _, l := range slices.Concat(removed, kept, added) {
+		want[l.want]++
+	}
+	var duplicates, lost, unexpected int
+	for k, w := range want {
+		switch g := got[k]; {
+		case g > w:
+			duplicates += g - w
+			t.Errorf("%d chats for %s, want %d", g, k, w)
+		case g < w:
+			lost += w - g
+			t.Errorf("no chat for %s", k)
+		}
+	}
+	for k, g := range got {
+		if want[k] == 0 {
+			unexpected += g
+			t.Errorf("%d chats nobody asked for: %s", g, k)
+		}
+	}
+	total := 0
+	for _, g := range got {
+		total += g
+	}
+	statuses := map[string]int{}
+	for _, r := range records(t, input+".results.jsonl") {
+		statuses[r.Status]++
+	}
+	t.Logf("%d runs, %d killed; records %v", runs, killed, statuses)
+	t.Logf("%d lines asked for %d chats; the emulator holds %d: %d duplicates, %d lost, %d unexpected", len(removed)+len(kept)+len(added), len(want), total, duplicates, lost, unexpected)
+}

@@ -1,0 +1,399 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/graphchat/graphchat/cmd/demo/internal/bulkfile"
+	"github.com/graphchat/graphchat/graphchat"
+)
+
+// The results file of "demo bulk" is JSON Lines: a header, then records
+// appended as the runs go.
+//
+//	{"format":"graphchat-bulk-results","version":2,"input":"chats.csv","created":"..."}
+//	{"key":"3f9c...","line":4,"status":"sent","at":"..."}
+//	{"key":"3f9c...","line":4,"status":"created","id":"19:...","chatType":"group","at":"..."}
+//
+// A record's key is the identity of the chat its line asks for
+// (bulkfile.Key), so that a run applies earlier records to the same chats
+// however the input was edited in between; the line is informative.
+const (
+	resultsFormat  = "graphchat-bulk-results"
+	resultsVersion = 2
+	// maxRecord is the longest line of a results file.
+	maxRecord = 1 << 20
+)
+
+type resultsHeader struct {
+	Format  string    `json:"format"`
+	Version int       `json:"version"`
+	Input   string    `json:"input"` // the input's file name, without its directory
+	Created time.Time `json:"created"`
+}
+
+// resultRecord is one record of the results file.
+type resultRecord struct {
+	Key       string    `json:"key,omitempty"` // empty for a line that could not be read
+	Line      int       `json:"line"`
+	Status    string    `json:"status"` // a status below
+	FirstLine int       `json:"firstLine,omitempty"`
+	ID        string    `json:"id,omitempty"`
+	ChatType  string    `json:"chatType,omitempty"`
+	At        time.Time `json:"at"`
+	Error     *errInfo  `json:"error,omitempty"`
+}
+
+type errInfo struct {
+	Code      string   `json:"code,omitempty"`  // Graph's code, or the first policy code
+	Codes     []string `json:"codes,omitempty"` // every policy code
+	Status    int      `json:"status,omitempty"`
+	Message   string   `json:"message"`
+	RequestID string   `json:"requestId,omitempty"`
+}
+
+// Statuses of records: "sent" (written and synced before the request
+// leaves), the outcomes of graphchat.Outcome, and duplicate_line (a line
+// asking for the same chat as an earlier line of the same run: not sent).
+const (
+	statusSent      = "sent"
+	statusDuplicate = "duplicate_line"
+)
+
+// status is a key's state, small enough to keep one per line of a large input.
+type status uint8
+
+const (
+	stNone status = iota
+	stSent
+	stCreated
+	stExisting
+	stRecovered
+	stAccepted
+	stRefused
+	stFailed
+	stUnknown
+	stNotSent
+)
+
+var statusNames = map[string]status{
+	statusSent:                         stSent,
+	string(graphchat.OutcomeCreated):   stCreated,
+	string(graphchat.OutcomeExisting):  stExisting,
+	string(graphchat.OutcomeRecovered): stRecovered,
+	string(graphchat.OutcomeAccepted):  stAccepted,
+	string(graphchat.OutcomeRefused):   stRefused,
+	string(graphchat.OutcomeFailed):    stFailed,
+	string(graphchat.OutcomeUnknown):   stUnknown,
+	string(graphchat.OutcomeNotSent):   stNotSent,
+}
+
+// done reports a status a re-run never sends again.
+func (s status) done() bool {
+	return s == stCreated || s == stExisting || s == stRecovered || s == stAccepted
+}
+
+// keyState is what is known of one chat: from earlier runs (status, when
+// first sent) and from this run (the line that asked for it).
+type keyState struct {
+	status status
+	sentAt int64 // Unix nanoseconds of the first "sent" record; 0 if never sent
+	line   int32 // this run's line; 0 until read
+}
+
+// resultsWriter is where records go: the results file, or a fault-injecting
+// wrapper in tests.
+type resultsWriter interface {
+	io.Writer
+	Sync() error
+}
+
+// openResultsFile, when set, wraps the results file once it is open (tests
+// inject write and sync failures with it).
+var openResultsFile = func(f *os.File) resultsWriter { return f }
+
+// resultsFile is an open results file and the state its records give.
+type resultsFile struct {
+	name  string
+	f     *os.File
+	w     resultsWriter
+	state map[bulkfile.Key]keyState
+	err   error // the first failed write or sync; nothing is written after it
+}
+
+// checkResultsPath refuses a results path that is a symbolic link, a
+// directory or anything but a regular file.
+func checkResultsPath(name string) error {
+	st, err := os.Lstat(name)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return usagef("--results %s: %v", name, errors.Unwrap(err))
+	case st.Mode()&os.ModeSymlink != 0:
+		return usagef("--results %s is a symbolic link: give the path of the file itself (links are not followed)", name)
+	case st.IsDir():
+		return usagef("--results %s is a directory: give a file, such as %s", name, filepath.Join(name, "results.jsonl"))
+	case !st.Mode().IsRegular():
+		return usagef("--results %s is not a regular file", name)
+	}
+	return nil
+}
+
+// openResults opens the results file for an input (creating it with its
+// header when it does not exist), reads the state of its records, and
+// leaves it open for appending. warn receives the notes of a repair.
+func openResults(name, input string, warn func(string)) (*resultsFile, error) {
+	if err := checkResultsPath(name); err != nil {
+		return nil, err
+	}
+	inputName := filepath.Base(input)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_APPEND|openNoFollow, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := createResults(name, inputName); err != nil {
+			return nil, err
+		}
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_APPEND|openNoFollow, 0)
+	}
+	if err != nil {
+		return nil, usagef("opening --results %s: %v", name, errors.Unwrap(err))
+	}
+	r := &resultsFile{name: name, f: f, state: map[bulkfile.Key]keyState{}}
+	if err := r.read(inputName, warn); err != nil {
+		f.Close()
+		return nil, err
+	}
+	r.w = openResultsFile(f)
+	return r, nil
+}
+
+// createResults writes a new results file with its header, atomically: a
+// crash leaves either no file or a file with a whole header.
+func createResults(name, input string) error {
+	dir := filepath.Dir(name)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".*")
+	if err != nil {
+		return usagef("creating --results %s: %v", name, errors.Unwrap(err))
+	}
+	defer os.Remove(tmp.Name()) // after the rename, there is nothing to remove
+	data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: resultsVersion, Input: input, Created: time.Now().UTC()})
+	_, err = tmp.Write(append(data, '\n'))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), name)
+	}
+	if err != nil {
+		return fmt.Errorf("creating the results file %s: %w", name, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// read checks the header and applies every record. A record cut short by
+// an interrupted write can only be the last line: it is removed, with a
+// note. Any other line that is not a record refuses the file.
+func (r *resultsFile) read(input string, warn func(string)) error {
+	br := bufio.NewReaderSize(r.f, 64<<10)
+	var offset int64 // of the line being read
+	for n := 1; ; n++ {
+		line, err := readLine(br)
+		if errors.Is(err, io.EOF) && len(line) == 0 {
+			if n == 1 { // empty: a new results file
+				return r.writeHeader(input)
+			}
+			return nil
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return usagef("results file %s line %d: longer than %d bytes: not a graphchat results file (choose another --results file)", r.name, n, maxRecord)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading the results file %s: %w", r.name, err)
+		}
+		cut := errors.Is(err, io.EOF) // no final newline
+		if n == 1 {
+			if err := checkHeader(r.name, line, input); err != nil {
+				return err
+			}
+			if cut {
+				return usagef("results file %s: its header does not end with a newline: not a results file this program wrote", r.name)
+			}
+		} else if cut {
+			warn(fmt.Sprintf("results file %s line %d: a record cut short by an interrupted run: removed", r.name, n))
+			if err := r.f.Truncate(offset); err != nil {
+				return fmt.Errorf("repairing the results file %s: %w", r.name, err)
+			}
+			return nil
+		} else if err := r.apply(line); err != nil {
+			return usagef("results file %s line %d: %v: the file is damaged; remove that line (a group chat it recorded as sent may then be created again) or start over with another --results file", r.name, n, err)
+		}
+		offset += int64(len(line)) + 1
+	}
+}
+
+// readLine reads a line without its newline; bufio.ErrBufferFull when it is
+// longer than maxRecord.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > maxRecord {
+			return nil, bufio.ErrBufferFull
+		}
+		switch {
+		case err == nil:
+			return line[:len(line)-1], nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		default:
+			return line, err
+		}
+	}
+}
+
+// checkHeader refuses a file that is not a results file of this format for
+// this input, saying what to do.
+func checkHeader(name string, line []byte, input string) error {
+	var h resultsHeader
+	if err := json.Unmarshal(line, &h); err != nil || h.Format != resultsFormat {
+		var old struct {
+			Line   *int    `json:"line"`
+			Status *string `json:"status"`
+		}
+		if json.Unmarshal(line, &old) == nil && old.Line != nil && old.Status != nil {
+			return usagef("results file %s was written by an earlier version of demo bulk, which keyed records by line number: it cannot be applied safely to an input that may have changed. "+
+				"Move it away and re-run: one-on-one chats it created come back as existing, but group chats it created would be created again; "+
+				"to avoid that, finish the run with the earlier version first", name)
+		}
+		return usagef("%s is not a graphchat bulk results file (its first line is not a %q header): it is left untouched; choose another --results file", name, resultsFormat)
+	}
+	if h.Version != resultsVersion {
+		return usagef("results file %s has version %d of the format; this program reads version %d: use the program that wrote it, or another --results file", name, h.Version, resultsVersion)
+	}
+	if h.Input != input {
+		return usagef("results file %s records the input %q, not %q: give each input its own --results file", name, h.Input, input)
+	}
+	return nil
+}
+
+func (r *resultsFile) writeHeader(input string) error {
+	data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: resultsVersion, Input: input, Created: time.Now().UTC()})
+	if _, err := r.f.Write(append(data, '\n')); err != nil {
+		return fmt.Errorf("writing the results file %s: %w", r.name, err)
+	}
+	if err := r.f.Sync(); err != nil {
+		return fmt.Errorf("writing the results file %s: %w", r.name, err)
+	}
+	return nil
+}
+
+// apply applies one record to the state.
+func (r *resultsFile) apply(line []byte) error {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return errors.New("an empty line")
+	}
+	var rec resultRecord
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil {
+		return fmt.Errorf("not a record (%v)", err)
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	st, known := statusNames[rec.Status]
+	if rec.Status == statusDuplicate {
+		return nil // says nothing of the chat: its first line does
+	}
+	if !known {
+		return fmt.Errorf("status %q is not one this program writes", rec.Status)
+	}
+	if rec.Key == "" {
+		if st == stRefused {
+			return nil // a line that could not be read
+		}
+		return fmt.Errorf("a %q record without a key", rec.Status)
+	}
+	k, err := bulkfile.ParseKey(rec.Key)
+	if err != nil {
+		return err
+	}
+	s := r.state[k]
+	if s.status.done() {
+		return nil // a chat that exists stays so
+	}
+	if st == stSent && s.sentAt == 0 {
+		s.sentAt = rec.At.UnixNano()
+	}
+	s.status = st
+	r.state[k] = s
+	return nil
+}
+
+// write appends a record; sync makes it durable before returning. After a
+// failure nothing more is written and every call returns the failure.
+func (r *resultsFile) write(rec resultRecord, sync bool) error {
+	if r.err != nil {
+		return r.err
+	}
+	data, _ := json.Marshal(rec)
+	_, err := r.w.Write(append(data, '\n'))
+	if err == nil && sync {
+		err = r.w.Sync()
+	}
+	if err != nil {
+		r.err = fmt.Errorf("writing the results file %s: %w", r.name, err)
+	}
+	return r.err
+}
+
+// writeSent appends the "sent" records of the lines of one request and
+// syncs them, with one write and one sync.
+func (r *resultsFile) writeSent(recs []resultRecord) error {
+	if r.err != nil {
+		return r.err
+	}
+	var buf []byte
+	for _, rec := range recs {
+		data, _ := json.Marshal(rec)
+		buf = append(append(buf, data...), '\n')
+	}
+	_, err := r.w.Write(buf)
+	if err == nil {
+		err = r.w.Sync()
+	}
+	if err != nil {
+		r.err = fmt.Errorf("writing the results file %s: %w", r.name, err)
+	}
+	return r.err
+}
+
+// close syncs and closes the file.
+func (r *resultsFile) close() error {
+	err := r.err
+	if err == nil {
+		if err = r.w.Sync(); err != nil {
+			err = fmt.Errorf("writing the results file %s: %w", r.name, err)
+		}
+	}
+	r.f.Close()
+	return err
+}
