@@ -145,13 +145,10 @@ func New(adapter abs.RequestAdapter, opts *Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{{"BaseURL", o.BaseURL != ""}, {"HTTPClient", o.HTTPClient != nil}, {"Retry", o.Retry != (RetryOptions{})}, {"TokenScopes", len(o.TokenScopes) > 0}} {
-		if f.set {
-			return nil, fmt.Errorf("graphchat: New: Options.%s configures graphchat's pipeline or credential, not an adapter's: give it to NewRequestAdapter or NewFromCredential", f.name)
-		}
+	if err := refuse("New", "configures graphchat's pipeline or credential, not an adapter's: give it to NewRequestAdapter or NewFromCredential",
+		setting{"BaseURL", o.BaseURL != ""}, setting{"HTTPClient", o.HTTPClient != nil},
+		setting{"Retry", o.Retry != (RetryOptions{})}, setting{"TokenScopes", len(o.TokenScopes) > 0}); err != nil {
+		return nil, err
 	}
 	if u, err := url.Parse(adapter.GetBaseUrl()); err == nil {
 		if cloud, ok := cloudOfHost(u.Hostname()); ok {
@@ -198,6 +195,23 @@ func NewFromCredential(cred azcore.TokenCredential, opts *Options) (*Client, err
 		return nil, err
 	}
 	return newClient(adapter, tp, o), nil
+}
+
+// setting is a field of Options and whether it is set.
+type setting struct {
+	field string
+	set   bool
+}
+
+// refuse returns the error of the first setting that is set, which the
+// constructor ctor cannot honour for the reason given.
+func refuse(ctor, reason string, settings ...setting) error {
+	for _, s := range settings {
+		if s.set {
+			return fmt.Errorf("graphchat: %s: Options.%s %s", ctor, s.field, reason)
+		}
+	}
+	return nil
 }
 
 // options applies the defaults to opts and checks the fields every
@@ -316,17 +330,11 @@ func NewRequestAdapter(auth absauth.AuthenticationProvider, opts *Options) (*msg
 	if opts != nil {
 		o = *opts
 	}
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"Auth", o.Auth != ""}, {"TenantID", o.TenantID != ""}, {"Caller", !o.Caller.IsZero()},
-		{"Operations", o.Operations != nil}, {"Mode", o.Mode != ""}, {"TokenScopes", o.TokenScopes != nil},
-		{"Grant", o.Grant != nil}, {"Directory", o.Directory != nil}, {"ResolveKinds", o.ResolveKinds},
-	} {
-		if f.set {
-			return nil, fmt.Errorf("graphchat: NewRequestAdapter: Options.%s configures a Client, not its pipeline: give it to New", f.name)
-		}
+	if err := refuse("NewRequestAdapter", "configures a Client, not its pipeline: give it to New",
+		setting{"Auth", o.Auth != ""}, setting{"TenantID", o.TenantID != ""}, setting{"Caller", !o.Caller.IsZero()},
+		setting{"Operations", o.Operations != nil}, setting{"Mode", o.Mode != ""}, setting{"TokenScopes", o.TokenScopes != nil},
+		setting{"Grant", o.Grant != nil}, setting{"Directory", o.Directory != nil}, setting{"ResolveKinds", o.ResolveKinds}); err != nil {
+		return nil, err
 	}
 	o, err := options(&o)
 	if err != nil {
