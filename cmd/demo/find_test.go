@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -87,6 +88,15 @@ func (s *findServer) seedGroup(t *testing.T, topic string, users ...string) stri
 	return chat.ID
 }
 
+// manyIDs is Megan's object id and n-1 made-up ones.
+func manyIDs(n int) []string {
+	ids := []string{graphchattest.MeganID}
+	for i := 1; i < n; i++ {
+		ids = append(ids, fmt.Sprintf("00000000-0000-4000-8000-%012d", i))
+	}
+	return ids
+}
+
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
@@ -146,7 +156,6 @@ func chatIDs(cs []chatInfo) []string {
 
 var (
 	findToken = graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.ReadBasic", "User.ReadBasic.All")
-	appToken  = graphchattest.AppToken("Chat.ReadBasic.All", "User.Read.All")
 	trio      = []string{"megan@contoso.com", "lee@contoso.com", "nestor@contoso.com"}
 )
 
@@ -194,6 +203,7 @@ func TestFindCommand(t *testing.T) {
 		{"application without --user", append(on, append([]string{"--auth", "application"}, trio...)...), exitUsage, nil, "--user", false},
 		{"missing permission", append(on, append([]string{"--token", graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")}, trio...)...), exitRefused, nil, "permission_missing", false},
 		{"names without resolve-user", append(on, append([]string{"--token", graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.ReadBasic")}, trio...)...), exitRefused, nil, "User.ReadBasic.All", false},
+		{"25 users need list-members", append(on, append([]string{"--token", findToken}, manyIDs(25)...)...), exitRefused, nil, "fewer than 25", false},
 		{"expired token", append(on, append([]string{"--token", expired}, trio...)...), exitAuth, nil, "expired", false},
 	}
 	for _, tt := range tests {
