@@ -26,11 +26,14 @@ type findServer struct {
 	throttle func(r *http.Request) bool // answered 429 when true
 }
 
-func newFindServer(t *testing.T) *findServer {
+// newFindServer starts one with the built-in directory and the extra
+// users.
+func newFindServer(t *testing.T, extra ...graphchattest.User) *findServer {
 	t.Helper()
 	base := time.Now().Add(-time.Hour)
 	var n atomic.Int64
 	s := &findServer{emu: graphchattest.New(&graphchattest.Options{
+		Users: append(graphchattest.DefaultUsers(), extra...),
 		// Creation times a second apart: "oldest" is decided by the date.
 		Now: func() time.Time { return base.Add(time.Duration(n.Add(1)) * time.Second) },
 	})}
@@ -88,13 +91,13 @@ func (s *findServer) seedGroup(t *testing.T, topic string, users ...string) stri
 	return chat.ID
 }
 
-// manyIDs is Megan's object id and n-1 made-up ones.
-func manyIDs(n int) []string {
-	ids := []string{graphchattest.MeganID}
-	for i := 1; i < n; i++ {
-		ids = append(ids, fmt.Sprintf("00000000-0000-4000-8000-%012d", i))
+// manyUsers are n made-up users of the emulated tenant.
+func manyUsers(n int) []graphchattest.User {
+	var us []graphchattest.User
+	for i := 1; i <= n; i++ {
+		us = append(us, graphchattest.User{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), UserPrincipalName: fmt.Sprintf("user%d@contoso.com", i), UserType: "Member"})
 	}
-	return ids
+	return us
 }
 
 func jsonString(s string) string {
@@ -203,7 +206,6 @@ func TestFindCommand(t *testing.T) {
 		{"application without --user", append(on, append([]string{"--auth", "application"}, trio...)...), exitUsage, nil, "--user", false},
 		{"missing permission", append(on, append([]string{"--token", graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")}, trio...)...), exitRefused, nil, "permission_missing", false},
 		{"names without resolve-user", append(on, append([]string{"--token", graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.ReadBasic")}, trio...)...), exitRefused, nil, "User.ReadBasic.All", false},
-		{"25 users need list-members", append(on, append([]string{"--token", findToken}, manyIDs(25)...)...), exitRefused, nil, "fewer than 25", false},
 		{"expired token", append(on, append([]string{"--token", expired}, trio...)...), exitAuth, nil, "expired", false},
 	}
 	for _, tt := range tests {
@@ -295,5 +297,49 @@ func TestListingThrottled(t *testing.T) {
 	}
 	if n := s.chatPosts() - posts; n != 0 {
 		t.Errorf("%d chats created", n)
+	}
+}
+
+// A chat listed with 25 members, the most the listing expands, is
+// completed with its members before it matches (list-members).
+func TestFindCompletesLargeChats(t *testing.T) {
+	t.Parallel()
+	many := manyUsers(25)
+	s := newFindServer(t, many...)
+	users := []string{graphchattest.MeganID}
+	for _, u := range many {
+		users = append(users, u.ID)
+	}
+	id := s.seedGroup(t, "", users...) // 26 members
+	memberReads := func() int {
+		n := 0
+		for _, ent := range s.emu.Entries() {
+			if ent.Method == http.MethodGet && strings.HasSuffix(ent.Path, "/members") {
+				n++
+			}
+		}
+		return n
+	}
+	for _, tt := range []struct {
+		name  string
+		users []string
+		want  []string
+	}{
+		{"all 26", users, []string{id}},
+		{"25 of them", users[:25], []string{}},
+	} {
+		before := memberReads()
+		r := demo(t, nil, append([]string{"find", "--target", s.url, "--json"}, tt.users...)...)
+		var doc chatsDoc
+		docOf(t, r, &doc)
+		if diff := cmp.Diff(tt.want, chatIDs(doc.Chats)); r.code != exitOK || diff != "" {
+			t.Errorf("%s: exit %d (-want +got)\n%s", tt.name, r.code, diff)
+		}
+		if len(doc.Chats) == 1 && len(doc.Chats[0].Members) != 26 {
+			t.Errorf("%s: %d members", tt.name, len(doc.Chats[0].Members))
+		}
+		if memberReads() != before+1 {
+			t.Errorf("%s: the members were read %d times, want once", tt.name, memberReads()-before)
+		}
 	}
 }
