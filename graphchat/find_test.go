@@ -73,6 +73,7 @@ var (
 // Find matches the exact set of members, by object id and tenant, in any
 // order and letter case, and returns every match oldest first.
 func TestFind(t *testing.T) {
+	t.Parallel()
 	e := setup(t, &graphchattest.Options{Now: clock()}, &graphchat.Options{Operations: findOps}, findToken())
 	c := e.client
 	dup1 := mustGroup(t, c, "", megan, lee, nestor)
@@ -119,6 +120,7 @@ func TestFind(t *testing.T) {
 
 // Bad input is an error naming it, and nothing is listed.
 func TestFindBadInput(t *testing.T) {
+	t.Parallel()
 	appOps := []policy.Operation{policy.OpCreateChat, policy.OpListChats, policy.OpResolveUser}
 	tests := []struct {
 		name    string
@@ -176,6 +178,7 @@ func userOf(o *graphchat.FindOptions) string {
 
 // An application client lists the named member's chats.
 func TestFindApplication(t *testing.T) {
+	t.Parallel()
 	ops := []policy.Operation{policy.OpCreateChat, policy.OpListChats, policy.OpResolveUser}
 	e := setup(t, nil, &graphchat.Options{Auth: policy.AuthApplication, Operations: ops}, graphchattest.AppToken("Chat.Create", "Chat.ReadBasic.All", "User.Read.All"))
 	id := mustGroup(t, e.client, "", megan, lee, nestor)
@@ -204,6 +207,7 @@ func manyUsers(n int) ([]graphchattest.User, []graphchat.Member) {
 // Every page is read, and a chat listed with 25 members, the most the
 // listing expands, is completed with its members before it can match.
 func TestFindPagesAndLargeChats(t *testing.T) {
+	t.Parallel()
 	users, members := manyUsers(30)
 	e := setup(t, &graphchattest.Options{Users: users, Now: clock()}, &graphchat.Options{Operations: findOps}, findToken())
 	large := mustGroup(t, e.client, "", members...)
@@ -246,6 +250,7 @@ func TestFindPagesAndLargeChats(t *testing.T) {
 // to another host) is an error, and find-or-create creates nothing; a 429
 // within the retries is waited out.
 func TestFindListingFaults(t *testing.T) {
+	t.Parallel()
 	page2 := func(r *http.Request) bool {
 		return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/chats") && r.URL.Query().Get("$skiptoken") != ""
 	}
@@ -318,6 +323,7 @@ func TestFindListingFaults(t *testing.T) {
 // Listing is paced to the documented five requests a second per user: an
 // emulator applying that limit never answers 429.
 func TestFindPaced(t *testing.T) {
+	t.Parallel()
 	e := setup(t, &graphchattest.Options{Throttle: graphchattest.Throttle{PerUserList: 5}}, &graphchat.Options{Operations: findOps}, findToken())
 	for i := 0; i < 300; i++ {
 		mustGroup(t, e.client, "", megan, lee, alex)
@@ -338,6 +344,7 @@ func TestFindPaced(t *testing.T) {
 // error carrying them, or the oldest by option; a one-on-one chat is asked
 // of the service, which keeps one per pair, with no listing.
 func TestFindOrCreate(t *testing.T) {
+	t.Parallel()
 	e := setup(t, &graphchattest.Options{Now: clock()}, &graphchat.Options{Operations: findOps}, findToken())
 	c := e.client
 	people := []graphchat.Member{megan, lee, graphchat.User("nestor@contoso.com")}
@@ -379,6 +386,7 @@ func TestFindOrCreate(t *testing.T) {
 
 // A request the policy refuses lists nothing and creates nothing.
 func TestFindOrCreateRefused(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, &graphchat.Options{Operations: findOps}, findToken())
 	ada := graphchat.Guest("ada_fabrikam.com#EXT#@contoso.onmicrosoft.com")
 	ada.Role = policy.RoleOwner
@@ -394,6 +402,7 @@ func TestFindOrCreateRefused(t *testing.T) {
 // Two callers (two Clients, as two processes) that both find nothing both
 // create: the one that checks last reports the other's chat.
 func TestFindOrCreateReportsDuplicate(t *testing.T) {
+	t.Parallel()
 	e := setup(t, &graphchattest.Options{Now: clock()}, &graphchat.Options{Operations: findOps}, findToken())
 	other, err := graphchat.NewFromCredential(e.cred, &graphchat.Options{BaseURL: e.url, Operations: findOps})
 	if err != nil {
@@ -431,6 +440,7 @@ func TestFindOrCreateReportsDuplicate(t *testing.T) {
 // and 504 before processing, 504 and dropped connections after, 429s)
 // never make two chats for one set of people.
 func TestFindOrCreateFaults(t *testing.T) {
+	t.Parallel()
 	faults, err := graphchattest.ParseFaults("503=0.08,504=0.08,504-after=0.08,drop-after=0.08")
 	if err != nil {
 		t.Fatal(err)
@@ -484,6 +494,7 @@ func TestFindOrCreateFaults(t *testing.T) {
 // A ChatIndex is read once, however many lookups; what FindOrCreate creates
 // through it is found by the next lookup.
 func TestChatIndex(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, &graphchat.Options{Operations: findOps}, findToken())
 	for i := 0; i < 70; i++ {
 		mustGroup(t, e.client, fmt.Sprint("t", i), megan, lee, alex)
@@ -519,6 +530,7 @@ func TestChatIndex(t *testing.T) {
 
 // RemoveMemberByUser removes the membership of a user given by id or name.
 func TestRemoveMemberByUser(t *testing.T) {
+	t.Parallel()
 	ops := append(slices.Clone(findOps), policy.OpRemoveMember)
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All", "ChatMember.ReadWrite")
 	e := setup(t, nil, &graphchat.Options{Operations: ops}, tok)
@@ -546,6 +558,7 @@ func TestRemoveMemberByUser(t *testing.T) {
 
 // AddMembers checks every member first: one refused sends nothing.
 func TestAddMembersRefused(t *testing.T) {
+	t.Parallel()
 	ops := append(slices.Clone(findOps), policy.OpAddMember)
 	e := setup(t, nil, &graphchat.Options{Operations: ops}, graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All", "ChatMember.ReadWrite"))
 	id := mustGroup(t, e.client, "", megan, lee, nestor)
@@ -565,6 +578,7 @@ func TestAddMembersRefused(t *testing.T) {
 // AddMembers adds several members in one members/add request and reports
 // each, as the emulator answers POST /chats/{id}/members/add.
 func TestAddMembers(t *testing.T) {
+	t.Parallel()
 	ops := append(slices.Clone(findOps), policy.OpAddMember)
 	e := setup(t, nil, &graphchat.Options{Operations: ops}, graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All", "ChatMember.ReadWrite"))
 	id := mustGroup(t, e.client, "", megan, lee, nestor)
