@@ -1,7 +1,6 @@
 package graphchat
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	azpolicy "github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	abs "github.com/microsoft/kiota-abstractions-go"
 	absauth "github.com/microsoft/kiota-abstractions-go/authentication"
 	absser "github.com/microsoft/kiota-abstractions-go/serialization"
@@ -28,44 +26,28 @@ import (
 	"github.com/graphchat/graphchat/policy"
 )
 
-// Cloud is a Microsoft Graph deployment: the global service or a national
-// cloud.
-type Cloud struct {
-	Name      string
-	GraphHost string // such as graph.microsoft.com
-}
-
-// Clouds.
-var (
-	CloudGlobal   = Cloud{Name: "global", GraphHost: "graph.microsoft.com"}
-	CloudUSGov    = Cloud{Name: "usgov", GraphHost: "graph.microsoft.us"}
-	CloudUSGovDoD = Cloud{Name: "usgovdod", GraphHost: "dod-graph.microsoft.us"}
-	CloudChina    = Cloud{Name: "china", GraphHost: "microsoftgraph.chinacloudapi.cn"}
-)
-
-// CloudByName returns the cloud called name: global, usgov, usgovdod or china.
-func CloudByName(name string) (Cloud, error) {
-	for _, c := range []Cloud{CloudGlobal, CloudUSGov, CloudUSGovDoD, CloudChina} {
-		if strings.EqualFold(c.Name, name) {
-			return c, nil
-		}
-	}
-	return Cloud{}, fmt.Errorf("graphchat: cloud %q: want global, usgov, usgovdod or china", name)
-}
-
 // sdkLibraryVersion is the msgraph-sdk-go version graphchat is built with,
 // for the SdkVersion header.
 const sdkLibraryVersion = "1.89.0"
 
-// DefaultOperations are the operations a Client performs when
-// Options.Operations is empty: creating chats only, so that the
-// least-privileged grant is Chat.Create.
-var DefaultOperations = []policy.Operation{policy.OpCreateChat}
+// defaultTimeout is the timeout of graphchat's HTTP client when
+// Options.HTTPClient is not set.
+const defaultTimeout = 100 * time.Second
 
 // Options configure a Client. A nil *Options means the documented defaults.
+//
+// Cloud, BaseURL, HTTPClient, Retry and Logger configure graphchat's
+// pipeline, which NewRequestAdapter and NewFromCredential build; the other
+// fields configure the Client, which New and NewFromCredential build. A
+// constructor refuses a field it cannot honour: New refuses BaseURL,
+// HTTPClient, Retry and TokenScopes (the adapter is the caller's),
+// NewRequestAdapter refuses the Client's fields, and NewFromCredential
+// refuses Grant (the token gives it).
 type Options struct {
 	// Cloud is the Graph deployment; default CloudGlobal. Bind URLs use its
-	// host, and credentials request tokens for it.
+	// host, and credentials request tokens for it. New takes the cloud of
+	// its adapter's base URL when that is a Graph host, and refuses another
+	// Cloud.
 	Cloud Cloud
 	// BaseURL is where requests go, version included; default
 	// https://{Cloud.GraphHost}/v1.0. Set it to an emulator's URL to run
@@ -85,7 +67,8 @@ type Options struct {
 	// Caller is the signed-in user of delegated calls; read from the token
 	// when the Client has a credential.
 	Caller policy.Caller
-	// Operations the app performs; default DefaultOperations. A Client
+	// Operations the app performs; default create-chat only, whose
+	// least-privileged permission is Chat.Create. A Client
 	// refuses an operation not declared here, and requests (with a
 	// credential) exactly the least-privileged permissions they need.
 	Operations []policy.Operation
@@ -98,7 +81,8 @@ type Options struct {
 	// token's grant is still judged against Operations.
 	TokenScopes []string
 	// Grant are the permissions the app holds, for a Client built on an
-	// adapter; a Client with a credential reads them from its token.
+	// adapter (New); a Client with a credential reads them from its token,
+	// and NewFromCredential refuses Grant.
 	Grant []string
 	// Directory is what the app knows of users (kinds, home tenants). Every
 	// check (create-chat, add-member, each item of CreateMany) gives it to
@@ -115,8 +99,10 @@ type Options struct {
 	ResolveKinds bool
 	// Retry controls retries of graphchat's own pipeline.
 	Retry RetryOptions
-	// Logger, when set, gets one line per HTTP attempt (method, path,
-	// status, latency, request-id, client-request-id) and policy warnings.
+	// Logger, when set, gets policy warnings and, from graphchat's
+	// pipeline (not from an adapter given to New), one line per HTTP
+	// attempt (method, path, status, latency, request-id,
+	// client-request-id).
 	Logger *slog.Logger
 }
 
@@ -140,31 +126,60 @@ type Client struct {
 
 	users userCache // what Graph said of users
 
+	finding finding // pacers of listings, locks of find-or-create
+
 	mu   sync.Mutex
 	seen map[string]struct{} // one-on-one chats this Client has returned
 }
 
 // New returns a Client that sends requests through adapter, such as the
 // adapter of a GraphServiceClient (graphClient.GetAdapter()). The adapter's
-// pipeline is used as it is. Options.Grant, when set, is judged for least
-// privilege.
+// pipeline is used as it is: its base URL gives the API version and, when
+// it is on a Graph host, the cloud. Options.Grant, when set, is judged for
+// least privilege. Settings of graphchat's own pipeline (BaseURL,
+// HTTPClient, Retry) and of a credential (TokenScopes) are refused, and so
+// is a Cloud other than the adapter's.
 func New(adapter abs.RequestAdapter, opts *Options) (*Client, error) {
 	if adapter == nil {
 		return nil, errors.New("graphchat: New: adapter is nil")
 	}
-	return newClient(adapter, nil, opts)
+	o, err := options(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := refuse("New", "configures graphchat's pipeline or credential, not an adapter's: give it to NewRequestAdapter or NewFromCredential",
+		setting{"BaseURL", o.BaseURL != ""}, setting{"HTTPClient", o.HTTPClient != nil},
+		setting{"Retry", o.Retry != (RetryOptions{})}, setting{"TokenScopes", len(o.TokenScopes) > 0}); err != nil {
+		return nil, err
+	}
+	if u, err := url.Parse(adapter.GetBaseUrl()); err == nil {
+		if cloud, ok := cloudOfHost(u.Hostname()); ok {
+			if opts != nil && opts.Cloud != "" && opts.Cloud != cloud {
+				return nil, fmt.Errorf("graphchat: New: Options.Cloud %q: the adapter's base URL is on %s, the %s cloud", opts.Cloud, u.Hostname(), cloud)
+			}
+			o.Cloud = cloud
+		}
+	}
+	return newClient(adapter, nil, o), nil
 }
 
 // NewFromCredential returns a Client that authenticates with an azcore
 // credential (azidentity). Delegated clients request exactly the
 // least-privileged scopes of Options.Operations, never ".default";
 // application clients request "https://{host}/.default". Tokens go only to
-// the base URL's host.
+// the base URL's host. The grant judged is the token's: Options.Grant is
+// refused.
 func NewFromCredential(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 	if cred == nil {
 		return nil, errors.New("graphchat: NewFromCredential: credential is nil")
 	}
-	o := options(opts)
+	o, err := options(opts)
+	if err != nil {
+		return nil, err
+	}
+	if o.Grant != nil {
+		return nil, errors.New("graphchat: NewFromCredential: Options.Grant is for New: a Client with a credential judges the grant of its token")
+	}
 	base, err := baseURL(o)
 	if err != nil {
 		return nil, err
@@ -177,33 +192,66 @@ func NewFromCredential(cred azcore.TokenCredential, opts *Options) (*Client, err
 		scopes = slices.Clone(o.TokenScopes)
 	}
 	tp := &tokenProvider{cred: cred, scopes: scopes, host: base.Host, loopback: isLoopback(base.Hostname())}
-	adapter, err := NewRequestAdapter(absauth.NewBaseBearerTokenAuthenticationProvider(tp), &o)
+	adapter, err := newRequestAdapter(absauth.NewBaseBearerTokenAuthenticationProvider(tp), o, base)
 	if err != nil {
 		return nil, err
 	}
-	return newClient(adapter, tp, &o)
+	return newClient(adapter, tp, o), nil
 }
 
-func options(opts *Options) Options {
+// setting is a field of Options and whether it is set.
+type setting struct {
+	field string
+	set   bool
+}
+
+// refuse returns the error of the first setting that is set, which the
+// constructor ctor cannot honour for the reason given.
+func refuse(ctor, reason string, settings ...setting) error {
+	for _, s := range settings {
+		if s.set {
+			return fmt.Errorf("graphchat: %s: Options.%s %s", ctor, s.field, reason)
+		}
+	}
+	return nil
+}
+
+// options applies the defaults to opts and checks the fields every
+// constructor reads: Cloud, Auth, Mode and Operations.
+func options(opts *Options) (Options, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	if o.Cloud.GraphHost == "" {
+	if o.Cloud == "" {
 		o.Cloud = CloudGlobal
+	}
+	if o.Cloud.GraphHost() == "" {
+		return o, fmt.Errorf("graphchat: Options.Cloud %q: want global, usgov, usgovdod or china", o.Cloud)
 	}
 	if o.Auth == "" {
 		o.Auth = policy.AuthDelegated
 	}
-	return o
+	if err := o.Auth.Validate(); err != nil {
+		return o, fmt.Errorf("graphchat: Options.Auth: %w", err)
+	}
+	if o.Mode != "" {
+		if err := o.Mode.Validate(); err != nil {
+			return o, fmt.Errorf("graphchat: Options.Mode: %w", err)
+		}
+	}
+	if _, err := policy.Minimal(o.Auth, operations(o)...); err != nil {
+		return o, fmt.Errorf("graphchat: Options.Operations: %w", err)
+	}
+	return o, nil
 }
 
-// operations returns the declared operations, with get-user when the
-// resolver is on.
+// operations returns the declared operations (create-chat when none is),
+// with get-user when the resolver is on.
 func operations(o Options) []policy.Operation {
 	ops := slices.Clone(o.Operations)
 	if len(ops) == 0 {
-		ops = slices.Clone(DefaultOperations)
+		ops = []policy.Operation{policy.OpCreateChat}
 	}
 	if o.ResolveKinds && !slices.Contains(ops, policy.OpGetUser) {
 		ops = append(ops, policy.OpGetUser)
@@ -214,7 +262,7 @@ func operations(o Options) []policy.Operation {
 func baseURL(o Options) (*url.URL, error) {
 	raw := o.BaseURL
 	if raw == "" {
-		raw = "https://" + o.Cloud.GraphHost + "/v1.0"
+		raw = "https://" + o.Cloud.GraphHost() + "/v1.0"
 	}
 	u, err := url.Parse(strings.TrimRight(raw, "/"))
 	if err != nil || u.Host == "" {
@@ -249,14 +297,15 @@ func isLoopback(host string) bool {
 // calls "https://{host}/.default", as app-only tokens carry the roles an
 // administrator granted.
 func Scopes(auth policy.AuthType, cloud Cloud, ops ...policy.Operation) ([]string, error) {
-	if cloud.GraphHost == "" {
-		cloud = CloudGlobal
+	host := cloud.GraphHost()
+	if host == "" {
+		return nil, fmt.Errorf("graphchat: cloud %q: want global, usgov, usgovdod or china", cloud)
 	}
 	if auth == policy.AuthApplication {
 		if _, err := policy.Minimal(auth, ops...); err != nil {
 			return nil, err
 		}
-		return []string{"https://" + cloud.GraphHost + "/.default"}, nil
+		return []string{"https://" + host + "/.default"}, nil
 	}
 	perms, err := policy.Minimal(policy.AuthDelegated, ops...)
 	if err != nil {
@@ -264,7 +313,7 @@ func Scopes(auth policy.AuthType, cloud Cloud, ops ...policy.Operation) ([]strin
 	}
 	out := make([]string, len(perms))
 	for i, p := range perms {
-		out[i] = "https://" + cloud.GraphHost + "/" + p
+		out[i] = "https://" + host + "/" + p
 	}
 	return out, nil
 }
@@ -275,13 +324,34 @@ func Scopes(auth policy.AuthType, cloud Cloud, ops ...policy.Operation) ([]strin
 // only, any other refused with an error, so that no request and no
 // Authorization header leaves it) and its own JSON and text serializers, so
 // the SDK's global registries are left alone. It uses msgraph-sdk-go-core,
-// not the root SDK package, which keeps builds small.
+// not the root SDK package, which keeps builds small. It reads the
+// pipeline's settings of opts (Cloud, BaseURL, HTTPClient, Retry, Logger)
+// and refuses the Client's: give those to New.
 func NewRequestAdapter(auth absauth.AuthenticationProvider, opts *Options) (*msgraphgocore.GraphRequestAdapterBase, error) {
-	o := options(opts)
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if err := refuse("NewRequestAdapter", "configures a Client, not its pipeline: give it to New",
+		setting{"Auth", o.Auth != ""}, setting{"TenantID", o.TenantID != ""}, setting{"Caller", !o.Caller.IsZero()},
+		setting{"Operations", o.Operations != nil}, setting{"Mode", o.Mode != ""}, setting{"TokenScopes", o.TokenScopes != nil},
+		setting{"Grant", o.Grant != nil}, setting{"Directory", o.Directory != nil}, setting{"ResolveKinds", o.ResolveKinds}); err != nil {
+		return nil, err
+	}
+	o, err := options(&o)
+	if err != nil {
+		return nil, err
+	}
 	base, err := baseURL(o)
 	if err != nil {
 		return nil, err
 	}
+	return newRequestAdapter(auth, o, base)
+}
+
+// newRequestAdapter builds graphchat's pipeline (see NewRequestAdapter) on
+// base, from checked options.
+func newRequestAdapter(auth absauth.AuthenticationProvider, o Options, base *url.URL) (*msgraphgocore.GraphRequestAdapterBase, error) {
 	client := &http.Client{}
 	if o.HTTPClient != nil {
 		c := *o.HTTPClient
@@ -313,31 +383,14 @@ func NewRequestAdapter(auth absauth.AuthenticationProvider, opts *Options) (*msg
 	return adapter, nil
 }
 
-func newClient(adapter abs.RequestAdapter, tp *tokenProvider, opts *Options) (*Client, error) {
-	o := options(opts)
-	if o.Auth != policy.AuthDelegated && o.Auth != policy.AuthApplication {
-		return nil, fmt.Errorf("graphchat: Options.Auth %q: want %q or %q", o.Auth, policy.AuthDelegated, policy.AuthApplication)
-	}
-	switch o.Mode {
-	case "", policy.ModeWarn, policy.ModeStrict, policy.ModeOff:
-	default:
-		return nil, fmt.Errorf("graphchat: Options.Mode %q: want warn, strict or off", o.Mode)
-	}
-	ops := operations(o)
-	if _, err := policy.Minimal(o.Auth, ops...); err != nil {
-		return nil, fmt.Errorf("graphchat: Options.Operations: %w", err)
-	}
-	if o.BaseURL != "" || tp != nil {
-		if _, err := baseURL(o); err != nil {
-			return nil, err
-		}
-	}
-	c := &Client{
+// newClient builds a Client from checked options; tp is nil for a Client
+// built on an adapter.
+func newClient(adapter abs.RequestAdapter, tp *tokenProvider, o Options) *Client {
+	return &Client{
 		adapter: adapter, cloud: o.Cloud, auth: o.Auth, tenant: o.TenantID, caller: o.Caller,
-		ops: ops, mode: o.Mode, grant: slices.Clone(o.Grant), resolve: o.ResolveKinds,
+		ops: operations(o), mode: o.Mode, grant: slices.Clone(o.Grant), resolve: o.ResolveKinds,
 		dir: o.Directory, logger: o.Logger, tokens: tp, seen: map[string]struct{}{},
 	}
-	return c, nil
 }
 
 // chats returns a new request builder for /chats. A builder must not be
@@ -345,58 +398,4 @@ func newClient(adapter abs.RequestAdapter, tp *tokenProvider, opts *Options) (*C
 // parameters, which request information shares with its builder.
 func (c *Client) chats() *chats.ChatsRequestBuilder {
 	return chats.NewChatsRequestBuilderInternal(map[string]string{}, c.adapter)
-}
-
-// tokenProvider gets tokens from an azcore credential for exactly one host,
-// and fails (instead of silently sending no token, as the SDK's provider
-// does) for any other.
-type tokenProvider struct {
-	cred     azcore.TokenCredential
-	scopes   []string
-	host     string
-	loopback bool
-}
-
-func (p *tokenProvider) GetAuthorizationToken(ctx context.Context, u *url.URL, _ map[string]any) (string, error) {
-	if u == nil || !strings.EqualFold(u.Host, p.host) {
-		return "", fmt.Errorf("graphchat: refusing to send a token to %q: only %q is allowed", hostOf(u), p.host)
-	}
-	if u.Scheme != "https" && !(p.loopback && u.Scheme == "http") {
-		return "", fmt.Errorf("graphchat: refusing to send a token over %s", u.Scheme)
-	}
-	return p.token(ctx)
-}
-
-func (p *tokenProvider) token(ctx context.Context) (string, error) {
-	tok, err := p.cred.GetToken(ctx, azpolicy.TokenRequestOptions{Scopes: p.scopes})
-	if err != nil {
-		return "", fmt.Errorf("graphchat: getting a token for %s: %w", strings.Join(p.scopes, " "), err)
-	}
-	return tok.Token, nil
-}
-
-func (p *tokenProvider) GetAllowedHostsValidator() *absauth.AllowedHostsValidator {
-	v, _ := absauth.NewAllowedHostsValidatorErrorCheck([]string{p.host})
-	return v
-}
-
-func hostOf(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	return u.Host
-}
-
-// StaticToken returns a credential that always hands out token, for a token
-// obtained elsewhere or one the emulator minted (graphchattest.Token). It
-// never refreshes it.
-func StaticToken(token string) azcore.TokenCredential { return staticToken(token) }
-
-type staticToken string
-
-func (s staticToken) GetToken(context.Context, azpolicy.TokenRequestOptions) (azcore.AccessToken, error) {
-	if s == "" {
-		return azcore.AccessToken{}, errors.New("graphchat: StaticToken: the token is empty")
-	}
-	return azcore.AccessToken{Token: string(s), ExpiresOn: time.Now().Add(time.Hour)}, nil
 }

@@ -17,6 +17,7 @@ const adaUPN = "ada_fabrikam.com#EXT#@contoso.onmicrosoft.com"
 // chat built with the models. A guest given through User is refused the
 // owner role, and nothing is sent.
 func TestDirectoryInEveryCheck(t *testing.T) {
+	t.Parallel()
 	ada, err := policy.NewDirectory(policy.User{ID: graphchattest.AdaID, UserPrincipalName: adaUPN, Kind: policy.KindGuest})
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +75,7 @@ func TestDirectoryInEveryCheck(t *testing.T) {
 // is looked up, found a guest, and refused the owner role; a member whose
 // kind is declared, or that the directory knows, is not looked up.
 func TestResolveKindsAddMember(t *testing.T) {
+	t.Parallel()
 	lee, _ := policy.NewDirectory(policy.User{ID: graphchattest.LeeID, Kind: policy.KindMember})
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "ChatMember.ReadWrite", "User.Read.All")
 	e := setup(t, nil, &graphchat.Options{Operations: []policy.Operation{policy.OpCreateChat, policy.OpAddMember}, ResolveKinds: true, Directory: lee}, tok)
@@ -100,6 +102,7 @@ func TestResolveKindsAddMember(t *testing.T) {
 // An external user's tenant is the home tenant declared for it: the policy
 // refuses one the directory contradicts, before anything is sent.
 func TestExternalHomeTenantAgainstDirectory(t *testing.T) {
+	t.Parallel()
 	grady, _ := policy.NewDirectory(policy.User{ID: graphchattest.GradyID, HomeTenantID: graphchattest.PartnerTenantID})
 	e := setup(t, nil, &graphchat.Options{Directory: grady}, "")
 	const wrong = "11111111-2222-4333-8444-555555555555"

@@ -148,9 +148,8 @@ func fromHeaders(e *Error, h *abs.ResponseHeaders) {
 // request-id and client-request-id; another text/plain body is the message
 // (its first 512 bytes, on one line); other bodies (such as a proxy's HTML
 // page) give no message. Headers give request-id and client-request-id when the
-// body does not, and Retry-After. It is the one reader of an error body
-// that the SDK does not decode: graphchat's pipeline uses it for bodies the
-// SDK cannot read, and the answers of a $batch use it for theirs.
+// body does not, and Retry-After. graphchat's pipeline uses it for the
+// error bodies the SDK cannot read.
 func errorFromBody(op string, status int, header http.Header, body []byte) *Error {
 	e := &Error{Op: op, StatusCode: status}
 	var doc struct {

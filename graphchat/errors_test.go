@@ -16,6 +16,7 @@ import (
 // Whatever the form of an error answer, the *Error keeps what the service
 // said: status, code, message, request-id and client-request-id.
 func TestErrorsKeepWhatTheServiceSaid(t *testing.T) {
+	t.Parallel()
 	const sentID = "(the client-request-id sent)"
 	type said struct {
 		Status                                  int

@@ -41,6 +41,7 @@ func docsBody(t *testing.T, name string) any {
 // The documentation's examples, built with graphchat's helpers, send the
 // documentation's request bodies and succeed against the emulator.
 func TestDocumentedExamples(t *testing.T) {
+	t.Parallel()
 	const (
 		a   = "8b081ef6-4792-4def-b2c9-c363a1bf41d5"
 		b   = "82af01c5-f7cc-4a2e-a728-3a5df21afd9d"
@@ -96,6 +97,7 @@ func TestDocumentedExamples(t *testing.T) {
 // A chat the caller built with the SDK's models, with an app to install:
 // the service answers 202 and a Location.
 func TestCreateFromModelWithApp(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil, graphchattest.DelegatedToken(graphchattest.JacobID, "Chat.Create"))
 	chat := models.NewChat()
 	ct := models.ONEONONE_CHATTYPE
@@ -128,6 +130,7 @@ func TestCreateFromModelWithApp(t *testing.T) {
 
 // Every policy rejection is returned untouched and never reaches the server.
 func TestRejectedRequestsNeverSent(t *testing.T) {
+	t.Parallel()
 	megan, lee, nestor := graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User(graphchattest.NestorID)
 	guestAsOwner := graphchat.Guest(graphchattest.AdaID)
 	guestAsOwner.Role = policy.RoleOwner
@@ -217,6 +220,7 @@ func TestRejectedRequestsNeverSent(t *testing.T) {
 }
 
 func TestOneOnOneExisted(t *testing.T) {
+	t.Parallel()
 	var offset atomic.Int64 // the emulator's clock, relative to now
 	emuOpts := &graphchattest.Options{Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }}
 	e := setup(t, emuOpts, nil, "")
@@ -250,6 +254,7 @@ func TestOneOnOneExisted(t *testing.T) {
 }
 
 func TestMembers(t *testing.T) {
+	t.Parallel()
 	ops := []policy.Operation{policy.OpCreateChat, policy.OpAddMember, policy.OpRemoveMember, policy.OpGetChat, policy.OpListMembers}
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "ChatMember.ReadWrite", "Chat.ReadBasic")
 	e := setup(t, nil, &graphchat.Options{Operations: ops}, tok)
@@ -339,6 +344,7 @@ func deref(p *string) string {
 }
 
 func TestErrorMapping(t *testing.T) {
+	t.Parallel()
 	t.Run("400", func(t *testing.T) {
 		e := setup(t, nil, nil, "")
 		_, err := e.client.CreateGroup(ctx, "x", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nobody@contoso.com"))
@@ -469,6 +475,7 @@ func TestErrorMapping(t *testing.T) {
 }
 
 func TestResolver(t *testing.T) {
+	t.Parallel()
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "User.Read.All")
 	e := setup(t, nil, &graphchat.Options{ResolveKinds: true}, tok)
 	// Ada is a guest in the directory but is given through User (role
@@ -496,6 +503,7 @@ func TestResolver(t *testing.T) {
 }
 
 func TestScopes(t *testing.T) {
+	t.Parallel()
 	got, _ := graphchat.Scopes(policy.AuthApplication, graphchat.CloudUSGov, policy.OpCreateChat)
 	if !cmp.Equal(got, []string{"https://graph.microsoft.us/.default"}) {
 		t.Errorf("application: %v", got)
@@ -510,6 +518,7 @@ func TestScopes(t *testing.T) {
 }
 
 func TestConstruction(t *testing.T) {
+	t.Parallel()
 	cred := &fakeCredential{token: "x"}
 	for _, bad := range []graphchat.Options{
 		{BaseURL: "http://graph.example.com/v1.0"},
@@ -542,6 +551,7 @@ func TestConstruction(t *testing.T) {
 
 // A client built on an adapter the caller owns (as from a GraphServiceClient).
 func TestNewOnAdapter(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil, "")
 	adapter, err := graphchat.NewRequestAdapter(staticAuth{graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")}, &graphchat.Options{BaseURL: e.url})
 	if err != nil {
@@ -563,6 +573,7 @@ func TestNewOnAdapter(t *testing.T) {
 // The library must not import the root SDK package: it more than doubles
 // every user's cold build.
 func TestNoRootSDKImport(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
@@ -580,6 +591,7 @@ func TestNoRootSDKImport(t *testing.T) {
 // A Client is safe for concurrent use: the same one-on-one chat asked for
 // from many goroutines is one chat; every group is its own.
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil, "")
 	const n = 16
 	errs := make(chan error, 2*n)
@@ -618,6 +630,7 @@ func TestConcurrentUse(t *testing.T) {
 // created with Client.Create, is sent as written in the documentation; the
 // one whose guest id is not a GUID is refused and never sent.
 func TestDocumentedBodiesRoundTrip(t *testing.T) {
+	t.Parallel()
 	callers := map[string]string{
 		"docs-1-one-on-one.json":                graphchattest.JacobID,
 		"docs-2-group.json":                     graphchattest.MeganID,
@@ -661,6 +674,7 @@ func TestDocumentedBodiesRoundTrip(t *testing.T) {
 
 // A page link to another host is not followed: the token would go there.
 func TestNextLinkToAnotherHostRefused(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, &graphchat.Options{Operations: []policy.Operation{policy.OpListMembers}}, graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.ReadBasic"))
 	e.before = func(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("Content-Type", "application/json")
@@ -675,6 +689,7 @@ func TestNextLinkToAnotherHostRefused(t *testing.T) {
 
 // With a logger, each request is logged with its ids, never with the token.
 func TestLogsHoldNoToken(t *testing.T) {
+	t.Parallel()
 	var buf strings.Builder
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
 	e := setup(t, nil, &graphchat.Options{Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, nil)), Mode: policy.ModeWarn}, tok)
@@ -695,6 +710,7 @@ func TestLogsHoldNoToken(t *testing.T) {
 // requests included, so that res.Allowed() is false for them), and a nil
 // result only with an error; a typed nil model is an error, not a panic.
 func TestCheckResult(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil, "")
 	var typedNil *models.Chat
 	guestOwner := graphchat.Guest(graphchattest.AdaID)

@@ -109,10 +109,7 @@ func (m Member) policy() policy.Member {
 // user principal name, or when the history is not one of none, all or a
 // non-zero time.
 func (m Member) Model(cloud Cloud, version string) (models.AadUserConversationMemberable, error) {
-	if cloud.GraphHost == "" {
-		cloud = CloudGlobal
-	}
-	bind, err := policy.NewBindURL(cloud.GraphHost, version, m.User)
+	bind, err := policy.NewBindURL(cloud.GraphHost(), version, m.User)
 	if err != nil {
 		return nil, fmt.Errorf("graphchat: member %q: %w", m.User, err)
 	}

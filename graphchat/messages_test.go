@@ -44,6 +44,7 @@ func team(t *testing.T, e *env) string {
 }
 
 func TestSendMessage(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, sending, senderToken())
 	chatID := team(t, e)
 
@@ -99,6 +100,7 @@ func equalInts(a, b []int) bool {
 
 // A message the policy refuses never reaches the service.
 func TestSendMessageRefusedSendsNothing(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, sending, senderToken())
 	chatID := team(t, e)
 	leeTag, lee := graphchat.Mention(0, graphchattest.LeeID, "Lee")
@@ -155,6 +157,7 @@ func equalCodes(a, b []policy.Code) bool {
 // Application permissions cannot send chat messages: a client cannot even
 // declare the operation, and an app-only token is refused by the policy.
 func TestSendMessageApplication(t *testing.T) {
+	t.Parallel()
 	_, err := graphchat.NewFromCredential(graphchat.StaticToken("x.y.z"), &graphchat.Options{Auth: policy.AuthApplication, Operations: []policy.Operation{policy.OpSendMessage}, BaseURL: "http://127.0.0.1:1/v1.0"})
 	if err == nil || !strings.Contains(err.Error(), "send-message") {
 		t.Errorf("application client declaring send-message: %v", err)
@@ -178,6 +181,7 @@ func TestSendMessageApplication(t *testing.T) {
 // repeated: one POST, and the message is in the chat exactly when the
 // service processed it.
 func TestSendMessageAmbiguous(t *testing.T) {
+	t.Parallel()
 	t.Run("503 before processing", func(t *testing.T) {
 		e := setup(t, nil, sending, senderToken())
 		chatID := team(t, e)

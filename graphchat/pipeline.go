@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
@@ -216,7 +215,7 @@ func (h *retryHandler) decide(resp *http.Response, err error, idempotent bool, a
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errRedirect) || !idempotent {
 			return 0, false
 		}
-		return h.backoff(attempt), true
+		return backoffDelay(attempt, h.opts.BaseDelay, h.opts.MaxWait, true), true
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
@@ -233,13 +232,26 @@ func (h *retryHandler) decide(resp *http.Response, err error, idempotent bool, a
 		}
 		return d, true
 	}
-	return h.backoff(attempt), true
+	return backoffDelay(attempt, h.opts.BaseDelay, h.opts.MaxWait, true), true
 }
 
-func (h *retryHandler) backoff(attempt int) time.Duration {
-	d := float64(h.opts.BaseDelay) * math.Pow(2, float64(attempt))
-	d += mrand.Float64() * float64(h.opts.BaseDelay) / 2
-	return min(time.Duration(d), h.opts.MaxWait)
+// backoffDelay is graphchat's one backoff: the wait before retrying after
+// attempt (0 for the first) when the service gives no Retry-After. It is
+// base doubled at each attempt plus, with jitter, up to half of base at
+// random, and never more than ceiling.
+func backoffDelay(attempt int, base, ceiling time.Duration, jitter bool) time.Duration {
+	d := base
+	for range attempt {
+		if d > ceiling/2 {
+			d = ceiling
+			break
+		}
+		d *= 2
+	}
+	if jitter {
+		d += time.Duration(mrand.Float64() * float64(base) / 2)
+	}
+	return min(d, ceiling)
 }
 
 // errRedirect matches a redirect graphchat refused to follow, and a request

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
-	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
-	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/graphchat/graphchat/policy"
 )
@@ -77,13 +74,16 @@ const lookupSkew = time.Minute
 // ambiguous failure, so that a request still being processed can finish.
 var lookupDelay = 2 * time.Second
 
-// groupKey describes a group chat to look for: its topic and its members
-// as a chat's listing gives them, (userId, tenantId). A member given by user
-// principal name is identified by its object id before the chat is created;
-// when that is not possible, unresolved says why, and no lookup is made: a
-// chat is never claimed on a guess.
+// groupKey describes a chat to look for: its type ("" for any), its
+// topic (unless anyTopic) and its members as a chat's listing gives them,
+// (userId, tenantId). A member given by user principal name is identified
+// by its object id before the chat is created; when that is not possible,
+// unresolved says why, and no lookup is made: a chat is never claimed on a
+// guess.
 type groupKey struct {
+	typ        policy.ChatType
 	topic      *string
+	anyTopic   bool
 	members    []memberKey
 	unresolved error
 }
@@ -98,7 +98,7 @@ type memberKey struct{ userID, tenantID string }
 // lookup is possible (list-chats declared) and a member is given by a user
 // principal name whose id is not known (see objectID).
 func (c *Client) groupKey(ctx context.Context, req *policy.Request, pc *policy.Context, dir *policy.Directory) groupKey {
-	key := groupKey{topic: req.Topic}
+	key := groupKey{typ: policy.ChatTypeGroup, topic: req.Topic}
 	if !c.declared(policy.OpListChats) {
 		key.unresolved = errNoLookup
 		return key
@@ -119,111 +119,35 @@ func (c *Client) groupKey(ctx context.Context, req *policy.Request, pc *policy.C
 	return key
 }
 
-// findGroup looks for a group chat with the key's topic and members created
-// since the given time: GET /me/chats (delegated) or /users/{member}/chats
-// (application) with $filter on chatType and topic and $expand=members.
+// findGroup looks for a chat of the key created since the given time, with
+// Find's listing and strict matcher: the signed-in user's chats, or, for an
+// application, the chats of the first member of the caller's tenant. It
+// returns the oldest match, or nil.
 func (c *Client) findGroup(ctx context.Context, key groupKey, since time.Time) (models.Chatable, error) {
 	if key.unresolved != nil {
 		return nil, key.unresolved
 	}
-	filter := "chatType eq 'group'"
-	if key.topic != nil {
-		filter += " and topic eq '" + strings.ReplaceAll(*key.topic, "'", "''") + "'"
+	pc, err := c.context(ctx, policy.OpListChats)
+	if err != nil {
+		return nil, err
 	}
-	tmpl, params := "{+baseurl}/me/chats{?%24filter,%24expand,%24top}", map[string]string{}
-	auth := c.auth
-	if cached := c.claims.Load(); cached != nil { // the token's claims, when read, decide
-		auth = cached.claims.Auth()
-	}
-	if auth == policy.AuthApplication { // no signed-in user: a member's chats
-		if len(key.members) == 0 {
-			return nil, errors.New("no member to list the chats of")
-		}
-		tmpl = "{+baseurl}/users/{user%2Did}/chats{?%24filter,%24expand,%24top}"
-		params["user%2Did"] = key.members[0].userID
-	}
-	info := abs.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abs.GET, tmpl, params)
-	info.QueryParameters["%24filter"] = filter
-	info.QueryParameters["%24expand"] = "members"
-	info.QueryParameters["%24top"] = "50"
-	info.Headers.TryAdd("Accept", "application/json")
-	errs := abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
-	for page := 0; page < 20; page++ {
-		got, err := c.adapter.Send(ctx, info, models.CreateChatCollectionResponseFromDiscriminatorValue, errs)
-		if err != nil {
-			return nil, translate(string(policy.OpListChats), err)
-		}
-		resp, ok := got.(models.ChatCollectionResponseable)
-		if !ok || resp == nil {
-			return nil, nil
-		}
-		for _, chat := range resp.GetValue() {
-			if matchesGroup(chat, key, since) {
-				return chat, nil
+	q := query{key: key}
+	if pc.Auth == policy.AuthApplication { // no signed-in user: a member's chats
+		for _, m := range key.members {
+			if m.tenantID == "" || !otherTenant(m.tenantID, pc.TenantID) {
+				q.who = m.userID
+				break
 			}
 		}
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			return nil, nil
-		}
-		if err := c.sameHost(next); err != nil {
-			return nil, err
-		}
-		u, err := url.Parse(next)
-		if err != nil {
-			return nil, fmt.Errorf("graphchat: list-chats: next link: %w", err)
-		}
-		info = abs.NewRequestInformation()
-		info.Method = abs.GET
-		info.SetUri(*u)
-		info.Headers.TryAdd("Accept", "application/json")
-	}
-	return nil, nil
-}
-
-// matchesGroup compares a listed chat with the one that was asked for: same
-// type and topic, created since the attempt began, and exactly the same
-// members as a set of (userId, tenantId), compared case-insensitively. A
-// member whose tenant was not known is expected in the chat's tenant.
-func matchesGroup(chat models.Chatable, key groupKey, since time.Time) bool {
-	if key.unresolved != nil || chat == nil || chat.GetChatType() == nil || *chat.GetChatType() != models.GROUP_CHATTYPE {
-		return false
-	}
-	if (key.topic == nil) != (chat.GetTopic() == nil) || key.topic != nil && *key.topic != *chat.GetTopic() {
-		return false
-	}
-	if created := chat.GetCreatedDateTime(); created == nil || created.Before(since.Add(-lookupSkew)) {
-		return false
-	}
-	members := chat.GetMembers()
-	if len(members) != len(key.members) {
-		return false
-	}
-	listed := make(map[memberKey]bool, len(members))
-	for _, m := range members {
-		am, ok := m.(models.AadUserConversationMemberable)
-		if !ok || am == nil || deref(am.GetUserId()) == "" {
-			return false
-		}
-		listed[memberKey{userID: strings.ToLower(deref(am.GetUserId())), tenantID: strings.ToLower(deref(am.GetTenantId()))}] = true
-	}
-	chatTenant := strings.ToLower(deref(chat.GetTenantId()))
-	want := make(map[memberKey]bool, len(key.members))
-	for _, m := range key.members {
-		if m.tenantID == "" {
-			m.tenantID = chatTenant
-		}
-		want[m] = true
-	}
-	if len(want) != len(listed) {
-		return false
-	}
-	for m := range want {
-		if !listed[m] {
-			return false
+		if q.who == "" {
+			return nil, errors.New("no member of the caller's tenant to list the chats of")
 		}
 	}
-	return true
+	found, err := c.find(ctx, q, since)
+	if err != nil || len(found) == 0 {
+		return nil, err
+	}
+	return found[0], nil
 }
 
 // postGroup creates a group chat; after an ambiguous failure it looks the
@@ -317,16 +241,12 @@ func (c *Client) FindGroup(ctx context.Context, topic string, members []Member, 
 	if err != nil {
 		return nil, err
 	}
-	req := &policy.Request{ChatType: policy.ChatTypeGroup, Members: make([]policy.Member, len(members))}
+	key := groupKey{typ: policy.ChatTypeGroup}
 	if topic != "" {
-		req.Topic = &topic
+		key.topic = &topic
 	}
-	for i, m := range members {
-		req.Members[i] = m.policy()
-	}
-	key := c.groupKey(ctx, req, pc, c.dir)
-	if key.unresolved != nil {
-		return nil, fmt.Errorf("graphchat: %s: the chat cannot be told from others: %w", policy.OpListChats, key.unresolved)
+	if key.members, err = c.memberKeys(ctx, members, pc); err != nil {
+		return nil, err
 	}
 	return c.findGroup(ctx, key, since)
 }

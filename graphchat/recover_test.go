@@ -50,6 +50,7 @@ func failFirstPost(e *env, fail func(w http.ResponseWriter)) {
 }
 
 func TestGroupRecoveredAfter504(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, withLookup, lookupToken())
 	failFirstPost(e, func(w http.ResponseWriter) { w.WriteHeader(http.StatusGatewayTimeout) })
 	got, err := createGroup(e)
@@ -62,6 +63,7 @@ func TestGroupRecoveredAfter504(t *testing.T) {
 }
 
 func TestGroupRecoveredAfterDroppedConnection(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, withLookup, lookupToken())
 	failFirstPost(e, func(w http.ResponseWriter) {
 		conn, _, err := w.(http.Hijacker).Hijack()
@@ -79,6 +81,7 @@ func TestGroupRecoveredAfterDroppedConnection(t *testing.T) {
 }
 
 func TestGroupRetriedWhenNotCreated(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, withLookup, lookupToken())
 	var n atomic.Int32
 	e.before = func(w http.ResponseWriter, r *http.Request) bool {
@@ -100,6 +103,7 @@ func TestGroupRetriedWhenNotCreated(t *testing.T) {
 // An earlier chat with the same topic and members is not mistaken for the
 // one being created: it was created before the attempt began.
 func TestLookupIgnoresOlderChats(t *testing.T) {
+	t.Parallel()
 	var offset atomic.Int64
 	e := setup(t, &graphchattest.Options{Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }}, withLookup, lookupToken())
 	offset.Store(int64(-time.Hour))
@@ -125,6 +129,7 @@ func TestLookupIgnoresOlderChats(t *testing.T) {
 }
 
 func TestGroupOutcomeUnknownWithoutLookup(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil, "")
 	failFirstPost(e, func(w http.ResponseWriter) { w.WriteHeader(http.StatusGatewayTimeout) })
 	_, err := createGroup(e)
@@ -140,6 +145,7 @@ func TestGroupOutcomeUnknownWithoutLookup(t *testing.T) {
 // A one-on-one chat after a dropped connection is simply retried: the
 // service returns the chat the first attempt created.
 func TestOneOnOneRetriedAfterDrop(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil, "")
 	failFirstPost(e, func(w http.ResponseWriter) {
 		conn, _, err := w.(http.Hijacker).Hijack()
@@ -159,6 +165,7 @@ func TestOneOnOneRetriedAfterDrop(t *testing.T) {
 // A group creation whose context ends while the request is in flight may
 // have been processed: its outcome is unknown, and it is not retried.
 func TestGroupCancelledInFlight(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, withLookup, lookupToken())
 	e.before = func(w http.ResponseWriter, r *http.Request) bool {
 		if isChatPost(r) {
@@ -181,6 +188,7 @@ func TestGroupCancelledInFlight(t *testing.T) {
 // by user principal name: an ambiguous failure of the second never claims
 // the first. Members are compared by object id, or not at all.
 func TestLookupNeverClaimsAnotherChat(t *testing.T) {
+	t.Parallel()
 	alexKnown, _ := policy.NewDirectory(policy.User{ID: graphchattest.AlexID, UserPrincipalName: "alex@contoso.com"}, policy.User{ID: graphchattest.NestorID, UserPrincipalName: "nestor@contoso.com"})
 	lookup := []policy.Operation{policy.OpCreateChat, policy.OpListChats}
 	withResolve := append(lookup[:2:2], policy.OpResolveUser)
@@ -262,6 +270,7 @@ func TestLookupNeverClaimsAnotherChat(t *testing.T) {
 // members is not found, and a member whose object id is unknown is an
 // error, not a guess.
 func TestFindGroupStrict(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, withLookup, lookupToken())
 	start := time.Now()
 	if _, err := e.client.CreateGroup(ctx, "", graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User("nestor@contoso.com")); err != nil {
@@ -284,6 +293,7 @@ func TestFindGroupStrict(t *testing.T) {
 // With resolve-user, FindGroup identifies members given by name, once per
 // Client and whatever their letter case.
 func TestFindGroupResolves(t *testing.T) {
+	t.Parallel()
 	ops := []policy.Operation{policy.OpCreateChat, policy.OpListChats, policy.OpResolveUser}
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All")
 	e := setup(t, nil, &graphchat.Options{Operations: ops}, tok)

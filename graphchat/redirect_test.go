@@ -37,6 +37,7 @@ func (h *hostRecorder) seen() []string {
 // A redirect from the base host to any other host is refused, not
 // followed: no request (and so no token) goes there.
 func TestRedirectToAnotherHostRefused(t *testing.T) {
+	t.Parallel()
 	var foreign sync.Map // paths the other server received, with their Authorization
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		foreign.Store(r.Method+" "+r.URL.Path, r.Header.Get("Authorization"))
@@ -87,6 +88,7 @@ func TestRedirectToAnotherHostRefused(t *testing.T) {
 
 // A redirect on the base host itself is followed, with the body of a POST.
 func TestRedirectOnSameHostFollowed(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil, "")
 	e.before = func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path == "/v1.0/moved/chats" {
@@ -109,6 +111,7 @@ func TestRedirectOnSameHostFollowed(t *testing.T) {
 // Redirects on the base host that would change a POST into a GET, or that
 // never end, are refused.
 func TestRedirectOnSameHostRefused(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		status int

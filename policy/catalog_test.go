@@ -23,6 +23,7 @@ var (
 // its permissions metadata, records the metadata's answer, and records the
 // reference page's answer where it departs from it, with the reason.
 func TestCatalogSources(t *testing.T) {
+	t.Parallel()
 	for _, op := range policy.Operations() {
 		for _, auth := range auths {
 			t.Run(string(op)+"/"+string(auth), func(t *testing.T) {
@@ -77,6 +78,7 @@ func TestCatalogSources(t *testing.T) {
 // TestCatalogDifferences lists where the reference page and the metadata
 // disagree on the least-privileged permissions.
 func TestCatalogDifferences(t *testing.T) {
+	t.Parallel()
 	differ := map[policy.Operation][]policy.AuthType{
 		// The page: Chat.ReadBasic.WhereInstalled; the metadata: Chat.ReadBasic.All
 		// (application); and, delegated, Chat.ReadWrite as well, as its GET and
@@ -125,6 +127,7 @@ func TestCatalogDifferences(t *testing.T) {
 // named by GRAPHCHAT_PERMISSIONS_METADATA; entries whose path it lacks are
 // skipped. The file is not part of the repository.
 func TestCatalogMetadataFile(t *testing.T) {
+	t.Parallel()
 	file := os.Getenv("GRAPHCHAT_PERMISSIONS_METADATA")
 	if file == "" {
 		t.Skip("GRAPHCHAT_PERMISSIONS_METADATA names no permissions metadata file")

@@ -32,8 +32,8 @@ func Check(r *Request, c *Context) *Result {
 	k.violations = append(k.violations, r.problems...)
 	k.warnings = append(k.warnings, r.warnings...)
 	auth := c.auth()
-	if auth != AuthDelegated && auth != AuthApplication {
-		k.violate(CodeAuthType, "", fmt.Sprintf("authentication type %q: want %q or %q", auth, AuthDelegated, AuthApplication))
+	if v, bad := authViolation(auth, ""); bad {
+		k.add(v)
 	}
 
 	k.chatType(r)
@@ -49,18 +49,7 @@ func Check(r *Request, c *Context) *Result {
 	if r.InstalledApps > MaxInstalledApps {
 		k.violate(CodeInstalledApps, "installedApps", fmt.Sprintf("%s: at most %d can be installed when a chat is created", count(r.InstalledApps, "app"), MaxInstalledApps))
 	}
-	res := k.result()
-	if c.Grant != nil {
-		g := *c.Grant
-		if !slices.Contains(g.Operations, OpCreateChat) {
-			g.Operations = append([]Operation{OpCreateChat}, g.Operations...)
-		}
-		d := Evaluate(auth, g)
-		res.Permissions = d
-		res.Violations = append(res.Violations, d.Violations...)
-		res.Warnings = append(res.Warnings, d.Warnings...)
-	}
-	return res
+	return k.result().addGrant(c, OpCreateChat, true)
 }
 
 // CheckMember applies the member rules (roles, kind, tenant, reference,
@@ -78,23 +67,34 @@ func CheckMember(m *Member, c *Context) *Result {
 		return k.result()
 	}
 	k.member(-1, m, c, false)
-	res := k.result()
-	if c.Grant != nil {
-		g := *c.Grant
-		if !slices.Contains(g.Operations, OpAddMember) {
-			g.Operations = append([]Operation{OpAddMember}, g.Operations...)
-		}
-		d := Evaluate(c.auth(), g)
-		res.Permissions = d
-		res.Violations = append(res.Violations, d.Violations...)
-		res.Warnings = append(res.Warnings, d.Warnings...)
+	return k.result().addGrant(c, OpAddMember, true)
+}
+
+// addGrant judges c.Grant, when set, for op and the grant's other
+// operations, and adds the decision to res. op is put first when the grant
+// does not declare it; when op is not available for the auth type (refused
+// already, with what to do instead), it is taken out.
+func (res *Result) addGrant(c *Context, op Operation, available bool) *Result {
+	if c.Grant == nil {
+		return res
 	}
+	g := *c.Grant
+	g.Operations = slices.DeleteFunc(slices.Clone(g.Operations), func(o Operation) bool { return !available && o == op })
+	if available && !slices.Contains(g.Operations, op) {
+		g.Operations = append([]Operation{op}, g.Operations...)
+	}
+	d := Evaluate(c.auth(), g)
+	res.Permissions = d
+	res.Violations = append(res.Violations, d.Violations...)
+	res.Warnings = append(res.Warnings, d.Warnings...)
 	return res
 }
 
 type checker struct {
 	violations, warnings List
 }
+
+func (k *checker) add(v Violation) { k.violations = append(k.violations, v) }
 
 func (k *checker) violate(code Code, field, msg string) {
 	k.violations = append(k.violations, Violation{Code: code, Field: field, Message: msg})

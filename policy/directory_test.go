@@ -21,6 +21,7 @@ const (
 )
 
 func TestNewDirectory(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		users   []policy.User
@@ -73,6 +74,7 @@ func TestNewDirectory(t *testing.T) {
 // TestKnowledge: declared kinds, declared home tenants, the directory and the
 // tenantId sent, for one member besides the caller.
 func TestKnowledge(t *testing.T) {
+	t.Parallel()
 	dir := func(users ...policy.User) *policy.Directory {
 		d, err := policy.NewDirectory(users...)
 		if err != nil {
@@ -172,6 +174,7 @@ func TestKnowledge(t *testing.T) {
 // With a directory, the caller is found by either name, and one user given
 // by id and by user principal name is a duplicate.
 func TestDirectoryNames(t *testing.T) {
+	t.Parallel()
 	d, err := policy.NewDirectory(policy.User{ID: callerID, UserPrincipalName: callerUPN}, policy.User{ID: adaID, UserPrincipalName: adaUPN})
 	if err != nil {
 		t.Fatal(err)

@@ -59,6 +59,9 @@ var codes = []Code{
 	CodePropertyCase, CodeInstalledApps, CodeODataType, CodeBindKey,
 	CodeBindMissing, CodeBindURL, CodeFieldType, CodeUnknownProperty, CodeAuthType,
 	CodePermissionMissing, CodePermissionExcess, CodeOperation, CodeOperationAuth,
+	// The send-message rules (message.go).
+	CodeBodyMissing, CodeContentType, CodeMessageSize, CodeHTMLMalformed, CodeMentionHTML,
+	CodeMentionMatch, CodeMentionText, CodeMentionUser, CodeMentionNotMember, CodeMentionUnknown,
 }
 
 // Codes returns every code this package can report, in a stable order.

@@ -55,14 +55,6 @@ const (
 	CodeMentionUnknown   Code = "mention_unknown"    // warning: membership of a mentioned user cannot be decided
 )
 
-var messageCodes = []Code{
-	CodeBodyMissing, CodeContentType, CodeMessageSize, CodeHTMLMalformed, CodeMentionHTML,
-	CodeMentionMatch, CodeMentionText, CodeMentionUser, CodeMentionNotMember, CodeMentionUnknown,
-}
-
-// The message codes join the list Codes returns; done once, before any use.
-func init() { codes = append(codes, messageCodes...) }
-
 // Message is a plain description of a POST /chats/{chat-id}/messages body,
 // with what is known of the chat it goes to.
 type Message struct {
@@ -352,13 +344,11 @@ func CheckMessage(m *Message, c *Context) *Result {
 		return &Result{Violations: k.violations}
 	}
 	auth := c.auth()
-	switch auth {
-	case AuthDelegated:
-	case AuthApplication:
+	if v, bad := authViolation(auth, ""); bad {
+		k.add(v)
+	} else if auth == AuthApplication {
 		k.violate(CodeOperationAuth, "", "sending a chat message with application permissions is supported only to import history "+
 			"(migration mode, Teamwork.Migrate.All): sign in a user and send with the delegated permission ChatMessage.Send")
-	default:
-		k.violate(CodeAuthType, "", fmt.Sprintf("authentication type %q: want %q or %q", auth, AuthDelegated, AuthApplication))
 	}
 	k.violations = append(k.violations, m.problems...)
 	k.warnings = append(k.warnings, m.warnings...)
@@ -401,18 +391,7 @@ func CheckMessage(m *Message, c *Context) *Result {
 	k.messageMembers(m, c, auth)
 
 	res := &Result{Violations: k.violations, Warnings: k.warnings}
-	if c.Grant != nil {
-		g := *c.Grant
-		g.Operations = slices.DeleteFunc(slices.Clone(g.Operations), func(o Operation) bool { return o == OpSendMessage })
-		if auth != AuthApplication { // already refused above, with what to do instead
-			g.Operations = append([]Operation{OpSendMessage}, g.Operations...)
-		}
-		d := Evaluate(auth, g)
-		res.Permissions = d
-		res.Violations = append(res.Violations, d.Violations...)
-		res.Warnings = append(res.Warnings, d.Warnings...)
-	}
-	return res
+	return res.addGrant(c, OpSendMessage, auth != AuthApplication) // application: refused above, with what to do instead
 }
 
 func orText(t ContentType) ContentType {

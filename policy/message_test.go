@@ -59,6 +59,7 @@ func (tc messageCase) context() *policy.Context {
 // TestMessageCases checks every fixture of testdata/send-message: the codes,
 // in order, and that every finding names a field and has a message.
 func TestMessageCases(t *testing.T) {
+	t.Parallel()
 	dir, cases := loadMessageCases(t)
 	seen := map[string]bool{}
 	for _, tc := range cases {
@@ -110,6 +111,7 @@ func TestMessageCases(t *testing.T) {
 }
 
 func TestCheckMessageStruct(t *testing.T) {
+	t.Parallel()
 	const (
 		megan = "8c0a1a67-50ce-4114-bb6c-da9c5dbcf6ca"
 		lee   = "82fe7758-5bb3-4f0d-a43f-e555fd399c6f"
@@ -170,6 +172,7 @@ func mustDirectory(t *testing.T, users ...policy.User) *policy.Directory {
 }
 
 func TestParseSendMessage(t *testing.T) {
+	t.Parallel()
 	// A byte-order mark is skipped; the mention is read as sent.
 	m, err := policy.ParseSendMessage([]byte("\xef\xbb\xbf" + `{"body":{"contentType":"html","content":"<at id=\"3\">Lee</at>"},"mentions":[{"id":3,"mentionText":"Lee","mentioned":{"user":{"id":"82fe7758-5bb3-4f0d-a43f-e555fd399c6f","displayName":"Lee Gu"}}}]}`))
 	if err != nil {
@@ -205,6 +208,7 @@ func TestParseSendMessage(t *testing.T) {
 // TestCheckMessageDeterministic checks the same message twice and checks
 // that CheckMessage leaves the message as it was.
 func TestCheckMessageDeterministic(t *testing.T) {
+	t.Parallel()
 	dir, cases := loadMessageCases(t)
 	for _, tc := range cases {
 		if tc.SyntaxError {

@@ -242,11 +242,18 @@ func (m *Metadata) Lookup(method, path string, scheme Scheme) (template string, 
 	return t.path, grants
 }
 
-// Judge judges a grant for one method and path the way Evaluate does for the
-// chat catalogue: the permission that allows it (least privileged first),
-// whether none does, and which granted permissions that allow it are not
-// least privileged for it.
+// Judge judges a grant for one method and path with the engine Evaluate
+// uses for the chat catalogue: the permission that allows it (least
+// privileged first), whether none does, and which granted permissions that
+// allow it are not least privileged for it. A mode other than ModeWarn (the
+// default), ModeStrict and ModeOff is an error.
 func (m *Metadata) Judge(method, path string, scheme Scheme, granted []string, mode Mode) (*PathDecision, error) {
+	if mode == "" {
+		mode = ModeWarn
+	}
+	if err := mode.Validate(); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
 	tmpl, grants := m.Lookup(method, path, scheme)
 	if tmpl == "" {
 		return nil, fmt.Errorf("policy: no permission metadata for path %q", path)
@@ -254,55 +261,39 @@ func (m *Metadata) Judge(method, path string, scheme Scheme, granted []string, m
 	if len(grants) == 0 {
 		return nil, fmt.Errorf("policy: no %s permission allows %s %s", scheme, strings.ToUpper(method), tmpl)
 	}
-	if mode == "" {
-		mode = ModeWarn
-	}
 	d := &PathDecision{Template: tmpl, Method: strings.ToUpper(method), Scheme: scheme, Grants: grants}
+	n := pathNeed(d.Method+" "+tmpl, grants)
+	d.Least = n.acceptable
+	known := func(p string) (string, bool) { return findFold(n.allows, p) }
+	j := judgeGrant([]need{n}, granted, mode, known, func(string) string {
+		return fmt.Sprintf("%s needs: %s is enough", n.name, strings.Join(n.acceptable, " or "))
+	})
+	d.AllowedBy, _ = known(j.allowedBy[0]) // as the metadata spells it
+	d.Excess, d.Violations, d.Warnings = j.excess, j.violations, j.warnings
+	return d, nil
+}
+
+// pathNeed is the need of a method on a path, from the permissions that
+// allow it, least privileged first: the least-privileged tenant-wide ones
+// are acceptable or, when every least-privileged one is resource-specific
+// consent, the first tenant-wide one.
+func pathNeed(name string, grants []MetadataGrant) need {
+	n := need{name: name}
 	for _, g := range grants {
+		n.allows = append(n.allows, g.Permission)
 		if g.Least && !g.RSC {
-			d.Least = append(d.Least, g.Permission)
+			n.acceptable = append(n.acceptable, g.Permission)
 		}
 	}
-	if len(d.Least) == 0 { // only resource-specific least permissions: take the first tenant-wide one
+	if len(n.acceptable) == 0 {
 		for _, g := range grants {
 			if !g.RSC {
-				d.Least = append(d.Least, g.Permission)
+				n.acceptable = append(n.acceptable, g.Permission)
 				break
 			}
 		}
 	}
-	var k checker
-	for _, p := range dedupFold(granted) {
-		i := slices.IndexFunc(grants, func(g MetadataGrant) bool { return strings.EqualFold(g.Permission, p) })
-		if i < 0 {
-			continue
-		}
-		if !containsFold(d.Least, p) {
-			d.Excess = append(d.Excess, grants[i].Permission)
-		}
-	}
-	// The least privileged granted one allows it.
-	for _, g := range grants {
-		if containsFold(granted, g.Permission) {
-			d.AllowedBy = g.Permission
-			break
-		}
-	}
-	if mode != ModeOff {
-		if d.AllowedBy == "" {
-			k.violate(CodePermissionMissing, "grant.permissions", fmt.Sprintf("no granted permission allows %s %s: want %s", d.Method, tmpl, strings.Join(d.Least, " or ")))
-		}
-		for _, p := range d.Excess {
-			msg := fmt.Sprintf("%s is more privileged than %s %s needs: %s is enough", p, d.Method, tmpl, strings.Join(d.Least, " or "))
-			if mode == ModeStrict {
-				k.violate(CodePermissionExcess, "grant.permissions", msg)
-			} else {
-				k.warn(CodePermissionExcess, "grant.permissions", msg)
-			}
-		}
-	}
-	d.Violations, d.Warnings = k.violations, k.warnings
-	return d, nil
+	return n
 }
 
 // PathDecision is the judgement of a grant for one method and path.

@@ -27,6 +27,7 @@ func loadFixture(t testing.TB) *policy.Metadata {
 }
 
 func TestMetadataMatch(t *testing.T) {
+	t.Parallel()
 	m := loadFixture(t)
 	if m.Permissions() != 7 {
 		t.Errorf("Permissions() = %d, want 7", m.Permissions())
@@ -54,6 +55,7 @@ func TestMetadataMatch(t *testing.T) {
 }
 
 func TestMetadataJudge(t *testing.T) {
+	t.Parallel()
 	m := loadFixture(t)
 	tests := []struct {
 		method, path         string
@@ -127,6 +129,7 @@ func upstreamSized(tb testing.TB) []byte {
 }
 
 func TestMetadataUpstreamSize(t *testing.T) {
+	t.Parallel()
 	data := upstreamSized(t)
 	if len(data) < 3e6 {
 		t.Fatalf("generated %d bytes, want at least 3 MB", len(data))
@@ -152,5 +155,15 @@ func BenchmarkParseMetadataUpstreamSize(b *testing.B) {
 		if _, err := policy.ParseMetadata(data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A mode Judge does not know is an error, as in Evaluate (it was read as
+// ModeWarn).
+func TestMetadataJudgeMode(t *testing.T) {
+	t.Parallel()
+	m := loadFixture(t)
+	if _, err := m.Judge("POST", "/chats", policy.SchemeDelegatedWork, []string{"Chat.ReadWrite"}, "loud"); err == nil {
+		t.Error("unknown mode accepted")
 	}
 }

@@ -278,6 +278,14 @@ func (p *parser) member(list string, i int, raw json.RawMessage) (m Member, repo
 		}
 	}
 
+	m.User, reported = p.user(obj, field)
+	return m, reported
+}
+
+// user reads a member's user from its bind URL. reported is true when the
+// bind key is missing, or the bind URL is not text, not valid text or not a
+// user's bind URL; a misspelt bind key is reported and read.
+func (p *parser) user(obj map[string]json.RawMessage, field func(string) string) (user string, reported bool) {
 	rawBind, bindKey, ok := get(obj, "user@odata.bind")
 	if !ok {
 		var typo string
@@ -293,29 +301,28 @@ func (p *parser) member(list string, i int, raw json.RawMessage) (m Member, repo
 			bindKey = typo
 		default:
 			p.violate(CodeBindMissing, field(".user@odata.bind"), "missing: want \"user@odata.bind\": \"https://graph.microsoft.com/v1.0/users('{id or userPrincipalName}')\"")
-			return m, true
+			return "", true
 		}
 	}
 	bindField := func() string { return field("." + bindKey) }
 	s, ok := p.str(rawBind, bindField)
 	if !ok || p.reportedText(bindField) {
-		return m, true
+		return "", true
 	}
 	if !validText(s) {
 		p.violate(CodeInvalidText, field("."+bindKey), fmt.Sprintf("%+q: %s", truncate(s, 200), textProblem(s)))
-		return m, true
+		return "", true
 	}
 	b, err := ParseBindURL(s)
 	switch {
 	case errors.Is(err, errEmptyKey):
 		p.violate(CodeUserMissing, field("."+bindKey), fmt.Sprintf("%q: empty user: want the user's object id or user principal name", truncate(s, 200)))
-		return m, true
+		return "", true
 	case err != nil:
 		p.violate(CodeBindURL, field("."+bindKey), fmt.Sprintf("%q: %v", truncate(s, 200), err))
-		return m, true
+		return "", true
 	}
-	m.User = b.User
-	return m, false
+	return b.User, false
 }
 
 func truncate(s string, n int) string {

@@ -35,6 +35,26 @@ const (
 	ModeOff    Mode = "off"    // no permission findings at all
 )
 
+// Validate returns nil for ModeWarn, ModeStrict and ModeOff, and otherwise
+// a [Violation] saying what is expected. The zero value is not a mode here:
+// a Grant reads it as ModeWarn before.
+func (m Mode) Validate() error {
+	if v, bad := modeViolation(m, ""); bad {
+		return v
+	}
+	return nil
+}
+
+// modeViolation is the one check of a mode; an unknown mode is reported as
+// an unknown operation (CodeOperation) on field.
+func modeViolation(m Mode, field string) (Violation, bool) {
+	switch m {
+	case ModeWarn, ModeStrict, ModeOff:
+		return Violation{}, false
+	}
+	return Violation{Code: CodeOperation, Field: field, Message: fmt.Sprintf("mode %q: want %q, %q or %q", m, ModeWarn, ModeStrict, ModeOff)}, true
+}
+
 // Grant is the set of permissions an app selected or holds (delegated
 // scopes or application roles) with the operations it performs.
 type Grant struct {
@@ -248,6 +268,7 @@ func opNames() string {
 	return strings.Join(names, ", ")
 }
 
+// entry returns the operation's entry for auth ("" is AuthDelegated).
 func (o *catalogOp) entry(auth AuthType) (catalogEntry, error) {
 	switch auth {
 	case AuthDelegated, "":
@@ -255,7 +276,7 @@ func (o *catalogOp) entry(auth AuthType) (catalogEntry, error) {
 	case AuthApplication:
 		return o.Application, nil
 	}
-	return catalogEntry{}, fmt.Errorf("policy: authentication type %q: want %q or %q", auth, AuthDelegated, AuthApplication)
+	return catalogEntry{}, fmt.Errorf("policy: %w", auth.Validate())
 }
 
 // IsRSC reports whether a permission is resource-specific consent: granted
@@ -400,21 +421,40 @@ func Evaluate(auth AuthType, g Grant) *Decision {
 	}
 	d := &Decision{Auth: auth, Mode: mode}
 	var k checker
-	switch mode {
-	case ModeWarn, ModeStrict, ModeOff:
-	default:
-		k.violate(CodeOperation, "grant.mode", fmt.Sprintf("mode %q: want %q, %q or %q", mode, ModeWarn, ModeStrict, ModeOff))
+	if v, bad := modeViolation(mode, "grant.mode"); bad {
+		k.add(v)
 	}
-	if auth != AuthDelegated && auth != AuthApplication {
-		k.violate(CodeAuthType, "grant", fmt.Sprintf("authentication type %q: want %q or %q", auth, AuthDelegated, AuthApplication))
+	if v, bad := authViolation(auth, "grant"); bad {
+		k.add(v)
 		d.Violations, d.Warnings = k.violations, k.warnings
 		return d
 	}
+	ops, needs := catalogNeeds(auth, g.Operations, &k)
+	d.Minimal = minimalOf(needs)
+	j := judgeGrant(needs, g.Permissions, mode,
+		func(p string) (string, bool) { return p, knownPermission(auth, p) },
+		func(string) string {
+			return fmt.Sprintf("%s needs: %s is enough (use a higher privileged permission only if the app requires it)", joinOps(ops), strings.Join(d.Minimal, " and "))
+		})
+	for i, n := range needs {
+		d.Operations = append(d.Operations, OperationDecision{Operation: ops[i], AllowedBy: j.allowedBy[i], Least: n.acceptable})
+	}
+	for _, i := range j.missing {
+		d.Missing = append(d.Missing, ops[i])
+	}
+	d.Excess, d.Unrelated = j.excess, j.unrelated
+	d.Violations = append(k.violations, j.violations...)
+	d.Warnings = append(k.warnings, j.warnings...)
+	return d
+}
 
-	ops := dedupOps(g.Operations)
-	var entries []catalogEntry
+// catalogNeeds returns the needs of the operations (repeats dropped) for
+// auth, with the operations they are for, reporting an unknown operation or
+// one not available for auth on k.
+func catalogNeeds(auth AuthType, ops []Operation, k *checker) ([]Operation, []need) {
 	var known []Operation
-	for i, op := range ops {
+	var needs []need
+	for i, op := range dedupOps(ops) {
 		field := fmt.Sprintf("grant.operations[%d]", i)
 		o, ok := lookupOp(op)
 		if !ok {
@@ -426,60 +466,23 @@ func Evaluate(auth AuthType, g Grant) *Decision {
 			k.violate(CodeOperationAuth, field, fmt.Sprintf("%s is not available with %s permissions: %s", op, auth, e.Unsupported))
 			continue
 		}
-		entries = append(entries, e)
 		known = append(known, op)
+		acceptable := e.acceptable()
+		// Name an acceptable permission first, then the least privileged other one.
+		allows := append(append(slices.Clone(acceptable), e.Least...), e.Higher...)
+		needs = append(needs, need{name: string(op), acceptable: acceptable, allows: allows})
 	}
-	choices := make([][]string, len(entries))
-	for i, e := range entries {
-		choices[i] = e.acceptable()
-	}
-	d.Minimal = smallestCover(choices)
+	return known, needs
+}
 
-	granted := dedupFold(g.Permissions)
-	used := map[string]bool{} // granted permissions acceptable for some operation
-	for i, e := range entries {
-		od := OperationDecision{Operation: known[i], Least: choices[i]}
-		// Prefer an acceptable permission, then the least privileged other one.
-		for _, cand := range append(slices.Clone(choices[i]), append(slices.Clone(e.Least), e.Higher...)...) {
-			if p, ok := findFold(granted, cand); ok {
-				od.AllowedBy = p
-				break
-			}
-		}
-		for _, p := range granted {
-			if containsFold(choices[i], p) {
-				used[strings.ToLower(p)] = true
-			}
-		}
-		if od.AllowedBy == "" {
-			d.Missing = append(d.Missing, known[i])
-			if mode != ModeOff {
-				k.violate(CodePermissionMissing, "grant.permissions", fmt.Sprintf("no granted permission allows %s: want %s", known[i], strings.Join(choices[i], " or ")))
-			}
-		}
-		d.Operations = append(d.Operations, od)
+// minimalOf returns the smallest set of permissions that has an acceptable
+// one for every need.
+func minimalOf(needs []need) []string {
+	choices := make([][]string, len(needs))
+	for i, n := range needs {
+		choices[i] = n.acceptable
 	}
-
-	for _, p := range granted {
-		if used[strings.ToLower(p)] {
-			continue
-		}
-		if !knownPermission(auth, p) {
-			d.Unrelated = append(d.Unrelated, p)
-			continue
-		}
-		d.Excess = append(d.Excess, p)
-		msg := fmt.Sprintf("%s is more privileged than %s needs: %s is enough (use a higher privileged permission only if the app requires it)",
-			p, joinOps(known), strings.Join(d.Minimal, " and "))
-		switch mode {
-		case ModeStrict:
-			k.violate(CodePermissionExcess, "grant.permissions", msg)
-		case ModeWarn:
-			k.warn(CodePermissionExcess, "grant.permissions", msg)
-		}
-	}
-	d.Violations, d.Warnings = k.violations, k.warnings
-	return d
+	return smallestCover(choices)
 }
 
 func joinOps(ops []Operation) string {

@@ -14,6 +14,7 @@ import (
 )
 
 func TestParseBindURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in      string
 		want    policy.BindURL
@@ -69,6 +70,7 @@ func TestParseBindURL(t *testing.T) {
 }
 
 func TestNewBindURL(t *testing.T) {
+	t.Parallel()
 	b, err := policy.NewBindURL("graph.microsoft.com", "v1.0", "ada_contoso.com#EXT#@fabrikam.onmicrosoft.com")
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +94,7 @@ func TestNewBindURL(t *testing.T) {
 }
 
 func TestUserReferences(t *testing.T) {
+	t.Parallel()
 	for s, want := range map[string]bool{
 		"8b081ef6-4792-4def-b2c9-c363a1bf41d5":          true,
 		"8B081EF6-4792-4DEF-B2C9-C363A1BF41D5":          true,
@@ -117,6 +120,7 @@ func TestUserReferences(t *testing.T) {
 }
 
 func TestSyntaxErrorPosition(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in         string
 		line, col  int
@@ -143,6 +147,7 @@ func TestSyntaxErrorPosition(t *testing.T) {
 }
 
 func TestErrorsIs(t *testing.T) {
+	t.Parallel()
 	r := &policy.Request{ChatType: policy.ChatTypeGroup, Members: []policy.Member{
 		{User: "a@contoso.com", Roles: []policy.Role{policy.RoleOwner}},
 		{User: "b@contoso.com", Roles: []policy.Role{policy.RoleOwner}, Kind: policy.KindGuest},
@@ -178,6 +183,7 @@ func TestErrorsIs(t *testing.T) {
 }
 
 func TestCallerUndecidable(t *testing.T) {
+	t.Parallel()
 	// The caller is known by id only and one member is named by UPN: that
 	// member may be the caller, so the rule warns instead of rejecting.
 	r := &policy.Request{ChatType: policy.ChatTypeOneOnOne, Members: []policy.Member{
@@ -200,6 +206,7 @@ func TestCallerUndecidable(t *testing.T) {
 }
 
 func TestMinimal(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		auth policy.AuthType
 		ops  []policy.Operation
@@ -244,6 +251,7 @@ func TestMinimal(t *testing.T) {
 }
 
 func TestEvaluate(t *testing.T) {
+	t.Parallel()
 	create := []policy.Operation{policy.OpCreateChat}
 	tests := []struct {
 		name                 string
@@ -317,6 +325,7 @@ func TestEvaluate(t *testing.T) {
 
 // Check adds create-chat to the grant's operations and merges the decision.
 func TestCheckWithGrant(t *testing.T) {
+	t.Parallel()
 	r := &policy.Request{ChatType: policy.ChatTypeOneOnOne, Members: []policy.Member{
 		{User: "a@contoso.com", Roles: []policy.Role{policy.RoleOwner}},
 		{User: "b@contoso.com", Roles: []policy.Role{policy.RoleOwner}},
@@ -339,6 +348,7 @@ func token(t testing.TB, claims map[string]any) string {
 }
 
 func TestParseToken(t *testing.T) {
+	t.Parallel()
 	tid := "2432b57b-0abd-43db-aa7b-16eadd115d34"
 	del, err := policy.ParseToken("Bearer " + token(t, map[string]any{"scp": "Chat.Create User.Read", "tid": tid, "oid": "8b081ef6-4792-4def-b2c9-c363a1bf41d5", "upn": "jacob@contoso.com"}))
 	if err != nil {
@@ -382,6 +392,7 @@ func TestParseToken(t *testing.T) {
 }
 
 func TestCheckMember(t *testing.T) {
+	t.Parallel()
 	ctx := &policy.Context{TenantID: "2432b57b-0abd-43db-aa7b-16eadd115d34", Grant: &policy.Grant{Permissions: []string{"ChatMember.ReadWrite"}, Operations: []policy.Operation{policy.OpAddMember}}}
 	tests := []struct {
 		m    *policy.Member
@@ -403,5 +414,35 @@ func TestCheckMember(t *testing.T) {
 	res := policy.CheckMember(&policy.Member{User: "a@contoso.com", Roles: []policy.Role{policy.RoleOwner}}, &policy.Context{Grant: &policy.Grant{Permissions: []string{"Chat.Create"}}})
 	if !res.Violations.Has(policy.CodePermissionMissing) {
 		t.Errorf("Chat.Create allowed add-member: %v", res.Violations)
+	}
+}
+
+// The auth types and modes are checked in one place; what it refuses is
+// refused the same way by Check, Evaluate and Metadata.Judge.
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		auth policy.AuthType
+		ok   bool
+	}{{policy.AuthDelegated, true}, {policy.AuthApplication, true}, {"", false}, {"Delegated", false}, {"robot", false}} {
+		err := tt.auth.Validate()
+		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, policy.CodeAuthType)) {
+			t.Errorf("AuthType(%q).Validate() = %v, want ok %v", tt.auth, err, tt.ok)
+		}
+	}
+	for _, tt := range []struct {
+		mode policy.Mode
+		ok   bool
+	}{{policy.ModeWarn, true}, {policy.ModeStrict, true}, {policy.ModeOff, true}, {"", false}, {"loud", false}} {
+		if err := tt.mode.Validate(); (err == nil) != tt.ok {
+			t.Errorf("Mode(%q).Validate() = %v, want ok %v", tt.mode, err, tt.ok)
+		}
+	}
+	d := policy.Evaluate("robot", policy.Grant{Operations: []policy.Operation{policy.OpCreateChat}})
+	if diff := cmp.Diff([]policy.Code{policy.CodeAuthType}, d.Violations.Codes()); diff != "" {
+		t.Errorf("Evaluate with an unknown auth type (-want +got):\n%s", diff)
+	}
+	if _, err := policy.Describe(policy.OpCreateChat, "robot"); !errors.Is(err, policy.CodeAuthType) {
+		t.Errorf("Describe with an unknown auth type: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 // variants of property names, text it would decode differently) is named
 // with its field.
 func TestAmbiguousJSON(t *testing.T) {
+	t.Parallel()
 	const (
 		a = `{"@odata.type":"#microsoft.graph.aadUserConversationMember","roles":["owner"],"user@odata.bind":"https://graph.microsoft.com/v1.0/users('a@contoso.com')"}`
 		b = `{"@odata.type":"#microsoft.graph.aadUserConversationMember","roles":["owner"],"user@odata.bind":"https://graph.microsoft.com/v1.0/users('b@contoso.com')"}`
@@ -128,6 +129,7 @@ func manyKeys(n int) string {
 
 // A byte-order mark is skipped, and positions in syntax errors still count it.
 func TestByteOrderMark(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in        string
 		line, col int

@@ -1,5 +1,7 @@
 package policy
 
+import "fmt"
+
 // ChatType is the type of a chat, equal to its wire value.
 type ChatType string
 
@@ -40,6 +42,26 @@ const (
 	AuthDelegated   AuthType = "delegated"   // a signed-in user; scopes in the token's scp claim
 	AuthApplication AuthType = "application" // app-only; roles in the token's roles claim
 )
+
+// Validate returns nil for AuthDelegated and AuthApplication, and otherwise
+// a [Violation] with CodeAuthType saying what is expected. The zero value is
+// not an auth type here: a Context, Evaluate and graphchat's Options read it
+// as AuthDelegated before.
+func (a AuthType) Validate() error {
+	if v, bad := authViolation(a, ""); bad {
+		return v
+	}
+	return nil
+}
+
+// authViolation is the one check of an auth type, reported on field.
+func authViolation(a AuthType, field string) (Violation, bool) {
+	switch a {
+	case AuthDelegated, AuthApplication:
+		return Violation{}, false
+	}
+	return Violation{Code: CodeAuthType, Field: field, Message: fmt.Sprintf("authentication type %q: want %q or %q", a, AuthDelegated, AuthApplication)}, true
+}
 
 // Limits of POST /chats.
 const (

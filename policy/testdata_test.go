@@ -84,6 +84,7 @@ func (tc testCase) apply(t testing.TB, r *policy.Request) *policy.Context {
 }
 
 func TestTestdataCases(t *testing.T) {
+	t.Parallel()
 	dir, cases := loadCases(t)
 	var bad int
 	for _, tc := range cases {

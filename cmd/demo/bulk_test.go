@@ -263,16 +263,6 @@ func assertOnce(t *testing.T, srv *graphchattest.Server, topics ...string) {
 	}
 }
 
-func posts(srv *graphchattest.Server) int {
-	n := 0
-	for _, en := range srv.Entries() {
-		if en.Method == "POST" {
-			n++
-		}
-	}
-	return n
-}
-
 // Inserting, removing and reordering lines between runs neither skips nor
 // duplicates a chat: a line is the chat it asks for, wherever it stands.
 func TestBulkEditedInput(t *testing.T) {

@@ -61,8 +61,8 @@ func (f *checkFlags) check() error {
 	if f.set["token"] && f.token == "" {
 		return usagef("--token is empty: want an access token (demo token mints one for the emulator)")
 	}
-	if a := policy.AuthType(f.auth); a != policy.AuthDelegated && a != policy.AuthApplication {
-		return usagef("--auth %q: want delegated or application", f.auth)
+	if err := policy.AuthType(f.auth).Validate(); err != nil {
+		return usagef("--auth: %v", err)
 	}
 	if f.tenant != "" && !policy.IsObjectID(f.tenant) {
 		return usagef("--tenant %q: want the tenant's id, a GUID such as %s", f.tenant, graphchattest.DefaultTenantID)

@@ -23,6 +23,7 @@ import (
 )
 
 func TestExitCode(t *testing.T) {
+	t.Parallel()
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	bg := context.Background()
@@ -59,6 +60,7 @@ func TestExitCode(t *testing.T) {
 // With --json, standard output holds exactly one JSON object whatever
 // happens, and its error member (if any) carries the exit code.
 func TestJSONContract(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "ChatMember.ReadWrite")
 	tests := []struct {
@@ -119,6 +121,7 @@ func TestJSONContract(t *testing.T) {
 // output and diagnostics (warnings, errors) on standard error, the same in
 // every command.
 func TestStreams(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name           string
 		args           []string
@@ -153,6 +156,7 @@ type blockingReader struct{ done chan struct{} }
 func (b blockingReader) Read([]byte) (int, error) { <-b.done; return 0, io.EOF }
 
 func TestBoundedAndCancellableReads(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/dev/zero"); err == nil {
 		start := time.Now()
 		r := demo(t, nil, "validate", "/dev/zero")
@@ -208,6 +212,7 @@ func TestBoundedAndCancellableReads(t *testing.T) {
 
 // Nothing that looks like a token is ever echoed, wherever it is given.
 func TestTokensNeverEchoed(t *testing.T) {
+	t.Parallel()
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
 	bare := strings.SplitN(tok, ".", 2)[1] // a token without its header: its payload and signature
 	for _, args := range [][]string{
@@ -254,6 +259,7 @@ func (f failTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // URL targets are loopback emulators only: an emulator token never goes to
 // Microsoft Graph or anywhere else.
 func TestTargetIsLoopbackOnly(t *testing.T) {
+	t.Parallel()
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
 	for _, target := range []string{"https://graph.microsoft.com", "https://graph.microsoft.com/v1.0", "http://example.com:8080", "https://10.0.0.1/v1.0", "ftp://127.0.0.1", "http://user@127.0.0.1:1"} {
 		for _, extra := range [][]string{nil, {"--token", tok}} {
@@ -270,6 +276,7 @@ func TestTargetIsLoopbackOnly(t *testing.T) {
 // Problems that would fail every request are reported once, before
 // anything is sent, with their remedy.
 func TestPreflight(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	expired := demo(t, nil, "token", "--scopes", "Chat.Create", "--expired")
 	if expired.code != exitOK {
@@ -314,6 +321,7 @@ func TestPreflight(t *testing.T) {
 
 // A failed sign-in, or a missing Azure CLI, is an authentication failure.
 func TestSignInFailure(t *testing.T) {
+	t.Parallel()
 	e, _, _ := newEnv("")
 	e.newCredential = func(credentialConfig) (azcore.TokenCredential, error) {
 		return failingCredential{}, nil
@@ -332,7 +340,8 @@ func (failingCredential) GetToken(context.Context, azpolicy.TokenRequestOptions)
 }
 
 func TestHelpVersionSuggestions(t *testing.T) {
-	for _, c := range commands {
+	t.Parallel()
+	for _, c := range commands() {
 		if c.name == "help" {
 			continue
 		}
@@ -351,7 +360,7 @@ func TestHelpVersionSuggestions(t *testing.T) {
 	col := -1
 	for _, line := range strings.Split(r.stdout, "\n") {
 		if c, ok := strings.CutPrefix(line, "  demo "); ok {
-			for _, cmd := range commands {
+			for _, cmd := range commands() {
 				if strings.HasPrefix(c, cmd.synopsis) {
 					at := strings.Index(line, cmd.summary)
 					if col >= 0 && at != col {
@@ -397,6 +406,7 @@ func TestHelpVersionSuggestions(t *testing.T) {
 
 // Flag values are checked, and the message names the flag.
 func TestFlagValues(t *testing.T) {
+	t.Parallel()
 	body := testdata("docs-1-one-on-one.json")
 	tests := []struct {
 		args []string
@@ -440,6 +450,7 @@ func TestFlagValues(t *testing.T) {
 }
 
 func TestDirectoryFile(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		data, want string
 	}{
@@ -475,6 +486,7 @@ func TestDirectoryFile(t *testing.T) {
 // A 401 from the service is exit 3 and an ambiguous group creation exit 4,
 // each in one JSON document with the remedy.
 func TestServiceOutcomes(t *testing.T) {
+	t.Parallel()
 	other := graphchattest.Token(graphchattest.Claims{Scopes: "Chat.Create", TenantID: graphchattest.PartnerTenantID, ObjectID: graphchattest.MeganID})
 	srv := emulator(t)
 	r := demo(t, nil, "create", "--json", "--target", srv.URL, "--token", other, "--one-on-one", "megan@contoso.com", "lee@contoso.com")

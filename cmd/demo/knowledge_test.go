@@ -58,6 +58,7 @@ func countChatPosts(entries []graphchattest.Entry) int {
 // none), on the embedded emulator and on a running one: validate's verdict
 // is what create refuses before sending, and what validate allows is sent.
 func TestValidateAgreesWithCreate(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob(testdata("*.json"))
 	if err != nil || len(files) < 50 {
 		t.Fatalf("bodies: %v %d", err, len(files))
@@ -139,6 +140,7 @@ func TestValidateAgreesWithCreate(t *testing.T) {
 
 // The defects that made validate and create disagree, each on its own.
 func TestOneKnowledge(t *testing.T) {
+	t.Parallel()
 	users := "../../testdata/demo/users.json"
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
 	megangrady := `{"chatType":"oneOnOne","members":[

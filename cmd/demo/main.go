@@ -89,10 +89,8 @@ type command struct {
 }
 
 // commands lists the subcommands in the order "demo help" shows them.
-var commands []*command
-
-func init() {
-	commands = []*command{
+func commands() []*command {
+	return []*command{
 		{name: "walkthrough", synopsis: "[walkthrough] [-v]", summary: "walk through creating chats on an embedded emulator (offline)",
 			about: "Creates one-on-one and group chats on an in-process emulator through graphchat and the Graph SDK, then shows the\n" +
 				"policy refusing bad requests before they are sent. It fails if anything does not happen as it says.",
@@ -169,7 +167,7 @@ func init() {
 }
 
 func lookupCommand(name string) *command {
-	for _, c := range commands {
+	for _, c := range commands() {
 		if c.name == name {
 			return c
 		}
@@ -221,7 +219,7 @@ func wantsJSON(args []string) bool {
 
 func commandNames() []string {
 	var names []string
-	for _, c := range commands {
+	for _, c := range commands() {
 		names = append(names, c.name)
 	}
 	return names
@@ -256,7 +254,7 @@ func usageText() string {
 	var b strings.Builder
 	b.WriteString("demo: graphchat's demonstration program\n\nusage:\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 3, ' ', 0)
-	for _, c := range commands {
+	for _, c := range commands() {
 		fmt.Fprintf(tw, "  demo %s\t%s\n", c.synopsis, c.summary)
 	}
 	tw.Flush()

@@ -73,6 +73,7 @@ func emulator(t *testing.T) *graphchattest.Server {
 func testdata(name string) string { return filepath.Join("..", "..", "testdata", "create-chat", name) }
 
 func TestWalkthrough(t *testing.T) {
+	t.Parallel()
 	r := demo(t, nil)
 	if r.code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -98,6 +99,7 @@ func assertNoToken(t *testing.T, r result, token string) {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	megan := "--caller=" + graphchattest.MeganID
 	tests := []struct {
 		name  string
@@ -140,6 +142,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestValidateJSON(t *testing.T) {
+	t.Parallel()
 	r := demo(t, nil, "validate", "--json", "--guest", graphchattest.AdaID, "--caller", graphchattest.NestorID, "--scopes", "Chat.ReadWrite", testdata("bad-guest-owner.json"))
 	if r.code != exitRefused {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -160,6 +163,7 @@ func TestValidateJSON(t *testing.T) {
 }
 
 func TestCreate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		args []string
@@ -195,6 +199,7 @@ func TestCreate(t *testing.T) {
 
 // A running emulator: create a group, then add a member to it.
 func TestCreateAndAddMemberOnARunningEmulator(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
 	r := demo(t, nil, "create", "--target", strings.TrimSuffix(srv.URL, "/v1.0"), "--token", tok, "--json", "--group", "--topic", "Plan", "megan@contoso.com", "lee@contoso.com", "nestor@contoso.com")
@@ -238,6 +243,7 @@ func TestCreateAndAddMemberOnARunningEmulator(t *testing.T) {
 }
 
 func TestPermissions(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args []string
 		code int
@@ -270,6 +276,7 @@ func TestPermissions(t *testing.T) {
 }
 
 func TestToken(t *testing.T) {
+	t.Parallel()
 	r := demo(t, nil, "token", "--scopes", "Chat.Create User.Read")
 	c, err := policy.ParseToken(strings.TrimSpace(r.stdout))
 	if r.code != exitOK || err != nil || c.Auth() != policy.AuthDelegated || c.ObjectID != graphchattest.MeganID || c.UserPrincipalName != "megan@contoso.com" || len(c.Scopes) != 2 {
@@ -288,6 +295,7 @@ func TestToken(t *testing.T) {
 }
 
 func TestEmulate(t *testing.T) {
+	t.Parallel()
 	e, out, errOut := newEnv("")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
@@ -360,6 +368,7 @@ func (r *reroute) RoundTrip(req *http.Request) (*http.Response, error) {
 // request is tested with a fake credential, and the request is answered by
 // the emulator.
 func TestGraphTarget(t *testing.T) {
+	t.Parallel()
 	emu := httptest.NewServer(graphchattest.New(&graphchattest.Options{}))
 	defer emu.Close()
 	target, _ := url.Parse(emu.URL)
@@ -421,6 +430,7 @@ func TestGraphTarget(t *testing.T) {
 }
 
 func TestGraphTargetMissingCredentials(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		args []string
 		code int
@@ -444,6 +454,7 @@ func TestGraphTargetMissingCredentials(t *testing.T) {
 }
 
 func TestHelpAndUnknown(t *testing.T) {
+	t.Parallel()
 	if r := demo(t, nil, "help"); r.code != exitOK || !strings.Contains(r.stdout, "demo validate") {
 		t.Errorf("help: %d", r.code)
 	}
@@ -457,6 +468,7 @@ func TestHelpAndUnknown(t *testing.T) {
 
 // -v logs each request with its ids on standard error, never the token.
 func TestVerboseLogsHoldNoToken(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
 	r := demo(t, nil, "create", "-v", "--target", srv.URL, "--token", tok, "--one-on-one", "megan@contoso.com", "lee@contoso.com")
@@ -468,6 +480,7 @@ func TestVerboseLogsHoldNoToken(t *testing.T) {
 
 // create reads a body from standard input with "-".
 func TestCreateFromStdin(t *testing.T) {
+	t.Parallel()
 	body, err := os.ReadFile(testdata("docs-2-group.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -32,8 +32,8 @@ func (e *env) permissions(ctx context.Context, args []string) error {
 		return usagef("permissions takes no arguments, got %q", pos[0])
 	}
 	a := policy.AuthType(*auth)
-	if a != policy.AuthDelegated && a != policy.AuthApplication {
-		return usagef("--auth %q: want delegated or application", *auth)
+	if err := a.Validate(); err != nil {
+		return usagef("--auth: %v", err)
 	}
 	mode := policy.ModeWarn
 	if *strict {
@@ -43,22 +43,14 @@ func (e *env) permissions(ctx context.Context, args []string) error {
 		if *ops != "" {
 			return usagef("--op and --metadata conflict: --metadata judges one --method and --path")
 		}
-		if *method == "" || *path == "" {
-			return usagef("--metadata needs --method and --path")
-		}
-		switch m := strings.ToUpper(*method); m {
-		case "GET", "POST", "PATCH", "PUT", "DELETE":
-			*method = m
-		default:
-			return usagef("--method %q: want GET, POST, PATCH, PUT or DELETE", *method)
-		}
-		if !strings.HasPrefix(*path, "/") {
-			return usagef("--path %q: want a Graph path starting with /, such as /chats", *path)
+		m, err := methodAndPath(*method, *path)
+		if err != nil {
+			return err
 		}
 		if !set["scopes"] {
 			mode = policy.ModeOff // no grant given: nothing to judge
 		}
-		return e.judgePath(ctx, *metadata, *method, *path, a, policy.SplitPermissions(*scopes), mode, *asJSON)
+		return e.judgePath(ctx, *metadata, m, *path, a, policy.SplitPermissions(*scopes), mode, *asJSON)
 	}
 	if *method != "" || *path != "" {
 		return usagef("--method and --path are for --metadata")
@@ -66,13 +58,51 @@ func (e *env) permissions(ctx context.Context, args []string) error {
 	if *ops == "" {
 		return usagef("permissions: want --op (one or more of %s) or --metadata", strings.Join(opNames(), ", "))
 	}
+	list, err := operationsFlag(*ops)
+	if err != nil {
+		return err
+	}
+	var grant *policy.Grant
+	if set["scopes"] {
+		grant = &policy.Grant{Permissions: policy.SplitPermissions(*scopes), Operations: list, Mode: mode}
+	}
+	return e.judgeOps(a, list, grant, *asJSON)
+}
+
+// methodAndPath checks --method and --path of --metadata and returns the
+// method in upper case.
+func methodAndPath(method, path string) (string, error) {
+	if method == "" || path == "" {
+		return "", usagef("--metadata needs --method and --path")
+	}
+	m := strings.ToUpper(method)
+	switch m {
+	case "GET", "POST", "PATCH", "PUT", "DELETE":
+	default:
+		return "", usagef("--method %q: want GET, POST, PATCH, PUT or DELETE", method)
+	}
+	if !strings.HasPrefix(path, "/") {
+		return "", usagef("--path %q: want a Graph path starting with /, such as /chats", path)
+	}
+	return m, nil
+}
+
+// operationsFlag reads --op: operations of the catalogue, space- or
+// comma-separated.
+func operationsFlag(ops string) ([]policy.Operation, error) {
 	var list []policy.Operation
-	for _, o := range policy.SplitPermissions(*ops) {
+	for _, o := range policy.SplitPermissions(ops) {
 		if _, err := policy.Describe(policy.Operation(o), policy.AuthDelegated); err != nil {
-			return usagef("--op %q: want one or more of %s%s", o, strings.Join(opNames(), ", "), suggest(o, opNames()))
+			return nil, usagef("--op %q: want one or more of %s%s", o, strings.Join(opNames(), ", "), suggest(o, opNames()))
 		}
 		list = append(list, policy.Operation(o))
 	}
+	return list, nil
+}
+
+// judgeOps prints the catalogue entries of operations for auth, their
+// least-privileged permissions and, when grant is not nil, its judgement.
+func (e *env) judgeOps(a policy.AuthType, list []policy.Operation, grant *policy.Grant, asJSON bool) error {
 	minimal, err := policy.Minimal(a, list...)
 	if err != nil {
 		return usagef("--op: %v", err)
@@ -84,10 +114,10 @@ func (e *env) permissions(ctx context.Context, args []string) error {
 		}
 	}
 	var d *policy.Decision
-	if set["scopes"] {
-		d = policy.Evaluate(a, policy.Grant{Permissions: policy.SplitPermissions(*scopes), Operations: list, Mode: mode})
+	if grant != nil {
+		d = policy.Evaluate(a, *grant)
 	}
-	if *asJSON {
+	if asJSON {
 		doc := permissionsDoc{Auth: a, Operations: list, Minimal: minimal, Entries: infos, Decision: d}
 		if d != nil {
 			allowed := d.Err() == nil
@@ -95,7 +125,11 @@ func (e *env) permissions(ctx context.Context, args []string) error {
 		}
 		e.emit(doc)
 	} else {
-		fmt.Fprintf(e.stdout, "least-privileged %s permissions for %s: %s\n", a, strings.Join(policy.SplitPermissions(*ops), ", "), strings.Join(minimal, " "))
+		names := make([]string, len(list))
+		for i, op := range list {
+			names[i] = string(op)
+		}
+		fmt.Fprintf(e.stdout, "least-privileged %s permissions for %s: %s\n", a, strings.Join(names, ", "), strings.Join(minimal, " "))
 		for _, info := range infos {
 			fmt.Fprintf(e.stdout, "  %-14s %-6s %-26s least %s", info.Operation, info.Method, info.Path, strings.Join(info.Least, " or "))
 			if len(info.Higher) > 0 {

@@ -13,6 +13,7 @@ import (
 // TestPermissionsSources checks that `permissions --op` prints each entry's
 // sources and says when the reference page and the metadata differ.
 func TestPermissionsSources(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args      []string
 		want      []string // lines of standard output that must appear
@@ -71,6 +72,7 @@ func TestPermissionsSources(t *testing.T) {
 }
 
 func TestPermissionsSourcesJSON(t *testing.T) {
+	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	args := []string{"permissions", "--op", "create-chat,get-chat", "--auth", "application", "--scopes", "Chat.Create Chat.ReadBasic.All", "--json"}
 	if code := run(context.Background(), args, &stdout, &stderr); code != exitOK {

@@ -32,6 +32,7 @@ func messagePosts(srv *graphchattest.Server) int {
 }
 
 func TestSend(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	tests := []struct {
 		name     string

@@ -267,7 +267,7 @@ func (e *env) connectGraph(ctx context.Context, s *session, t *targetFlags, f *c
 	case t.useCLI:
 		// The Azure CLI takes one resource scope: ask for .default; the
 		// token's grant is still judged against the operations.
-		opts.TokenScopes = []string{"https://" + opts.Cloud.GraphHost + "/.default"}
+		opts.TokenScopes = []string{"https://" + opts.Cloud.GraphHost() + "/.default"}
 	default:
 		if cfg.ClientID == "" {
 			return authf(nil, "--target graph --auth delegated signs in with a device code for your app registration: set AZURE_CLIENT_ID (and AZURE_TENANT_ID), or use --use-cli after \"az login\"")
@@ -324,10 +324,10 @@ func firstLine(err error) string {
 // newAzureCredential builds the azidentity credential for a configuration.
 func newAzureCredential(cfg credentialConfig) (azcore.TokenCredential, error) {
 	co := azcore.ClientOptions{Cloud: azcloud.AzurePublic}
-	switch cfg.Cloud.Name {
-	case graphchat.CloudUSGov.Name, graphchat.CloudUSGovDoD.Name:
+	switch cfg.Cloud {
+	case graphchat.CloudUSGov, graphchat.CloudUSGovDoD:
 		co.Cloud = azcloud.AzureGovernment
-	case graphchat.CloudChina.Name:
+	case graphchat.CloudChina:
 		co.Cloud = azcloud.AzureChina
 	}
 	switch {

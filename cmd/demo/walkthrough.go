@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -43,8 +44,33 @@ func (e *env) walkthrough(ctx context.Context, args []string) error {
 	fmt.Fprintf(out, "graphchat walkthrough on the Microsoft Graph emulator at %s\n", srv.URL)
 	fmt.Fprintf(out, "signed in as megan@contoso.com (delegated), granted only %s: the least privilege for %s\n\n", strings.Join(scopes, " and "), joinOps(ops))
 
+	if err := showCreations(ctx, out, client); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\nRefusing bad requests: the policy reports every problem, and nothing is sent")
+	before := len(srv.Entries())
+	strict, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.ReadWrite")),
+		&graphchat.Options{BaseURL: srv.URL, Mode: policy.ModeStrict})
+	if err != nil {
+		return err
+	}
+	n, err := showRefusals(ctx, out, client, strict)
+	if err != nil {
+		return err
+	}
+	after := len(srv.Entries())
+	if after != before {
+		return fmt.Errorf("the emulator received %d refused requests", after-before)
+	}
+	fmt.Fprintf(out, "\nThe emulator received none of the %d refused requests (%d requests before them, %d after).\n", n, before, after)
+	fmt.Fprintf(out, "%d chats exist on the emulator. Next: \"demo validate FILE\", \"demo create --help\", \"demo emulate\".\n", len(srv.Chats()))
+	return nil
+}
+
+// showCreations creates chats of every kind through client and prints them.
+func showCreations(ctx context.Context, out io.Writer, client *graphchat.Client) error {
 	fmt.Fprintln(out, "Creating chats: each request is checked by the policy, then sent with the Graph SDK")
-	megan, lee, nestor := graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User(graphchattest.NestorID)
+	megan, lee, nestor := walkthroughUsers()
 	show := func(label string, c *graphchat.Created, err error, note string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", label, err)
@@ -68,8 +94,7 @@ func (e *env) walkthrough(ctx context.Context, args []string) error {
 	if err := show("3. one-on-one, by user principal name", c, err, ""); err != nil {
 		return err
 	}
-	ada := "ada_fabrikam.com#EXT#@contoso.onmicrosoft.com"
-	c, err = client.CreateGroup(ctx, "Partners", megan, lee, graphchat.Guest(ada))
+	c, err = client.CreateGroup(ctx, "Partners", megan, lee, graphchat.Guest(adaUPN))
 	if err := show("4. group with an in-tenant guest", c, err, " (Ada as guest)"); err != nil {
 		return err
 	}
@@ -91,14 +116,24 @@ func (e *env) walkthrough(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(out, "  %-42s %-8s membership %s\n", "7. add Alex to the group, with all history", "added", id)
 
-	fmt.Fprintln(out, "\nRefusing bad requests: the policy reports every problem, and nothing is sent")
-	before := len(srv.Entries())
-	strict, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.ReadWrite")),
-		&graphchat.Options{BaseURL: srv.URL, Mode: policy.ModeStrict})
-	if err != nil {
-		return err
-	}
-	guestOwner := graphchat.Guest(ada)
+	return nil
+}
+
+// adaUPN is the user principal name of Ada, an in-tenant guest of the
+// emulator's directory.
+const adaUPN = "ada_fabrikam.com#EXT#@contoso.onmicrosoft.com"
+
+func walkthroughUsers() (megan, lee, nestor graphchat.Member) {
+	return graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User(graphchattest.NestorID)
+}
+
+// showRefusals makes requests the policy refuses, through client and
+// strict (a client granted more than it needs, in strict mode), checks
+// that each is refused for the expected rule and prints the violations. It
+// returns the number of requests refused.
+func showRefusals(ctx context.Context, out io.Writer, client, strict *graphchat.Client) (int, error) {
+	megan, lee, nestor := walkthroughUsers()
+	guestOwner := graphchat.Guest(adaUPN)
 	guestOwner.Role = policy.RoleOwner
 	externalGuest := graphchat.External(graphchattest.GradyID, graphchattest.PartnerTenantID)
 	externalGuest.Role = policy.RoleGuest
@@ -120,7 +155,7 @@ func (e *env) walkthrough(ctx context.Context, args []string) error {
 		err := r.do()
 		var list policy.List
 		if !errors.As(err, &list) || !errors.Is(err, r.want) {
-			return fmt.Errorf("%s: got %v, want a %s violation", r.label, err, r.want)
+			return 0, fmt.Errorf("%s: got %v, want a %s violation", r.label, err, r.want)
 		}
 		for i, v := range list {
 			label := r.label
@@ -130,13 +165,7 @@ func (e *env) walkthrough(ctx context.Context, args []string) error {
 			fmt.Fprintf(out, "  %-42s %-22s %-18s %s\n", label, v.Code, v.Field, v.Message)
 		}
 	}
-	after := len(srv.Entries())
-	if after != before {
-		return fmt.Errorf("the emulator received %d refused requests", after-before)
-	}
-	fmt.Fprintf(out, "\nThe emulator received none of the %d refused requests (%d requests before them, %d after).\n", len(refusals), before, after)
-	fmt.Fprintf(out, "%d chats exist on the emulator. Next: \"demo validate FILE\", \"demo create --help\", \"demo emulate\".\n", len(srv.Chats()))
-	return nil
+	return len(refusals), nil
 }
 
 func joinOps(ops []policy.Operation) string {
