@@ -3,7 +3,7 @@
 // graphchat's creation next to the SDK's own Post, and bulk creation next to
 // the service's rate limit and to a plain loop of SDK calls.
 //
-//	go run ./bench [-n 1000] [-latency 20ms] [-limit 300]
+//	go run ./bench [-n 1000] [-latency 20ms] [-limit 300] [-messages 1000]
 package main
 
 import (
@@ -32,11 +32,62 @@ func main() {
 	latency := flag.Duration("latency", 20*time.Millisecond, "emulator latency for the bulk measurement")
 	limit := flag.Float64("limit", 300, "emulator rate limit (requests per second) for the bulk measurement")
 	rounds := flag.Int("rounds", 5, "rounds of the micro-benchmarks; the median is kept")
+	messages := flag.Int("messages", 1000, "first messages for the messages measurement, one a chat, under graphchattest.DocumentedThrottle (0 skips it)")
 	flag.Parse()
 	if err := run(*n, *latency, *limit, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+	if *messages > 0 {
+		if err := runMessages(*messages, *latency); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// runMessages posts n messages, one in each of n chats, through CreateMany
+// (items naming existing chats) against an emulator with the documented
+// Teams throttling, and compares the rate achieved with the app's limit.
+func runMessages(n int, latency time.Duration) error {
+	limit := graphchattest.DocumentedThrottle.PerApp
+	srv := httptest.NewServer(graphchattest.New(&graphchattest.Options{Users: append(graphchattest.DefaultUsers(), users(n)...), Latency: latency, Throttle: graphchattest.DocumentedThrottle}))
+	defer srv.Close()
+	megan := graphchat.User(graphchattest.MeganID)
+	client, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "ChatMessage.Send", "Chat.ReadBasic")), &graphchat.Options{
+		BaseURL: srv.URL + "/v1.0", Operations: []policy.Operation{policy.OpCreateChat, policy.OpSendMessage, policy.OpListChats}})
+	if err != nil {
+		return err
+	}
+	var items []graphchat.Item
+	for _, u := range members(n) {
+		items = append(items, graphchat.Item{Type: policy.ChatTypeOneOnOne, Members: []graphchat.Member{megan, u}})
+	}
+	created, err := client.CreateMany(ctx, items, &graphchat.BulkOptions{Rate: limit})
+	if err != nil {
+		return err
+	}
+	for i, r := range created {
+		if r.Created == nil || r.Created.Chat == nil {
+			return fmt.Errorf("creating chat %d: %v", i, r.Err)
+		}
+		items[i] = graphchat.Item{ChatID: r.Created.ID(), Members: items[i].Members, Message: graphchat.TextMessage(fmt.Sprintf("hello %d", i))}
+	}
+	time.Sleep(time.Second) // the app's bucket refills
+	start := time.Now()
+	results, err := client.CreateMany(ctx, items, &graphchat.BulkOptions{Rate: limit})
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	s := graphchat.Summarize(results)
+	if s.MessagesPosted != n {
+		return fmt.Errorf("messages: %+v", s)
+	}
+	rate := float64(n) / took.Seconds()
+	fmt.Printf("| messages: %d, one a chat, documented Teams throttling (%.0f rps per app, 1 message a second per user in a chat), %s latency: achieved rate / limit | %.1f rps in %s | %.3f |\n",
+		n, limit, latency, rate, took.Round(time.Millisecond), rate/limit)
+	return nil
 }
 
 var ctx = context.Background()

@@ -2,17 +2,22 @@ package graphchat
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
+	absser "github.com/microsoft/kiota-abstractions-go/serialization"
+	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
 	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
@@ -20,22 +25,112 @@ import (
 	"github.com/graphchat/graphchat/policy"
 )
 
-// Item is one chat of a bulk creation.
+// Item is one chat of a bulk creation, and optionally a first message to
+// post in it.
 type Item struct {
 	Type    policy.ChatType // policy.ChatTypeOneOnOne or policy.ChatTypeGroup
 	Topic   string          // group chats only; "" for none
 	Members []Member
+
+	// Message, when set, is posted in the chat once it is created or
+	// found (POST /chats/{id}/messages, in the same $batch requests as the
+	// creations). It is checked by policy.CheckMessage, against the item's
+	// members, before anything of the item is sent: a refused message
+	// refuses the item, and no chat is created for it. It needs the
+	// send-message operation (delegated ChatMessage.Send); application
+	// permissions cannot send messages.
+	Message models.ChatMessageable
+	// ChatID, when set, names the item's chat, which exists already (an
+	// earlier run created it): nothing is created, Message (required then)
+	// is posted in it, and the result's Created holds a chat with this id
+	// only, marked Existed.
+	ChatID string
+	// MessageSentAt, with ChatID, says that the message may have been
+	// posted already: it was sent at that time without a clear answer (an
+	// earlier run was killed, or the outcome was unknown). It is looked up
+	// first (see BulkOptions), and sent only when it is certainly absent.
+	MessageSentAt time.Time
 }
 
 // ItemResult is the outcome of one item: Created, or Err (a policy.List
 // when refused before sending, an *Error answered by Graph, an
 // *AmbiguousError when a group's outcome is unknown, or an error matching
-// ErrNotSent for items never sent). Outcome classifies it.
+// ErrNotSent for items never sent). Outcome classifies it. For an item with
+// a message, Posted or MessageErr say what became of the message;
+// MessageOutcome classifies it.
 type ItemResult struct {
 	Index    int // the item's index in the input
 	Created  *Created
 	Err      error
-	Attempts int // requests sent for the item
+	Attempts int // requests sent for the item, its message's included
+
+	// Posted is the item's message as the service posted it; nil when the
+	// item had no message or it was not posted.
+	Posted *Posted
+	// MessageErr is why the item's message was not posted, when the chat
+	// was: an *Error answered by Graph, a *MessageAmbiguousError (it
+	// matches ErrOutcomeUnknown) when it may or may not have been posted,
+	// or an error matching ErrNotSent when it was never sent.
+	MessageErr error
+}
+
+// Posted is a message posted by a bulk creation.
+type Posted struct {
+	ID string // the chatMessage's id
+	// Recovered is true when the send failed ambiguously and a lookup found
+	// the message in the chat: it was posted once, and not sent again.
+	Recovered bool
+}
+
+// MessageOutcome classifies what became of an item's message. Its values
+// are the words the demo writes in its results file.
+type MessageOutcome string
+
+// Outcomes of an item's message.
+const (
+	MessageNone    MessageOutcome = ""                 // the item has no message, or its chat was not created
+	MessagePosted  MessageOutcome = "message-posted"   // posted (Posted.Recovered: found by a lookup)
+	MessageFailed  MessageOutcome = "message-failed"   // the service answered with an error: not posted
+	MessageUnknown MessageOutcome = "message-unknown"  // may or may not have been posted (ErrOutcomeUnknown)
+	MessageNotSent MessageOutcome = "message-not-sent" // never sent (ErrNotSent)
+)
+
+// MessageOutcome classifies the result of the item's message.
+func (r ItemResult) MessageOutcome() MessageOutcome {
+	switch {
+	case r.Posted != nil:
+		return MessagePosted
+	case r.MessageErr == nil:
+		return MessageNone
+	case errors.Is(r.MessageErr, ErrNotSent):
+		return MessageNotSent
+	case errors.Is(r.MessageErr, ErrOutcomeUnknown):
+		return MessageUnknown
+	}
+	return MessageFailed
+}
+
+// MessageDigest identifies a message's content for the lookup after an
+// ambiguous send: 32 hexadecimal digits of a SHA-256 of its body's content
+// type (text when absent) and content. Two messages with the same digest
+// cannot be told apart by the lookup.
+func MessageDigest(msg models.ChatMessageable) string {
+	typ, content := models.TEXT_BODYTYPE, ""
+	if msg != nil && msg.GetBody() != nil {
+		if t := msg.GetBody().GetContentType(); t != nil {
+			typ = *t
+		}
+		content = deref(msg.GetBody().GetContent())
+	}
+	return digestOf(typ, content)
+}
+
+func digestOf(typ models.BodyType, content string) string {
+	h := sha256.New()
+	h.Write([]byte(typ.String()))
+	h.Write([]byte{0})
+	h.Write([]byte(content))
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // ErrNotSent matches the error of an item that was never sent: the context
@@ -122,6 +217,20 @@ type BulkOptions struct {
 	// items left are reported not sent (ErrNotSent), and CreateEach returns
 	// the error.
 	OnSend func(indexes []int) error
+	// OnSendMessages, when set, is called like OnSend just before each
+	// request that sends items' messages for the first time, with those
+	// items and their chats. A message is not idempotent: a caller that
+	// records them durably can tell, after a crash, which messages may have
+	// been posted (see Item.MessageSentAt). A non-nil error vetoes the
+	// request as OnSend's does.
+	OnSendMessages func(sends []MessageSend) error
+}
+
+// MessageSend is an item whose message is about to be sent, for
+// BulkOptions.OnSendMessages.
+type MessageSend struct {
+	Index int      // the item's index
+	Chat  *Created // the item's chat, created, found or given (Item.ChatID)
 }
 
 // BulkSummary counts the outcomes of a bulk creation.
@@ -134,6 +243,12 @@ type BulkSummary struct {
 	Failed    int // failed at the service
 	Unknown   int // outcome unknown: a re-run with a lookup resolves it
 	NotSent   int // never sent (cancelled, or vetoed by OnSend)
+
+	MessagesPosted    int // messages posted, MessagesRecovered included
+	MessagesRecovered int // posted, found by a lookup after an ambiguous failure
+	MessagesFailed    int // answered with an error by the service
+	MessagesUnknown   int // may or may not have been posted
+	MessagesNotSent   int // never sent although the chat was created
 }
 
 // Summarize counts results by their Outcome.
@@ -158,6 +273,19 @@ func Summarize(results []ItemResult) BulkSummary {
 			s.NotSent++
 		default:
 			s.Failed++
+		}
+		switch r.MessageOutcome() {
+		case MessagePosted:
+			s.MessagesPosted++
+			if r.Posted.Recovered {
+				s.MessagesRecovered++
+			}
+		case MessageFailed:
+			s.MessagesFailed++
+		case MessageUnknown:
+			s.MessagesUnknown++
+		case MessageNotSent:
+			s.MessagesNotSent++
 		}
 	}
 	return s
@@ -260,7 +388,7 @@ func bulkDefaults(opts *BulkOptions) (BulkOptions, error) {
 	return o, nil
 }
 
-// job is an item waiting to be sent.
+// job is an item waiting to be sent: its chat, then its message.
 type job struct {
 	index     int
 	typ       policy.ChatType
@@ -270,29 +398,66 @@ type job struct {
 	attempts  int
 	firstSent time.Time // when the first attempt was sent
 	notBefore time.Time
+
+	// The message stage: created is the item's chat once it exists.
+	msg         models.ChatMessageable
+	digest      string
+	created     *Created
+	msgSent     bool      // the message was sent at least once
+	msgAttempts int       // requests sent for the message
+	lookupSince time.Time // the message's first send, for the lookup
+	lookups     int       // lookups that failed
 }
 
+// messageStage reports whether the job's next request sends its message.
+func (j *job) messageStage() bool { return j.created != nil }
+
 type bulk struct {
-	c     *Client
-	o     BulkOptions
-	pc    *policy.Context
-	next  func() (Item, bool)
-	read  int  // items pulled from the sequence
-	ended bool // the sequence has no more items
-	queue []*job
-	done  chan batchOutcome
-	lim   *pacer
+	c      *Client
+	o      BulkOptions
+	pc     *policy.Context
+	send   *policy.Context // the send-message context, judged at the first message
+	next   func() (Item, bool)
+	read   int  // items pulled from the sequence
+	ended  bool // the sequence has no more items
+	queue  []*job
+	lookup []*job // messages sent without a clear answer, to look up
+	done   chan batchOutcome
+	lim    *pacer
+	fatal  error // stops the run: messages cannot be sent at all
 }
 
 // prepare checks an item and builds its model; a non-nil result refuses it.
 func (b *bulk) prepare(ctx context.Context, i int, it Item) (*job, *ItemResult) {
+	j := &job{index: i, typ: it.Type}
+	if it.Message != nil {
+		res, err := b.checkMessage(ctx, it)
+		if err != nil {
+			return nil, &ItemResult{Index: i, Err: err}
+		}
+		j.msg, j.digest, j.warnings = it.Message, MessageDigest(it.Message), res.Warnings
+	}
+	if it.ChatID != "" {
+		if it.Message == nil {
+			return nil, &ItemResult{Index: i, Err: fmt.Errorf("graphchat: item %d: ChatID %q without a message: nothing to do", i, it.ChatID)}
+		}
+		chat := models.NewChat()
+		chat.SetId(&it.ChatID)
+		j.created = &Created{Chat: chat, Existed: true}
+		if !it.MessageSentAt.IsZero() {
+			j.msgSent, j.lookupSince = true, it.MessageSentAt
+			j.notBefore = time.Now() // looked up at once: the send is in the past
+			return j, b.toLookup(j)
+		}
+		return j, nil
+	}
 	req := &policy.Request{ChatType: it.Type, Members: make([]policy.Member, len(it.Members))}
 	if it.Topic != "" {
 		t := it.Topic
 		req.Topic = &t
 	}
-	for j, m := range it.Members {
-		req.Members[j] = m.policy()
+	for k, m := range it.Members {
+		req.Members[k] = m.policy()
 	}
 	res, key, err := b.c.prepareCreate(ctx, req, b.pc, nil)
 	if err != nil {
@@ -302,7 +467,72 @@ func (b *bulk) prepare(ctx context.Context, i int, it Item) (*job, *ItemResult) 
 	if err != nil {
 		return nil, &ItemResult{Index: i, Err: err}
 	}
-	return &job{index: i, typ: it.Type, chat: chat, key: key, warnings: res.Warnings}, nil
+	j.chat, j.key, j.warnings = chat, key, append(res.Warnings, j.warnings...)
+	return j, nil
+}
+
+// toLookup queues a job whose message needs a lookup; it reports the
+// item's result at once when no lookup is possible.
+func (b *bulk) toLookup(j *job) *ItemResult {
+	if !b.c.declared(policy.OpListChats) {
+		r := b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: errNoLookup})
+		return &r
+	}
+	b.lookup = append(b.lookup, j)
+	return nil
+}
+
+// checkMessage checks an item's message as SendMessage would, with the
+// item's members as the chat's. The send-message context is judged at the
+// first message; when it cannot be had (the operation is not declared, the
+// token cannot be read), the run stops.
+func (b *bulk) checkMessage(ctx context.Context, it Item) (*policy.Result, error) {
+	if b.send == nil {
+		pc, err := b.c.context(ctx, policy.OpSendMessage)
+		if err != nil {
+			b.fatal = err
+			return nil, &notSentError{err}
+		}
+		if pc.Auth == policy.AuthApplication {
+			res := policy.CheckMessage(&policy.Message{}, pc) // operation_not_supported, with what to do
+			b.fatal = res.Err()
+			return nil, &notSentError{b.fatal}
+		}
+		b.send = pc
+	}
+	body, err := serializeMessage(it.Message)
+	if err != nil {
+		return nil, err
+	}
+	m, err := policy.ParseSendMessage(body)
+	if err != nil {
+		return nil, err
+	}
+	m.Members = []string{}
+	for _, x := range it.Members {
+		m.Members = append(m.Members, x.User)
+	}
+	if it.ChatID != "" && len(it.Members) == 0 {
+		m.Members = nil // the chat's members are not known
+	}
+	res := policy.CheckMessage(m, b.send)
+	if err := res.Err(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func serializeMessage(msg models.ChatMessageable) ([]byte, error) {
+	w := jsonserialization.NewJsonSerializationWriter()
+	defer w.Close()
+	if err := w.WriteObjectValue("", msg); err != nil {
+		return nil, fmt.Errorf("graphchat: serializing the message: %w", err)
+	}
+	body, err := w.GetSerializedContent()
+	if err != nil {
+		return nil, fmt.Errorf("graphchat: serializing the message: %w", err)
+	}
+	return body, nil
 }
 
 func (b *bulk) finish(r ItemResult) {
@@ -311,10 +541,15 @@ func (b *bulk) finish(r ItemResult) {
 	}
 }
 
+// messageResult is the result of an item whose chat exists.
+func (b *bulk) messageResult(j *job, posted *Posted, err error) ItemResult {
+	return ItemResult{Index: j.index, Created: j.created, Attempts: j.attempts, Posted: posted, MessageErr: err}
+}
+
 // fill pulls items until the queue holds a batch more than can be in
 // flight, or the sequence ends. Items the policy refuses finish at once.
 func (b *bulk) fill(ctx context.Context) {
-	for !b.ended && len(b.queue) < (b.o.Concurrency+1)*b.o.BatchSize {
+	for !b.ended && b.fatal == nil && len(b.queue)+len(b.lookup) < (b.o.Concurrency+1)*b.o.BatchSize {
 		it, ok := b.next()
 		if !ok {
 			b.ended = true
@@ -323,20 +558,24 @@ func (b *bulk) fill(ctx context.Context) {
 		i := b.read
 		b.read++
 		job, res := b.prepare(ctx, i, it)
-		if res != nil {
+		switch {
+		case res != nil:
 			b.finish(*res)
-			continue
+		case job.msgSent: // queued for its lookup
+		default:
+			b.queue = append(b.queue, job)
 		}
-		b.queue = append(b.queue, job)
 	}
 }
 
-// batchOutcome is what a batch worker reports: finished items and items to
-// send again.
+// batchOutcome is what a batch worker reports: finished items, items to
+// send again and messages to look up.
 type batchOutcome struct {
 	finished []ItemResult
 	again    []*job
+	lookup   []*job
 	throttle time.Duration // the longest Retry-After of its 429s; 0 when none
+	lookedUp bool          // the outcome of a lookup, not of a batch
 }
 
 // run dispatches batches until every item has a result, or until the
@@ -345,18 +584,29 @@ type batchOutcome struct {
 // still holds, not sent.
 func (b *bulk) run(ctx context.Context) error {
 	inFlight := 0
+	lookingUp := false
 	var vetoed error
 	collect := func(out batchOutcome) {
 		inFlight--
+		if out.lookedUp {
+			lookingUp = false
+		}
 		for _, r := range out.finished {
 			b.finish(r)
 		}
 		b.queue = append(b.queue, out.again...)
+		b.lookup = append(b.lookup, out.lookup...)
 	}
 	for {
+		if vetoed == nil && b.fatal != nil {
+			vetoed = b.fatal
+		}
 		stopping := vetoed != nil || ctx.Err() != nil
 		if !stopping {
 			b.fill(ctx)
+			if b.fatal != nil {
+				continue
+			}
 		}
 		if stopping && inFlight == 0 {
 			cause := vetoed
@@ -364,22 +614,58 @@ func (b *bulk) run(ctx context.Context) error {
 				cause = ctx.Err()
 			}
 			for _, j := range b.queue {
+				if j.messageStage() {
+					b.finish(b.messageResult(j, nil, &notSentError{cause}))
+					continue
+				}
 				b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}, Attempts: j.attempts})
 			}
-			b.queue = nil
+			for _, j := range b.lookup { // sent, never looked up
+				b.finish(b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("not looked up: %w", cause)}))
+			}
+			b.queue, b.lookup = nil, nil
 			if vetoed != nil {
 				return fmt.Errorf("%w: %w", errStopped, vetoed)
 			}
 			return nil
 		}
-		if b.ended && len(b.queue) == 0 && inFlight == 0 {
+		if b.ended && len(b.queue) == 0 && len(b.lookup) == 0 && inFlight == 0 {
 			return nil
+		}
+		// Messages sent without a clear answer are looked up together, one
+		// listing at a time, once the requests that may still be in flight
+		// have had time to finish.
+		lookupWait := time.Duration(-1)
+		if len(b.lookup) > 0 && !lookingUp && !stopping && inFlight < b.o.Concurrency {
+			var due, later []*job
+			for _, j := range b.lookup {
+				if d := time.Until(j.notBefore); d > 0 {
+					later = append(later, j)
+					if lookupWait < 0 || d < lookupWait {
+						lookupWait = d
+					}
+					continue
+				}
+				due = append(due, j)
+			}
+			if len(due) > 0 {
+				jobs := due
+				b.lookup = later
+				inFlight++
+				lookingUp = true
+				go func() { b.done <- b.lookUp(ctx, jobs) }()
+				continue
+			}
 		}
 		ready, wait := b.take()
 		if len(ready) > 0 && inFlight < b.o.Concurrency && !stopping {
 			var first []int
+			var firstMsg []MessageSend
 			for _, j := range ready {
-				if j.attempts == 0 {
+				switch {
+				case j.messageStage() && !j.msgSent:
+					firstMsg = append(firstMsg, MessageSend{Index: j.index, Chat: j.created})
+				case !j.messageStage() && j.attempts == 0:
 					first = append(first, j.index)
 				}
 			}
@@ -390,8 +676,15 @@ func (b *bulk) run(ctx context.Context) error {
 					continue
 				}
 			}
+			if len(firstMsg) > 0 && b.o.OnSendMessages != nil {
+				if err := b.o.OnSendMessages(firstMsg); err != nil {
+					vetoed = err
+					b.queue = append(b.queue, ready...)
+					continue
+				}
+			}
 			inFlight++
-			go func() { b.done <- b.send(ctx, ready) }()
+			go func() { b.done <- b.sendBatchOf(ctx, ready) }()
 			continue
 		}
 		b.queue = append(b.queue, ready...) // not sent: back in line
@@ -399,8 +692,11 @@ func (b *bulk) run(ctx context.Context) error {
 			collect(<-b.done)
 			continue
 		}
+		if lookupWait > 0 && (wait < 0 || lookupWait < wait) {
+			wait = lookupWait
+		}
 		var timer <-chan time.Time
-		if len(ready) == 0 && wait > 0 && inFlight < b.o.Concurrency {
+		if wait > 0 && inFlight < b.o.Concurrency {
 			timer = time.After(wait)
 		}
 		select {
@@ -433,8 +729,9 @@ func (b *bulk) take() ([]*job, time.Duration) {
 	return ready, wait
 }
 
-// send sends one batch and sorts its items into results and retries.
-func (b *bulk) send(ctx context.Context, jobs []*job) batchOutcome {
+// sendBatchOf sends one batch of creations and messages and sorts its items
+// into results, retries and lookups.
+func (b *bulk) sendBatchOf(ctx context.Context, jobs []*job) batchOutcome {
 	var out batchOutcome
 	if err := b.lim.wait(ctx, len(jobs)); err != nil {
 		out.again = jobs // not sent; run reports them
@@ -443,19 +740,37 @@ func (b *bulk) send(ctx context.Context, jobs []*job) batchOutcome {
 	batch := msgraphgocore.NewBatchRequest(b.c.adapter)
 	byID := map[string]*job{}
 	for _, j := range jobs {
-		info, err := b.c.chats().ToPostRequestInformation(ctx, j.chat, nil)
+		var info *abs.RequestInformation
+		var err error
+		if j.messageStage() {
+			info, err = b.c.chats().ByChatId(j.created.ID()).Messages().ToPostRequestInformation(ctx, j.msg, nil)
+		} else {
+			info, err = b.c.chats().ToPostRequestInformation(ctx, j.chat, nil)
+		}
 		if err == nil {
 			var item msgraphgocore.BatchItem
 			if item, err = batch.AddBatchRequestStep(*info); err == nil {
 				byID[deref(item.GetId())] = j
 				j.attempts++
-				if j.firstSent.IsZero() {
-					j.firstSent = time.Now()
+				now := time.Now()
+				switch {
+				case j.messageStage():
+					j.msgAttempts++
+					if !j.msgSent {
+						j.msgSent, j.lookupSince = true, now
+					}
+				case j.firstSent.IsZero():
+					j.firstSent = now
 				}
 				continue
 			}
 		}
-		out.finished = append(out.finished, ItemResult{Index: j.index, Err: fmt.Errorf("graphchat: create-chat: building the batch: %w", err), Attempts: j.attempts})
+		err = fmt.Errorf("graphchat: building the batch: %w", err)
+		if j.messageStage() {
+			out.finished = append(out.finished, b.messageResult(j, nil, err))
+			continue
+		}
+		out.finished = append(out.finished, ItemResult{Index: j.index, Err: err, Attempts: j.attempts})
 	}
 	start := time.Now()
 	resp, err := b.sendBatch(ctx, batch)
@@ -481,6 +796,11 @@ func (b *bulk) send(ctx context.Context, jobs []*job) batchOutcome {
 		}
 		headers := item.GetHeaders()
 		switch {
+		case j.messageStage() && status == http.StatusCreated:
+			b.lim.succeeded(1)
+			out.finished = append(out.finished, b.messageResult(j, &Posted{ID: messageID(item.GetBody())}, nil))
+		case j.messageStage():
+			b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, start, &out)
 		case status == http.StatusCreated || status == http.StatusOK:
 			chat, perr := parseChat(item.GetBody())
 			if perr != nil {
@@ -494,15 +814,20 @@ func (b *bulk) send(ctx context.Context, jobs []*job) batchOutcome {
 				created.Existed = b.c.existed(chat, "", j.firstSent, 0)
 			}
 			b.lim.succeeded(1)
-			out.finished = append(out.finished, ItemResult{Index: j.index, Created: created, Attempts: j.attempts})
+			b.created(j, created, &out)
 		case status == http.StatusAccepted:
-			out.finished = append(out.finished, ItemResult{Index: j.index, Created: &Created{Operation: header(headers, "Location"), Warnings: j.warnings}, Attempts: j.attempts})
+			accepted := &Created{Operation: header(headers, "Location"), Warnings: j.warnings}
+			r := ItemResult{Index: j.index, Created: accepted, Attempts: j.attempts}
+			if j.msg != nil {
+				r.MessageErr = &notSentError{errors.New("the chat is created later by the service (202 Accepted): there is no chat to post the message in yet")}
+			}
+			out.finished = append(out.finished, r)
 		default:
 			b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, start, &out)
 		}
 	}
 	for _, j := range byID { // no response for it: as if the connection dropped
-		b.failed(ctx, j, errors.New("graphchat: create-chat: the batch response has no answer for the request"), 0, start, &out)
+		b.failed(ctx, j, errors.New("graphchat: the batch response has no answer for the request"), 0, start, &out)
 	}
 	if out.throttle > 0 {
 		b.lim.throttled(out.throttle) // the limit is the app's: it slows every item
@@ -533,11 +858,26 @@ func (b *bulk) sendBatch(ctx context.Context, batch msgraphgocore.BatchRequest) 
 	return resp, nil
 }
 
+// created finishes an item whose chat exists, or sends its message next.
+func (b *bulk) created(j *job, c *Created, out *batchOutcome) {
+	if j.msg == nil {
+		out.finished = append(out.finished, ItemResult{Index: j.index, Created: c, Attempts: j.attempts})
+		return
+	}
+	j.created, j.notBefore = c, time.Time{}
+	out.again = append(out.again, j)
+}
+
 // failed decides what becomes of a job whose attempt failed.
 func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start time.Time, out *batchOutcome) {
 	retry := func(delay time.Duration) {
 		if j.attempts >= b.o.MaxAttempts || ctx.Err() != nil {
-			out.finished = append(out.finished, ItemResult{Index: j.index, Err: fmt.Errorf("graphchat: create-chat: gave up after %d attempts: %w", j.attempts, err), Attempts: j.attempts})
+			err := fmt.Errorf("graphchat: gave up after %d attempts: %w", j.attempts, err)
+			if j.messageStage() {
+				out.finished = append(out.finished, b.messageResult(j, nil, err))
+				return
+			}
+			out.finished = append(out.finished, ItemResult{Index: j.index, Err: err, Attempts: j.attempts})
 			return
 		}
 		j.notBefore = time.Now().Add(delay)
@@ -554,8 +894,19 @@ func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start 
 			out.throttle = max(out.throttle, delay)
 		}
 		retry(delay)
+	case !ambiguous(err) && j.messageStage():
+		out.finished = append(out.finished, b.messageResult(j, nil, err))
 	case !ambiguous(err):
 		out.finished = append(out.finished, ItemResult{Index: j.index, Err: err, Attempts: j.attempts})
+	case j.messageStage():
+		// A message is not idempotent: it is looked up, never sent again
+		// blindly.
+		if !b.c.declared(policy.OpListChats) {
+			out.finished = append(out.finished, b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: err}))
+			return
+		}
+		j.notBefore = time.Now().Add(lookupDelay)
+		out.lookup = append(out.lookup, j)
 	case j.typ == policy.ChatTypeOneOnOne:
 		retry(backoff(j.attempts)) // the service returns the chat if it exists
 	default:
@@ -566,10 +917,70 @@ func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start 
 		case lerr != nil:
 			out.finished = append(out.finished, ItemResult{Index: j.index, Err: &AmbiguousError{Err: err, LookupErr: lerr}, Attempts: j.attempts})
 		case found != nil:
-			out.finished = append(out.finished, ItemResult{Index: j.index, Created: &Created{Chat: found, Recovered: true, Warnings: j.warnings}, Attempts: j.attempts})
+			b.created(j, &Created{Chat: found, Recovered: true, Warnings: j.warnings}, out)
 		default:
 			retry(0) // not created: a retry cannot duplicate it
 		}
+	}
+}
+
+// lookUp resolves messages sent without a clear answer, with one listing
+// of the signed-in user's chats (see findMessages): a message found is
+// posted, one certainly absent is sent again, and the others are unknown.
+func (b *bulk) lookUp(ctx context.Context, jobs []*job) batchOutcome {
+	out := batchOutcome{lookedUp: true}
+	want := map[string]string{}
+	since := jobs[0].lookupSince
+	for _, j := range jobs {
+		want[j.created.ID()] = j.digest
+		if j.lookupSince.Before(since) {
+			since = j.lookupSince
+		}
+	}
+	found, err := b.c.findMessages(ctx, want, b.send.Caller.ID, since)
+	for _, j := range jobs {
+		f, ok := found[j.created.ID()]
+		switch {
+		case err != nil && !ok && j.lookups+1 < lookupAttempts && ctx.Err() == nil:
+			// A listing is a GET: trying it again later changes nothing.
+			j.lookups++
+			j.notBefore = time.Now().Add(lookupDelay << j.lookups)
+			out.lookup = append(out.lookup, j)
+		case ok && f.state == messagePosted && f.digest == j.digest:
+			out.finished = append(out.finished, b.messageResult(j, &Posted{ID: f.id, Recovered: true}, nil))
+		case ok && f.state == messageAbsent:
+			if j.msgAttempts >= b.o.MaxAttempts {
+				out.finished = append(out.finished, b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("absent after %d attempts: not sent again", j.msgAttempts)}))
+				continue
+			}
+			j.notBefore = time.Time{}
+			out.again = append(out.again, j) // not posted: sending it cannot duplicate it
+		default:
+			why := err
+			switch {
+			case why != nil:
+			case ok && f.state == messagePosted:
+				why = errors.New("the chat's last message since the send is another one: the message cannot be told from others")
+			case ok:
+				why = errors.New("the chat's last message cannot be read")
+			default:
+				why = errors.New("the chat was not found among the signed-in user's recent chats")
+			}
+			out.finished = append(out.finished, b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("looked up: %w", why)}))
+		}
+	}
+	return out
+}
+
+// sleep waits for d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -602,6 +1013,19 @@ func parseChat(body map[string]any) (models.Chatable, error) {
 		return nil, errors.New("no chat id")
 	}
 	return chat, nil
+}
+
+// messageID reads a posted message's id from a batch response body.
+func messageID(body map[string]any) string {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return ""
+	}
+	var m struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(data, &m) //nolint:errcheck // an unreadable body has no id
+	return m.ID
 }
 
 // batchError builds an *Error from one answer of a batch. The body is read
@@ -682,4 +1106,127 @@ func (p *pacer) succeeded(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rate = min(p.max, p.rate+float64(n)*p.max/100)
+}
+
+// foundMessage is what a lookup learnt of a chat's last message.
+type foundMessage struct {
+	state  messageState
+	id     string // the last message's id, when posted
+	digest string // its MessageDigest
+}
+
+type messageState int
+
+const (
+	messageAbsent  messageState = iota + 1 // no message in the chat since the send
+	messagePosted                          // the chat's last message since the send is the caller's, with id and digest
+	messageUnknown                         // another message, or one that cannot be read
+)
+
+// maxLookupPages bounds the pages of chats one message lookup reads.
+const maxLookupPages = 100
+
+// findMessages looks for the last message of chats, with one listing of the
+// signed-in user's chats, most recent message first (GET /me/chats with
+// $expand=lastMessagePreview and $orderby=lastMessagePreview/createdDateTime
+// desc: the list-chats operation). It reports, for each chat of want it can
+// decide: absent (no message since the earliest send, with a minute's
+// allowance for clock differences), or the last message when it was posted
+// since then by the caller (callerID; any sender when empty). It stops
+// when every chat was seen or the listing reaches messages older than that.
+// A chat not reported is undecided; so is every chat when err is not nil.
+func (c *Client) findMessages(ctx context.Context, want map[string]string, callerID string, since time.Time) (map[string]foundMessage, error) {
+	out := map[string]foundMessage{}
+	bound := since.Add(-lookupSkew)
+	lower := map[string]string{}
+	for id := range want {
+		lower[strings.ToLower(id)] = id
+	}
+	info := abs.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abs.GET, "{+baseurl}/me/chats{?%24expand,%24orderby,%24top}", map[string]string{})
+	info.QueryParameters["%24expand"] = "lastMessagePreview"
+	info.QueryParameters["%24orderby"] = "lastMessagePreview/createdDateTime desc"
+	info.QueryParameters["%24top"] = "50"
+	info.Headers.TryAdd("Accept", "application/json")
+	errs := abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
+	complete := func() map[string]foundMessage { // the listing is done: what was not seen has no recent message
+		for id := range want {
+			if _, ok := out[id]; !ok {
+				out[id] = foundMessage{state: messageAbsent}
+			}
+		}
+		return out
+	}
+	for page := 0; page < maxLookupPages; page++ {
+		var got absser.Parsable
+		var err error
+		for attempt := 0; ; attempt++ { // a page is a GET: asking again changes nothing
+			if got, err = c.adapter.Send(ctx, info, models.CreateChatCollectionResponseFromDiscriminatorValue, errs); err == nil {
+				break
+			}
+			err = translate(string(policy.OpListChats), err)
+			if attempt == 3 || !ambiguous(err) && !errors.Is(err, ErrThrottled) {
+				return nil, err
+			}
+			if err := sleep(ctx, backoff(attempt)); err != nil {
+				return nil, err
+			}
+		}
+		resp, ok := got.(models.ChatCollectionResponseable)
+		if !ok || resp == nil {
+			return complete(), nil
+		}
+		for _, chat := range resp.GetValue() {
+			p := chat.GetLastMessagePreview()
+			var at *time.Time
+			if p != nil {
+				at = p.GetCreatedDateTime()
+			}
+			if at != nil && at.Before(bound) {
+				return complete(), nil // ordered: the rest is older
+			}
+			id, ok := lower[strings.ToLower(deref(chat.GetId()))]
+			if !ok {
+				continue
+			}
+			switch {
+			case p == nil:
+				out[id] = foundMessage{state: messageAbsent}
+			case at == nil || p.GetBody() == nil || deref(p.GetIsDeleted()):
+				out[id] = foundMessage{state: messageUnknown}
+			default:
+				typ := models.TEXT_BODYTYPE
+				if t := p.GetBody().GetContentType(); t != nil {
+					typ = *t
+				}
+				from := ""
+				if f := p.GetFrom(); f != nil && f.GetUser() != nil {
+					from = deref(f.GetUser().GetId())
+				}
+				if callerID != "" && !strings.EqualFold(from, callerID) {
+					out[id] = foundMessage{state: messageUnknown}
+					break
+				}
+				out[id] = foundMessage{state: messagePosted, id: deref(p.GetId()), digest: digestOf(typ, deref(p.GetBody().GetContent()))}
+			}
+			if len(out) == len(want) {
+				return out, nil
+			}
+		}
+		next := deref(resp.GetOdataNextLink())
+		if next == "" {
+			return complete(), nil
+		}
+		if err := c.sameHost(next); err != nil {
+			return nil, err
+		}
+		u, err := url.Parse(next)
+		if err != nil {
+			return nil, fmt.Errorf("graphchat: list-chats: next link: %w", err)
+		}
+		info = abs.NewRequestInformation()
+		info.Method = abs.GET
+		info.SetUri(*u)
+		info.Headers.TryAdd("Accept", "application/json")
+	}
+	return out, fmt.Errorf("not decided within %d pages of chats", maxLookupPages)
 }

@@ -99,7 +99,17 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	}
 	defer res.f.Close()
 
+	// Messages need their own operation (delegated only): whether the input
+	// has any is known before anything is sent, so that a run that cannot
+	// send them fails once, up front.
+	messages, err := inputHasMessages(input, *format)
+	if err != nil {
+		return err
+	}
 	ops := []policy.Operation{policy.OpCreateChat}
+	if messages {
+		ops = append(ops, policy.OpSendMessage)
+	}
 	if *lookup {
 		// A lookup claims a chat only when its members are the requested
 		// users by object id: members given by name are resolved.
@@ -116,12 +126,13 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	b.sum.Input, b.sum.Results = input, *results
 	runErr := client.CreateEach(ctx, b.items(ctx), &graphchat.BulkOptions{
 		Rate: *rate, Concurrency: *concurrency,
-		OnSend:   b.sent,
-		OnResult: b.finished,
+		OnSend:         b.sent,
+		OnSendMessages: b.sentMessages,
+		OnResult:       b.finished,
 	})
 	b.progress.clear()
 	var list policy.List
-	if errors.As(runErr, &list) && b.sum.Lines == 0 {
+	if errors.As(runErr, &list) && (b.sum.Lines == 0 || b.started == 0) {
 		return e.grantRefused(list, *lookup)
 	}
 	b.drain(ctx)
@@ -167,10 +178,28 @@ func (e *env) grantRefused(list policy.List, lookup bool) error {
 	return errRefused
 }
 
-// lineRef is the line and key of an item in flight.
+// inputHasMessages tells whether the input carries messages.
+func inputHasMessages(input, format string) (bool, error) {
+	f, err := os.Open(input)
+	if err != nil {
+		return false, usagef("reading %s: %v", input, errors.Unwrap(err))
+	}
+	defer f.Close()
+	has, err := bulkfile.HasMessages(f, format)
+	if err != nil {
+		return false, usagef("%s: %v", input, err)
+	}
+	return has, nil
+}
+
+// lineRef is the line and key of an item in flight, and its message.
 type lineRef struct {
-	line int
-	key  bulkfile.Key
+	line   int
+	key    bulkfile.Key
+	digest string // of the line's message; "" for none
+	// chatRecorded is true when the results hold the chat's record (its
+	// message is about to go, or an earlier run created it).
+	chatRecorded bool
 }
 
 // bulkRun is one run: the lines read so far, what is in flight, the counts.
@@ -186,6 +215,7 @@ type bulkRun struct {
 	readErr  error           // the input could not be read further
 	sum      bulkSummary
 	progress *progress
+	started  int // items yielded to CreateEach
 }
 
 // items reads the input a line at a time and yields the chats to send. A
@@ -201,17 +231,33 @@ func (b *bulkRun) items(ctx context.Context) iter.Seq[graphchat.Item] {
 			}
 			k := c.Key()
 			s := b.res.state[k]
-			if !b.first(c, k, &s) || s.status.done() {
+			if !b.first(c, k, &s) {
 				continue
 			}
 			it := toItem(c)
-			if it.Type == policy.ChatTypeGroup && s.sentAt != 0 && (s.status == stSent || s.status == stUnknown || s.status == stNotSent) {
-				if b.resolve(ctx, c, k, it, s) {
+			ref := lineRef{line: c.Line, key: k}
+			if it.Message != nil {
+				ref.digest = graphchat.MessageDigest(it.Message)
+			}
+			switch {
+			case s.status.done() && it.Message == nil:
+				continue
+			case s.status.done():
+				if !b.messageItem(c, &it, &ref) {
 					continue
 				}
+			case it.Type == policy.ChatTypeGroup && s.sentAt != 0 && (s.status == stSent || s.status == stUnknown || s.status == stNotSent):
+				id, settled := b.resolve(ctx, c, k, it, s)
+				if settled {
+					continue
+				}
+				if id != "" { // found, and its message is still to post
+					it.ChatID, ref.chatRecorded = id, true
+				}
 			}
-			b.inFlight[b.next] = lineRef{line: c.Line, key: k}
+			b.inFlight[b.next] = ref
 			b.next++
+			b.started++
 			if !yield(it) {
 				return
 			}
@@ -260,11 +306,63 @@ func (b *bulkRun) first(c bulkfile.Chat, k bulkfile.Key, s *keyState) bool {
 	return true
 }
 
+// messageItem turns a line whose chat an earlier run created into the
+// item of its message, from what the results say of it; it reports false
+// when nothing is to be sent: the message was posted, or its outcome stays
+// unknown, or it differs from the one an earlier run posted or sent.
+func (b *bulkRun) messageItem(c bulkfile.Chat, it *graphchat.Item, ref *lineRef) bool {
+	m := b.res.msgs[ref.key]
+	if m == nil || m.chatID == "" {
+		// Created by a run that did not know of the message (the line
+		// gained one since, or the chat was created without its id).
+		b.messageSettled(c, ref, msgChanged, "", "the chat was created by an earlier run of this line without a message: the message is not posted (give the line its own new chat, or send it with demo send)")
+		return false
+	}
+	pending := m.status == msgSent || m.status == msgUnknown
+	switch {
+	case m.status == msgPosted && m.digest == ref.digest:
+		b.sum.Counts.MessagesDoneEarlier++
+		return false
+	case m.status == msgPosted:
+		b.messageSettled(c, ref, msgChanged, m.chatID, "the line's message was edited after an earlier run posted it: the new text is not posted (messages are not edited in place)")
+		return false
+	case pending && m.digest != ref.digest:
+		b.messageSettled(c, ref, msgChanged, m.chatID, "the line's message was edited after an earlier run sent it without an answer: it may be in the chat, so the new text is not posted; restore the earlier text to resolve it")
+		return false
+	case pending && !b.lookup:
+		b.messageSettled(c, ref, msgUnknown, m.chatID, "sent by an earlier run without a clear answer; run with --lookup to find out (a message is not sent again blindly)")
+		return false
+	case pending:
+		it.MessageSentAt = time.Unix(0, m.sentAt)
+	}
+	it.ChatID, ref.chatRecorded = m.chatID, true
+	return true
+}
+
+// messageSettled records and counts a line's message decided without
+// sending anything.
+func (b *bulkRun) messageSettled(c bulkfile.Chat, ref *lineRef, st msgStatus, chatID, why string) {
+	status := statusMessageChanged
+	code := "message_changed"
+	if st == msgUnknown {
+		status, code = string(graphchat.MessageUnknown), "outcome_unknown"
+	}
+	rec := resultRecord{Key: ref.key.String(), Line: c.Line, Status: status, ID: chatID, Message: ref.digest, At: time.Now(), Error: &errInfo{Code: code, Message: why}}
+	if chatID != "" {
+		b.res.write(rec, false)
+	}
+	b.countMessage(rec)
+}
+
 // resolve looks up a group an earlier run sent without an answer; it
 // reports whether the line is settled (found, or unknown) rather than to
-// be sent.
-func (b *bulkRun) resolve(ctx context.Context, c bulkfile.Chat, k bulkfile.Key, it graphchat.Item, s keyState) bool {
+// be sent, and the chat's id when it was found and its message is still to
+// be posted.
+func (b *bulkRun) resolve(ctx context.Context, c bulkfile.Chat, k bulkfile.Key, it graphchat.Item, s keyState) (string, bool) {
 	rec := resultRecord{Key: k.String(), Line: c.Line, At: time.Now()}
+	if it.Message != nil {
+		rec.Message = graphchat.MessageDigest(it.Message)
+	}
 	if !b.lookup {
 		rec.Status, rec.Error = string(graphchat.OutcomeUnknown), &errInfo{Code: "outcome_unknown", Message: "sent by an earlier run without a clear answer; run with --lookup to find out"}
 	} else {
@@ -276,12 +374,15 @@ func (b *bulkRun) resolve(ctx context.Context, c bulkfile.Chat, k bulkfile.Key, 
 		case found != nil:
 			rec.Status, rec.ID, rec.ChatType = string(graphchat.OutcomeRecovered), deref(found.GetId()), "group"
 		default:
-			return false // not created: sending it cannot duplicate it
+			return "", false // not created: sending it cannot duplicate it
 		}
 	}
 	b.res.write(rec, false)
 	b.count(rec)
-	return true
+	if rec.Status == string(graphchat.OutcomeRecovered) && it.Message != nil {
+		return rec.ID, false // its message was never sent: a message-sent record would say so
+	}
+	return "", true
 }
 
 // sent records, durably, the lines a request is about to send; an error
@@ -296,13 +397,77 @@ func (b *bulkRun) sent(indexes []int) error {
 	return b.res.writeSent(recs)
 }
 
-// finished records an item's result.
+// sentMessages records, durably, the messages a request is about to send,
+// each with its chat's record first when the results lack it; an error
+// vetoes the request and stops the run.
+func (b *bulkRun) sentMessages(sends []graphchat.MessageSend) error {
+	var recs []resultRecord
+	now := time.Now()
+	for _, s := range sends {
+		ref := b.inFlight[s.Index]
+		if !ref.chatRecorded {
+			rec := record(ref, graphchat.ItemResult{Created: s.Chat})
+			rec.At = now
+			recs = append(recs, rec)
+			b.count(rec)
+			ref.chatRecorded = true
+			b.inFlight[s.Index] = ref
+		}
+		recs = append(recs, resultRecord{Key: ref.key.String(), Line: ref.line, Status: statusMessageSent, ID: s.Chat.ID(), Message: ref.digest, At: now})
+	}
+	return b.res.writeSent(recs)
+}
+
+// finished records an item's result: its chat's, unless already recorded,
+// and its message's.
 func (b *bulkRun) finished(r graphchat.ItemResult) {
 	ref := b.inFlight[r.Index]
 	delete(b.inFlight, r.Index)
-	rec := record(ref, r)
-	b.res.write(rec, false) // a failure stops the next request: see sent
-	b.count(rec)
+	if !ref.chatRecorded {
+		rec := record(ref, r)
+		b.res.write(rec, false) // a failure stops the next request: see sent
+		b.count(rec)
+	}
+	if ref.digest == "" {
+		return
+	}
+	if r.Created == nil || r.Created.Chat == nil { // no chat to post in: the chat's record says why
+		if r.Outcome() == graphchat.OutcomeAccepted {
+			b.sum.Counts.MessageNotSent++ // created later by the service
+		}
+		return
+	}
+	rec := resultRecord{Key: ref.key.String(), Line: ref.line, Status: string(r.MessageOutcome()), ID: r.Created.ID(), Message: ref.digest, At: time.Now()}
+	switch {
+	case r.Posted != nil:
+		rec.MessageID, rec.Recovered = r.Posted.ID, r.Posted.Recovered
+	default:
+		rec.Error = errorInfo(r.MessageErr)
+	}
+	b.res.write(rec, false)
+	b.countMessage(rec)
+}
+
+func (b *bulkRun) countMessage(rec resultRecord) {
+	c := &b.sum.Counts
+	switch rec.Status {
+	case string(graphchat.MessagePosted):
+		c.MessagesPosted++
+		if rec.Recovered {
+			c.MessagesRecovered++
+		}
+	case string(graphchat.MessageUnknown):
+		c.MessageUnknown++
+	case string(graphchat.MessageNotSent):
+		c.MessageNotSent++
+	case statusMessageChanged:
+		c.MessageChanged++
+	default:
+		c.MessageFailed++
+	}
+	if rec.Error != nil && rec.Status != string(graphchat.MessageNotSent) {
+		b.diag("line %d: %s: %s", rec.Line, rec.Status, rec.Error.Message)
+	}
 }
 
 func (b *bulkRun) count(rec resultRecord) {
@@ -371,6 +536,13 @@ func toItem(c bulkfile.Chat) graphchat.Item {
 		gm.Role = policy.Role(m.Role)
 		it.Members = append(it.Members, gm)
 	}
+	if m := c.Message; m != nil {
+		if m.HTML {
+			it.Message = graphchat.HTMLMessage(m.Text)
+		} else {
+			it.Message = graphchat.TextMessage(m.Text)
+		}
+	}
 	return it
 }
 
@@ -386,6 +558,9 @@ func record(ref lineRef, r graphchat.ItemResult) resultRecord {
 	rec := resultRecord{Key: ref.key.String(), Line: ref.line, Status: string(r.Outcome()), At: time.Now()}
 	if r.Err == nil && r.Created != nil {
 		rec.ID = r.Created.ID()
+		if rec.ID != "" {
+			rec.Message = ref.digest // the line has a message: its chat's id is kept
+		}
 		if r.Created.Chat != nil && r.Created.Chat.GetChatType() != nil {
 			rec.ChatType = r.Created.Chat.GetChatType().String()
 		}
@@ -443,28 +618,42 @@ type bulkCounts struct {
 	NotSent     int `json:"not-sent"`
 	Duplicate   int `json:"duplicate_line"` // the same chat as an earlier line: not sent again
 	DoneEarlier int `json:"done-earlier"`   // done in an earlier run: not sent again
+
+	// First messages, for lines with one.
+	MessagesPosted      int `json:"message-posted"`         // MessagesRecovered included
+	MessagesRecovered   int `json:"message-recovered"`      // found by a lookup after a send without a clear answer
+	MessageFailed       int `json:"message-failed"`         // answered with an error by the service
+	MessageUnknown      int `json:"message-unknown"`        // may or may not be in the chat
+	MessageNotSent      int `json:"message-not-sent"`       // not sent (no chat, interrupted)
+	MessageChanged      int `json:"message-changed"`        // differs from the one an earlier run posted or sent: not posted
+	MessagesDoneEarlier int `json:"message-posted-earlier"` // posted in an earlier run
 }
 
 func (s *bulkSummary) print(w io.Writer) {
 	c := s.Counts
 	fmt.Fprintf(w, "%d items: %d created (%d after a lookup), %d existing, %d accepted, %d refused by the policy, %d failed at the service, %d outcome unknown, %d not sent, %d duplicate lines, %d done in an earlier run\n",
 		s.Lines, c.Created+c.Recovered, c.Recovered, c.Existing, c.Accepted, c.Refused, c.Failed, c.Unknown, c.NotSent, c.Duplicate, c.DoneEarlier)
+	if n := c.MessagesPosted + c.MessageFailed + c.MessageUnknown + c.MessageNotSent + c.MessageChanged + c.MessagesDoneEarlier; n > 0 {
+		fmt.Fprintf(w, "%d first messages: %d posted (%d after a lookup), %d failed at the service, %d outcome unknown, %d not sent, %d changed since an earlier run, %d posted in an earlier run\n",
+			n, c.MessagesPosted, c.MessagesRecovered, c.MessageFailed, c.MessageUnknown, c.MessageNotSent, c.MessageChanged, c.MessagesDoneEarlier)
+	}
 	fmt.Fprintf(w, "results: %s\n", s.Results)
 	if s.Interrupted {
 		fmt.Fprintln(w, "interrupted: run the same command again to go on")
 	}
 }
 
-// exitCode: 130 if interrupted, else 4 if any outcome is unknown, else 1
-// if any line was refused, failed or not sent.
+// exitCode: 130 if interrupted, else 4 if any outcome (of a chat or a
+// message) is unknown, else 1 if any line was refused, failed or not sent,
+// or its message was not posted.
 func (s *bulkSummary) exitCode() int {
 	c := s.Counts
 	switch {
 	case s.Interrupted:
 		return exitInterrupted
-	case c.Unknown > 0:
+	case c.Unknown+c.MessageUnknown > 0:
 		return exitUnknown
-	case c.Refused+c.Failed+c.NotSent > 0:
+	case c.Refused+c.Failed+c.NotSent+c.MessageFailed+c.MessageNotSent+c.MessageChanged > 0:
 		return exitRefused
 	}
 	return exitOK

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,8 +99,9 @@ func killUsers(n int) []killUser {
 // killLine is a chat the kill test asks for, and what identifies it in the
 // emulator: its type, topic and members' ids.
 type killLine struct {
-	json string
-	want string
+	json    string
+	want    string
+	message bool // the line carries a first message
 }
 
 // shuffledPairs returns the pairs of users other than megan, shuffled.
@@ -145,19 +147,23 @@ func killLines(rng *rand.Rand, users []killUser, pairs *[][2]int, n int, salt st
 				u := users[oneOnOne]
 				oneOnOne++
 				out = append(out, killLine{
-					json: fmt.Sprintf(`{"type":"oneOnOne","members":[{"user":%q},{"user":%q}]}`, ref(users[0], byID), ref(u, byID)),
-					want: "oneOnOne||" + strings.Join(sorted(users[0].id, u.id), ","),
+					json:    fmt.Sprintf(`{"type":"oneOnOne","members":[{"user":%q},{"user":%q}],"message":"hi %d"}`, ref(users[0], byID), ref(u, byID), i),
+					want:    "oneOnOne||" + strings.Join(sorted(users[0].id, u.id), ","),
+					message: true,
 				})
 				continue
 			}
 		}
 		a, b := nextPair()
 		members := fmt.Sprintf(`[{"user":%q},{"user":%q},{"user":%q}]`, ref(users[0], byID), ref(a, byID), ref(b, !byID && rng.IntN(2) == 0))
-		line := fmt.Sprintf(`{"type":"group","members":%s}`, members)
+		line := fmt.Sprintf(`{"type":"group","members":%s`, members)
 		if topic != "" {
-			line = fmt.Sprintf(`{"type":"group","topic":%q,"members":%s}`, topic, members)
+			line = fmt.Sprintf(`{"type":"group","topic":%q,"members":%s`, topic, members)
 		}
-		out = append(out, killLine{json: line, want: "group|" + topic + "|" + strings.Join(sorted(users[0].id, a.id, b.id), ",")})
+		if i%2 == 0 { // half the groups carry a first message
+			line += fmt.Sprintf(`,"message":"hello %s %d"`, salt, i)
+		}
+		out = append(out, killLine{json: line + "}", want: "group|" + topic + "|" + strings.Join(sorted(users[0].id, a.id, b.id), ","), message: i%2 == 0})
 	}
 	return out
 }
@@ -165,10 +171,11 @@ func killLines(rng *rand.Rand, users []killUser, pairs *[][2]int, n int, salt st
 func sorted(s ...string) []string { slices.Sort(s); return s }
 
 // emulatorChats lists every chat of the emulator through its API (megan is
-// in all of them), as type|topic|sorted member ids.
-func emulatorChats(t *testing.T, base string) map[string]int {
+// in all of them), as type|topic|sorted member ids; messages counts the
+// messages of each (from each chat's messages, listed through the API).
+func emulatorChats(t *testing.T, base string, messages map[string]int) map[string]int {
 	t.Helper()
-	tok := graphchattest.AppToken("Chat.ReadBasic.All")
+	tok := graphchattest.AppToken("Chat.ReadBasic.All", "Chat.Read.All")
 	out := map[string]int{}
 	next := base + "/users/" + graphchattest.MeganID + "/chats?$expand=members&$top=50"
 	for next != "" {
@@ -176,6 +183,7 @@ func emulatorChats(t *testing.T, base string) map[string]int {
 		req.Header.Set("Authorization", "Bearer "+tok)
 		var page struct {
 			Value []struct {
+				ID       string
 				ChatType string
 				Topic    *string
 				Members  []struct{ UserID string }
@@ -208,11 +216,50 @@ func emulatorChats(t *testing.T, base string) map[string]int {
 			if c.Topic != nil {
 				topic = *c.Topic
 			}
-			out[c.ChatType+"|"+topic+"|"+strings.Join(sorted(ids...), ",")]++
+			k := c.ChatType + "|" + topic + "|" + strings.Join(sorted(ids...), ",")
+			out[k]++
+			if messages != nil {
+				messages[k] += countMessages(t, base, tok, c.ID)
+			}
 		}
 		next = page.Next
 	}
 	return out
+}
+
+// countMessages counts a chat's messages through the API.
+func countMessages(t *testing.T, base, tok, chatID string) int {
+	t.Helper()
+	n := 0
+	next := base + "/chats/" + url.PathEscape(chatID) + "/messages?$top=50"
+	for next != "" {
+		var page struct {
+			Value []json.RawMessage
+			Next  string `json:"@odata.nextLink"`
+		}
+		for attempt := 0; ; attempt++ { // faults are injected here too
+			req, _ := http.NewRequest("GET", next, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil && resp.StatusCode == http.StatusOK {
+				err = json.NewDecoder(resp.Body).Decode(&page)
+				resp.Body.Close()
+				if err == nil {
+					break
+				}
+			} else if err == nil {
+				resp.Body.Close()
+				err = errors.New(resp.Status)
+			}
+			if attempt == 20 {
+				t.Fatalf("listing the messages of %s: %v", chatID, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		n += len(page.Value)
+		next = page.Next
+	}
+	return n
 }
 
 // runBulk runs the demo's bulk command as a process; with killAfter > 0 it
@@ -349,10 +396,25 @@ func TestBulkKillAndResume(t *testing.T) {
 	write(edited)
 	finish("the edited input", 3)
 
-	got := emulatorChats(t, url)
-	want := map[string]int{}
+	gotMessages := map[string]int{}
+	got := emulatorChats(t, url, gotMessages)
+	want, wantMessages := map[string]int{}, map[string]int{}
 	for _, l := range slices.Concat(removed, kept, added) {
 		want[l.want]++
+		if l.message {
+			wantMessages[l.want]++
+		}
+	}
+	var dupMessages, lostMessages int
+	for k := range want {
+		switch g, w := gotMessages[k], wantMessages[k]; {
+		case g > w:
+			dupMessages += g - w
+			t.Errorf("%d messages in %s, want %d", g, k, w)
+		case g < w:
+			lostMessages += w - g
+			t.Errorf("no message in %s", k)
+		}
 	}
 	var duplicates, lost, unexpected int
 	for k, w := range want {
@@ -381,4 +443,9 @@ func TestBulkKillAndResume(t *testing.T) {
 	}
 	t.Logf("%d runs, %d killed; records %v", runs, killed, statuses)
 	t.Logf("%d lines asked for %d chats; the emulator holds %d: %d duplicates, %d lost, %d unexpected", len(removed)+len(kept)+len(added), len(want), total, duplicates, lost, unexpected)
+	nMessages := 0
+	for _, g := range gotMessages {
+		nMessages += g
+	}
+	t.Logf("%d lines asked for a first message; the emulator holds %d: %d duplicates, %d lost", len(wantMessages), nMessages, dupMessages, lostMessages)
 }

@@ -41,12 +41,17 @@ type resultsHeader struct {
 
 // resultRecord is one record of the results file.
 type resultRecord struct {
-	Key       string    `json:"key,omitempty"` // empty for a line that could not be read
-	Line      int       `json:"line"`
-	Status    string    `json:"status"` // a status below
-	FirstLine int       `json:"firstLine,omitempty"`
-	ID        string    `json:"id,omitempty"`
-	ChatType  string    `json:"chatType,omitempty"`
+	Key       string `json:"key,omitempty"` // empty for a line that could not be read
+	Line      int    `json:"line"`
+	Status    string `json:"status"` // a status below
+	FirstLine int    `json:"firstLine,omitempty"`
+	ID        string `json:"id,omitempty"`
+	ChatType  string `json:"chatType,omitempty"`
+	// Message is the digest of the line's message (graphchat.MessageDigest)
+	// on a chat record of a line that has one, and on message records.
+	Message   string    `json:"message,omitempty"`
+	MessageID string    `json:"messageId,omitempty"` // message-posted: the message's id
+	Recovered bool      `json:"recovered,omitempty"` // message-posted: found by a lookup
 	At        time.Time `json:"at"`
 	Error     *errInfo  `json:"error,omitempty"`
 }
@@ -62,10 +67,49 @@ type errInfo struct {
 // Statuses of records: "sent" (written and synced before the request
 // leaves), the outcomes of graphchat.Outcome, and duplicate_line (a line
 // asking for the same chat as an earlier line of the same run: not sent).
+//
+// A line's first message has records of its own, with the chat's id in
+// "id": "message-sent" (written and synced before the request leaves),
+// then an outcome of graphchat.MessageOutcome, or "message-changed" (the
+// line's message differs from the one an earlier run posted or sent: not
+// posted).
 const (
-	statusSent      = "sent"
-	statusDuplicate = "duplicate_line"
+	statusSent           = "sent"
+	statusDuplicate      = "duplicate_line"
+	statusMessageSent    = "message-sent"
+	statusMessageChanged = "message-changed"
 )
+
+// msgStatus is what is known of a line's message.
+type msgStatus uint8
+
+const (
+	msgNone msgStatus = iota
+	msgSent
+	msgPosted
+	msgFailed
+	msgUnknown
+	msgNotSent
+	msgChanged
+)
+
+var msgStatusNames = map[string]msgStatus{
+	statusMessageSent:                msgSent,
+	string(graphchat.MessagePosted):  msgPosted,
+	string(graphchat.MessageFailed):  msgFailed,
+	string(graphchat.MessageUnknown): msgUnknown,
+	string(graphchat.MessageNotSent): msgNotSent,
+	statusMessageChanged:             msgChanged,
+}
+
+// msgState is what the records say of the message of a line's chat: kept
+// only for lines with a message.
+type msgState struct {
+	chatID string
+	status msgStatus
+	digest string // of the message sent or posted
+	sentAt int64  // Unix nanoseconds of the first message-sent record of that digest
+}
 
 // status is a key's state, small enough to keep one per line of a large input.
 type status uint8
@@ -125,7 +169,8 @@ type resultsFile struct {
 	f     *os.File
 	w     resultsWriter
 	state map[bulkfile.Key]keyState
-	err   error // the first failed write or sync; nothing is written after it
+	msgs  map[bulkfile.Key]*msgState // lines with a message
+	err   error                      // the first failed write or sync; nothing is written after it
 }
 
 // checkResultsPath refuses a results path that is a symbolic link, a
@@ -165,7 +210,7 @@ func openResults(name, input string, warn func(string)) (*resultsFile, error) {
 	if err != nil {
 		return nil, usagef("opening --results %s: %v", name, errors.Unwrap(err))
 	}
-	r := &resultsFile{name: name, f: f, state: map[bulkfile.Key]keyState{}}
+	r := &resultsFile{name: name, f: f, state: map[bulkfile.Key]keyState{}, msgs: map[bulkfile.Key]*msgState{}}
 	if err := r.read(inputName, warn); err != nil {
 		f.Close()
 		return nil, err
@@ -319,6 +364,9 @@ func (r *resultsFile) apply(line []byte) error {
 	if dec.More() {
 		return errors.New("more than one JSON value")
 	}
+	if ms, ok := msgStatusNames[rec.Status]; ok {
+		return r.applyMessage(rec, ms)
+	}
 	st, known := statusNames[rec.Status]
 	if rec.Status == statusDuplicate {
 		return nil // says nothing of the chat: its first line does
@@ -336,6 +384,14 @@ func (r *resultsFile) apply(line []byte) error {
 	if err != nil {
 		return err
 	}
+	if rec.Message != "" && rec.ID != "" && st.done() {
+		m := r.msgs[k]
+		if m == nil {
+			m = &msgState{}
+			r.msgs[k] = m
+		}
+		m.chatID = rec.ID
+	}
 	s := r.state[k]
 	if s.status.done() {
 		return nil // a chat that exists stays so
@@ -345,6 +401,42 @@ func (r *resultsFile) apply(line []byte) error {
 	}
 	s.status = st
 	r.state[k] = s
+	return nil
+}
+
+// applyMessage applies a record of a line's message.
+func (r *resultsFile) applyMessage(rec resultRecord, st msgStatus) error {
+	if rec.Key == "" || rec.ID == "" || rec.Message == "" {
+		return fmt.Errorf("a %q record without its key, chat id or message digest", rec.Status)
+	}
+	k, err := bulkfile.ParseKey(rec.Key)
+	if err != nil {
+		return err
+	}
+	s := r.state[k]
+	if !s.status.done() { // a message goes only to a chat that exists
+		s.status = stCreated
+		r.state[k] = s
+	}
+	m := r.msgs[k]
+	if m == nil {
+		m = &msgState{}
+		r.msgs[k] = m
+	}
+	m.chatID = rec.ID
+	pending := m.status == msgSent || m.status == msgUnknown // sent, outcome not known
+	switch {
+	case st == msgChanged:
+		return nil // a report: says nothing of what is in the chat
+	case m.status == msgPosted:
+		return nil // a posted message stays so
+	case pending && rec.Message != m.digest:
+		return nil // this program never sends another text while one is pending
+	}
+	if st == msgSent && !pending {
+		m.sentAt = rec.At.UnixNano() // the first send of this text since the last sure outcome
+	}
+	m.status, m.digest = st, rec.Message
 	return nil
 }
 

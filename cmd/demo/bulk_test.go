@@ -557,7 +557,8 @@ func TestBulkJSON(t *testing.T) {
 	if err := dec.Decode(&out); err != nil || dec.More() {
 		t.Fatalf("stdout is not one JSON document (%v):\n%s", err, r.stdout)
 	}
-	want := map[string]int{"created": 5, "recovered": 0, "existing": 0, "accepted": 0, "refused": 3, "failed": 0, "unknown": 0, "not-sent": 0, "duplicate_line": 0, "done-earlier": 0}
+	want := map[string]int{"created": 5, "recovered": 0, "existing": 0, "accepted": 0, "refused": 3, "failed": 0, "unknown": 0, "not-sent": 0, "duplicate_line": 0, "done-earlier": 0,
+		"message-posted": 0, "message-recovered": 0, "message-failed": 0, "message-unknown": 0, "message-not-sent": 0, "message-changed": 0, "message-posted-earlier": 0}
 	if r.code != exitRefused || out.Lines != 8 || !maps.Equal(out.Counts, want) || out.Results != input+".results.jsonl" || out.Interrupted {
 		t.Errorf("exit %d, %+v", r.code, out)
 	}
@@ -592,4 +593,81 @@ func TestBulkInterrupted(t *testing.T) {
 		topics = append(topics, fmt.Sprintf("i-%03d", i))
 	}
 	assertOnce(t, srv, topics...)
+}
+
+// Lines with a first message: each message is posted once after its chat;
+// a refused message refuses its line (no chat); a re-run posts nothing
+// again; an edited message is reported, not posted; application auth
+// fails once, before anything is sent.
+func TestBulkMessages(t *testing.T) {
+	srv := emulator(t)
+	input := filepath.Join(t.TempDir(), "chats.jsonl")
+	lines := []string{
+		`{"type":"group","topic":"Launch","members":[{"user":"megan@contoso.com"},{"user":"lee@contoso.com"},{"user":"nestor@contoso.com"}],"message":"Welcome"}`,
+		`{"type":"oneOnOne","members":[{"user":"megan@contoso.com"},{"user":"alex@contoso.com"}],"message":{"text":"<p>Hi Alex</p>","html":true}}`,
+		`{"type":"group","topic":"Broken","members":[{"user":"megan@contoso.com"},{"user":"lee@contoso.com"},{"user":"jacob@contoso.com"}],"message":{"text":"<p>unclosed","html":true}}`,
+		`{"type":"group","topic":"Quiet","members":[{"user":"megan@contoso.com"},{"user":"lee@contoso.com"},{"user":"alex@contoso.com"}]}`,
+	}
+	write := func() {
+		if err := os.WriteFile(input, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	messagesOf := func(topic string) []graphchattest.Message {
+		for _, c := range srv.Chats() {
+			if c.Topic == topic && (topic != "" || c.ChatType == "oneOnOne") {
+				return srv.Messages(c.ID)
+			}
+		}
+		return nil
+	}
+
+	if r := demo(t, nil, "bulk", "--target", srv.URL, "--auth", "application", "--scopes", "Chat.Create", input); r.code == exitOK || len(srv.Entries()) != 0 {
+		t.Fatalf("application auth: exit %d, %d requests\n%s", r.code, len(srv.Entries()), r.stderr)
+	}
+
+	r := demo(t, nil, "bulk", "--json", "--target", srv.URL, input)
+	var out bulkJSON
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if r.code != exitRefused || out.Counts["message-posted"] != 2 || out.Counts["refused"] != 1 || out.Counts["created"] != 3 {
+		t.Fatalf("first run: exit %d, %v\n%s", r.code, out.Counts, r.stderr)
+	}
+	if m := messagesOf("Launch"); len(m) != 1 || m[0].Content != "Welcome" || m[0].From != graphchattest.MeganID {
+		t.Errorf("Launch holds %+v", m)
+	}
+	if m := messagesOf(""); len(m) != 1 || m[0].ContentType != "html" {
+		t.Errorf("the one-on-one chat holds %+v", m)
+	}
+	if chatsNamed(srv, "Broken") != 0 || len(messagesOf("Quiet")) != 0 {
+		t.Error("the refused line's chat was created, or a line without a message got one")
+	}
+	st := map[string]int{}
+	for _, rec := range records(t, input+".results.jsonl") {
+		st[rec.Status]++
+		if rec.Status == "message-posted" && (rec.ID == "" || rec.MessageID == "" || rec.Message == "") {
+			t.Errorf("message-posted record without chat id, message id or digest: %+v", rec)
+		}
+	}
+	if st["message-sent"] != 2 || st["message-posted"] != 2 {
+		t.Errorf("records %v", st)
+	}
+
+	// Again: nothing is posted twice.
+	r = demo(t, nil, "bulk", "--json", "--target", srv.URL, input)
+	json.Unmarshal([]byte(r.stdout), &out)
+	if out.Counts["message-posted-earlier"] != 2 || out.Counts["message-posted"] != 0 || len(messagesOf("Launch")) != 1 {
+		t.Errorf("re-run: %v, Launch holds %d messages\n%s", out.Counts, len(messagesOf("Launch")), r.stderr)
+	}
+
+	// An edited message is reported, not posted.
+	lines[0] = strings.Replace(lines[0], "Welcome", "Welcome, all", 1)
+	write()
+	r = demo(t, nil, "bulk", "--json", "--target", srv.URL, input)
+	json.Unmarshal([]byte(r.stdout), &out)
+	if r.code != exitRefused || out.Counts["message-changed"] != 1 || len(messagesOf("Launch")) != 1 || !strings.Contains(r.stderr, "message-changed") {
+		t.Errorf("edited: exit %d, %v, Launch holds %d messages\n%s", r.code, out.Counts, len(messagesOf("Launch")), r.stderr)
+	}
 }

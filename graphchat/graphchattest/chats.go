@@ -375,9 +375,14 @@ type view struct {
 
 // chatJSON renders a chat with the properties of the chat resource; the
 // caller holds e.mu. viewpoint is populated only in delegated calls, as the
-// resource page says; onlineMeetingInfo is null (no chat here comes from a
-// meeting) and lastMessagePreview, when expanded, is null (no message is
-// ever sent).
+// resource page says, with the caller's lastMessageReadDateTime: the time of
+// the last message the caller posted in the chat (the emulator's reading:
+// a sender has read the chat up to its own message; other users' reading
+// is not emulated), null before. onlineMeetingInfo is null (no chat here
+// comes from a meeting); lastMessagePreview, when expanded, is the chat's
+// last message as a chatMessageInfo, null when none was sent.
+// lastUpdatedDateTime does not move with messages: the resource documents
+// it as the time of the last rename or change of members.
 func (e *Emulator) chatJSON(q *request, c *chat, v view) map[string]any {
 	var topic any
 	if c.Topic != nil {
@@ -399,7 +404,7 @@ func (e *Emulator) chatJSON(q *request, c *chat, v view) map[string]any {
 		out["@odata.context"] = fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats/$entity", q.version)
 	}
 	if cl := q.claims; cl != nil && !cl.app() {
-		out["viewpoint"] = map[string]any{"isHidden": false, "lastMessageReadDateTime": nil}
+		out["viewpoint"] = map[string]any{"isHidden": false, "lastMessageReadDateTime": e.lastRead(c, cl.ObjectID)}
 	}
 	if v.members {
 		ms := []any{}
@@ -413,6 +418,9 @@ func (e *Emulator) chatJSON(q *request, c *chat, v view) map[string]any {
 	}
 	if v.lastMessagePreview {
 		out["lastMessagePreview"] = nil
+		if m := e.lastMessage(c); m != nil {
+			out["lastMessagePreview"] = messageInfoJSON(m)
+		}
 	}
 	return out
 }
@@ -740,8 +748,12 @@ func (e *Emulator) listChats(q *request, sc scope) *response {
 		}
 		top = n
 	}
-	if o := query.Get("$orderby"); o != "" && !orderBy.MatchString(o) {
-		return bad("$orderby supports only lastMessagePreview/createdDateTime desc.")
+	byLastMessage := false
+	if o := query.Get("$orderby"); o != "" {
+		if !orderBy.MatchString(o) {
+			return bad("$orderby supports only lastMessagePreview/createdDateTime desc.")
+		}
+		byLastMessage = true
 	}
 	var v view
 	if x := query.Get("$expand"); x != "" {
@@ -779,6 +791,22 @@ func (e *Emulator) listChats(q *request, sc scope) *response {
 			continue
 		}
 		matched = append(matched, c)
+	}
+	if byLastMessage {
+		// Most recent message first; chats without a message last, most
+		// recently created first (the page does not say where they go).
+		slices.SortStableFunc(matched, func(a, b *chat) int {
+			ma, mb := e.lastMessage(a), e.lastMessage(b)
+			switch {
+			case ma == nil && mb == nil:
+				return 0
+			case ma == nil:
+				return 1
+			case mb == nil:
+				return -1
+			}
+			return mb.Created.Compare(ma.Created)
+		})
 	}
 	values := []any{}
 	for i := skip; i < len(matched) && i < skip+top; i++ {

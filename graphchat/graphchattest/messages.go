@@ -36,6 +36,40 @@ var (
 type messageState struct {
 	byChat map[*chat][]*chatMessage // keyed by chat, so that Reset forgets them
 	last   map[string]time.Time     // last accepted send per chat and user
+	// read is each user's lastMessageReadDateTime per chat (user ids in
+	// lower case): a sender has read the chat up to the message it posted.
+	read map[*chat]map[string]time.Time
+}
+
+// lastMessage returns a chat's last message, or nil; the caller holds e.mu.
+func (e *Emulator) lastMessage(c *chat) *chatMessage {
+	if list := e.msg.byChat[c]; len(list) > 0 {
+		return list[len(list)-1]
+	}
+	return nil
+}
+
+// lastRead returns when a user last read a chat, or nil; the caller holds
+// e.mu.
+func (e *Emulator) lastRead(c *chat, userID string) any {
+	if t, ok := e.msg.read[c][strings.ToLower(userID)]; ok {
+		return formatTime(t)
+	}
+	return nil
+}
+
+// messageInfoJSON renders a message as a chat's lastMessagePreview (the
+// chatMessageInfo resource).
+func messageInfoJSON(m *chatMessage) map[string]any {
+	user := map[string]any{"@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": m.FromID, "displayName": nil, "userIdentityType": "aadUser"}
+	if m.From != nil {
+		user["displayName"] = m.From.DisplayName
+	}
+	return map[string]any{
+		"id": m.ID, "createdDateTime": formatTime(m.Created), "isDeleted": false, "messageType": "message", "eventDetail": nil,
+		"body": map[string]any{"contentType": m.ContentType, "content": m.Content},
+		"from": map[string]any{"application": nil, "device": nil, "user": user},
+	}
 }
 
 type chatMessage struct {
@@ -105,7 +139,9 @@ func (e *Emulator) routeMessage(q *request, seg []string) (resp *response, ok bo
 	m := q.r.Method
 	switch {
 	case len(seg) == 3 && seg[0] == "chats" && seg[2] == "messages" && m == http.MethodPost:
-		return e.sendMessage(q, seg[1]), true
+		// Counted against the app's bucket like every request; the limit
+		// per user in a chat is sendMessage's own.
+		return e.throttled(q, classRead, "", "", func() *response { return e.sendMessage(q, seg[1]) }), true
 	case len(seg) == 3 && seg[0] == "chats" && seg[2] == "messages" && m == http.MethodGet:
 		return e.listMessages(q, "", seg[1]), true
 	case len(seg) == 4 && seg[0] == "me" && seg[1] == "chats" && seg[3] == "messages" && m == http.MethodGet:
@@ -251,7 +287,7 @@ func (e *Emulator) sendMessage(q *request, id string) *response {
 		}
 	}
 	if e.msg.last == nil {
-		e.msg.last, e.msg.byChat = map[string]time.Time{}, map[*chat][]*chatMessage{}
+		e.msg.last, e.msg.byChat, e.msg.read = map[string]time.Time{}, map[*chat][]*chatMessage{}, map[*chat]map[string]time.Time{}
 	}
 	key := c.ID + "|" + strings.ToLower(q.claims.ObjectID)
 	now := time.Now()
@@ -277,6 +313,10 @@ func (e *Emulator) sendMessage(q *request, id string) *response {
 		m.Mentioned.User.UserIdentityType = "aadUser"
 	}
 	e.msg.byChat[c] = append(e.msg.byChat[c], msg)
+	if e.msg.read[c] == nil {
+		e.msg.read[c] = map[string]time.Time{}
+	}
+	e.msg.read[c][msg.FromID] = created
 	out := messageJSON(msg)
 	out["@odata.context"] = fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats('%s')/messages/$entity", q.version, url.QueryEscape(c.ID))
 	return e.jsonResponse(http.StatusCreated, out, nil)

@@ -240,3 +240,73 @@ func TestMessageTestdataAgreesWithPolicy(t *testing.T) {
 		})
 	}
 }
+
+// What a message changes in its chat: the lastMessagePreview of list chats
+// (and its order with $orderby), the sender's viewpoint, and not
+// lastUpdatedDateTime.
+func TestMessageChangesItsChat(t *testing.T) {
+	c := start(t, nil)
+	first, second, quiet := c.group(), c.group(), c.group()
+	megan := c.as(graphchattest.MeganID, "ChatMessage.Send", "Chat.ReadBasic")
+	lee := c.as(graphchattest.LeeID, "ChatMessage.Send", "Chat.ReadBasic")
+	list := func(cl *client, query string) map[string]map[string]any {
+		t.Helper()
+		r := cl.do("GET", "/v1.0/me/chats?"+query, nil)
+		if r.status != 200 {
+			t.Fatalf("list: %d %v", r.status, r.body)
+		}
+		out := map[string]map[string]any{}
+		var order []string
+		for _, v := range r.body["value"].([]any) {
+			ch := v.(map[string]any)
+			out[ch["id"].(string)] = ch
+			order = append(order, ch["id"].(string))
+		}
+		out[""] = map[string]any{"order": order}
+		return out
+	}
+	before := list(megan, "$expand=lastMessagePreview")
+	if p, ok := before[first]["lastMessagePreview"]; !ok || p != nil {
+		t.Fatalf("lastMessagePreview before any message: %v (present %v), want null", p, ok)
+	}
+	if r := megan.do("POST", messagesPath(first), map[string]any{"body": map[string]any{"content": "Hello"}}); r.status != 201 {
+		t.Fatalf("send: %d %v", r.status, r.body)
+	}
+	time.Sleep(5 * time.Millisecond) // distinct creation times
+	if r := lee.do("POST", messagesPath(second), map[string]any{"body": map[string]any{"contentType": "html", "content": "<p>Hi</p>"}}); r.status != 201 {
+		t.Fatalf("send: %d %v", r.status, r.body)
+	}
+	msgs := c.srv.Messages(first)
+	after := list(megan, "$expand=lastMessagePreview&$orderby="+url.QueryEscape("lastMessagePreview/createdDateTime desc"))
+	p, _ := after[first]["lastMessagePreview"].(map[string]any)
+	if p == nil || p["id"] != msgs[0].ID || p["body"].(map[string]any)["content"] != "Hello" || p["messageType"] != "message" ||
+		p["from"].(map[string]any)["user"].(map[string]any)["id"] != graphchattest.MeganID || p["createdDateTime"] == nil {
+		t.Errorf("lastMessagePreview of the first chat: %v", p)
+	}
+	if q, _ := after[second]["lastMessagePreview"].(map[string]any); q == nil || q["body"].(map[string]any)["contentType"] != "html" {
+		t.Errorf("lastMessagePreview of the second chat: %v", q)
+	}
+	if got, want := after[""]["order"].([]string), []string{second, first, quiet}; !slices.Equal(got, want) {
+		t.Errorf("order by lastMessagePreview/createdDateTime desc: %v, want %v (newest message first, no message last)", got, want)
+	}
+	if after[first]["lastUpdatedDateTime"] != before[first]["lastUpdatedDateTime"] {
+		t.Errorf("lastUpdatedDateTime moved from %v to %v: documented as renames and member changes only", before[first]["lastUpdatedDateTime"], after[first]["lastUpdatedDateTime"])
+	}
+	if _, ok := list(megan, "")[first]["lastMessagePreview"]; ok {
+		t.Error("lastMessagePreview present without $expand")
+	}
+	// The sender has read the chat up to its message; Lee, who did not
+	// post there, has not.
+	read := func(cl *client, chatID string) any {
+		return list(cl, "")[chatID]["viewpoint"].(map[string]any)["lastMessageReadDateTime"]
+	}
+	if got := read(megan, first); got != p["createdDateTime"] {
+		t.Errorf("megan's lastMessageReadDateTime in the first chat: %v, want %v", got, p["createdDateTime"])
+	}
+	if got := read(lee, first); got != nil {
+		t.Errorf("lee's lastMessageReadDateTime in the first chat: %v, want null", got)
+	}
+	if got := read(megan, quiet); got != nil {
+		t.Errorf("lastMessageReadDateTime of a chat without messages: %v, want null", got)
+	}
+}

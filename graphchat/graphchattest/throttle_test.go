@@ -43,6 +43,14 @@ func TestThrottleBuckets(t *testing.T) {
 		{"writes per chat", graphchattest.Throttle{WritesPerChat: 1}, func(c *client, id string) (int, result) {
 			return first429(3, func(i int) result { return c.do("PATCH", "/v1.0/chats/"+id, map[string]any{"topic": strconv.Itoa(i)}) })
 		}, 2},
+		{"messages count per app", graphchattest.Throttle{PerApp: 6}, func(c *client, _ string) (int, result) {
+			// One message in each of three chats: the limit per user in a
+			// chat does not apply, the app's bucket does (4 requests made).
+			ids := []string{c.group(), c.group(), c.group()}
+			return first429(3, func(i int) result {
+				return c.do("POST", messagesPath(ids[i]), map[string]any{"body": map[string]any{"content": "hi"}})
+			})
+		}, 3},
 		{"documented limits, one listing burst", graphchattest.DocumentedThrottle, func(c *client, _ string) (int, result) {
 			return first429(10, func(int) result { return c.do("GET", "/v1.0/me/chats", nil) })
 		}, 6},
@@ -50,7 +58,7 @@ func TestThrottleBuckets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := start(t, &graphchattest.Options{Throttle: tt.throttle})
-			c.token = graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadWrite", "ChatMember.ReadWrite", "User.Read.All")
+			c.token = graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadWrite", "ChatMember.ReadWrite", "User.Read.All", "ChatMessage.Send")
 			g := c.do("POST", "/v1.0/chats", group)
 			if g.status != 201 && tt.throttle.PerApp == 0 {
 				t.Fatalf("create: %d", g.status)

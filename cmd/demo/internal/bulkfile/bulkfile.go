@@ -24,12 +24,77 @@ type Member struct {
 	Role     string `json:"role,omitempty"`     // "" (from the kind), owner or guest
 }
 
-// Chat is one line: a chat to create.
+// Chat is one line: a chat to create, and optionally a first message to
+// post in it.
 type Chat struct {
 	Line    int      `json:"-"`
 	Type    string   `json:"type"` // oneOnOne or group
 	Topic   string   `json:"topic,omitempty"`
 	Members []Member `json:"members"`
+	Message *Message `json:"message,omitempty"`
+}
+
+// Message is a line's first message: in JSON Lines a string (plain text) or
+// {"text": "...", "html": true}; in CSV the column message (plain text).
+type Message struct {
+	Text string `json:"text"`
+	HTML bool   `json:"html,omitempty"` // the text is HTML
+}
+
+// UnmarshalJSON reads a string or an object with text and html.
+func (m *Message) UnmarshalJSON(data []byte) error {
+	if len(data) > 0 && data[0] == '"' {
+		m.HTML = false
+		return json.Unmarshal(data, &m.Text)
+	}
+	var obj struct {
+		Text *string `json:"text"`
+		HTML bool    `json:"html"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&obj); err != nil {
+		return fmt.Errorf("message: want a string or {\"text\": \"...\", \"html\": false}: %v", err)
+	}
+	if obj.Text == nil {
+		return errors.New(`message: no "text"`)
+	}
+	m.Text, m.HTML = *obj.Text, obj.HTML
+	return nil
+}
+
+// HasMessages reports whether an input may carry messages, without reading
+// it as chats: a CSV input when its header has the column message, a JSON
+// Lines input when a line has a "message" member (lines that mention the
+// word are decoded to tell). It reads the input to its end at most.
+func HasMessages(r io.Reader, format string) (bool, error) {
+	switch format {
+	case "csv":
+		rd, err := NewReader(r, format)
+		if err != nil {
+			return false, err
+		}
+		_, ok := rd.col["message"]
+		return ok, nil
+	case "jsonl":
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), MaxLine)
+		key := []byte(`"message"`)
+		for sc.Scan() {
+			line := sc.Bytes()
+			if !bytes.Contains(line, key) {
+				continue
+			}
+			var probe struct {
+				Message json.RawMessage `json:"message"`
+			}
+			if json.Unmarshal(line, &probe) == nil && len(probe.Message) > 0 && string(probe.Message) != "null" {
+				return true, nil
+			}
+		}
+		return false, sc.Err()
+	}
+	return false, fmt.Errorf("format %q: want csv or jsonl", format)
 }
 
 // LineError is a line that cannot be read. It does not stop the others.
@@ -40,10 +105,11 @@ type LineError struct {
 
 func (e LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
 
-// Read reads a whole input: CSV (a header with the columns type, topic and
-// members; members separated by ";", each USER, USER(guest) or
-// USER(external:TENANT)) or JSON Lines (one
-// {"type","topic","members":[{"user","kind","tenantId","role"}]} a line).
+// Read reads a whole input: CSV (a header with the columns type, topic,
+// members and, optionally, message; members separated by ";", each USER,
+// USER(guest) or USER(external:TENANT)) or JSON Lines (one
+// {"type","topic","members":[{"user","kind","tenantId","role"}],"message"}
+// a line).
 // Blank lines and lines starting with # are skipped. Lines that cannot be
 // read come back as LineErrors, in order; the error is for input that cannot
 // be read at all. Programs that handle large inputs use NewReader.
@@ -184,6 +250,9 @@ func (r *Reader) nextCSV() (Chat, error) {
 		return ""
 	}
 	c := Chat{Line: line, Type: field("type"), Topic: field("topic")}
+	if i, ok := r.col["message"]; ok && i < len(rec) && rec[i] != "" {
+		c.Message = &Message{Text: rec[i]} // as written: spaces are the message's
+	}
 	for _, tok := range strings.Split(field("members"), ";") {
 		if tok = strings.TrimSpace(tok); tok == "" {
 			continue
@@ -218,6 +287,9 @@ func parseMember(tok string) (Member, error) {
 func (c Chat) check() error {
 	if c.Type != "oneOnOne" && c.Type != "group" {
 		return fmt.Errorf("type %q: want oneOnOne or group", c.Type)
+	}
+	if c.Message != nil && c.Message.Text == "" {
+		return errors.New("message: empty (leave it out for none)")
 	}
 	for i, m := range c.Members {
 		switch {

@@ -138,3 +138,57 @@ func TestReaderNext(t *testing.T) {
 		t.Errorf("an over-long line: %v", err)
 	}
 }
+
+func TestReadMessages(t *testing.T) {
+	tests := []struct {
+		name, format, input string
+		want                []*Message // per readable line
+		bad                 []int      // lines refused
+	}{
+		{"csv column", "csv", "type,members,message\ngroup,a;b,Hello there \noneOnOne,a;b,\n", []*Message{{Text: "Hello there "}, nil}, nil},
+		{"csv without the column", "csv", "type,members\ngroup,a;b\n", []*Message{nil}, nil},
+		{"jsonl string and object", "jsonl", `{"type":"group","members":[{"user":"a"}],"message":"Hi"}` + "\n" +
+			`{"type":"group","members":[{"user":"a"}],"message":{"text":"<p>Hi</p>","html":true}}` + "\n" +
+			`{"type":"group","members":[{"user":"a"}]}` + "\n",
+			[]*Message{{Text: "Hi"}, {Text: "<p>Hi</p>", HTML: true}, nil}, nil},
+		{"jsonl bad messages", "jsonl", `{"type":"group","members":[{"user":"a"}],"message":""}` + "\n" +
+			`{"type":"group","members":[{"user":"a"}],"message":{"html":true}}` + "\n" +
+			`{"type":"group","members":[{"user":"a"}],"message":{"text":"x","format":"md"}}` + "\n" +
+			`{"type":"group","members":[{"user":"a"}],"message":7}` + "\n", nil, []int{1, 2, 3, 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			chats, bad, err := Read(strings.NewReader(tt.input), tt.format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []*Message
+			for _, c := range chats {
+				got = append(got, c.Message)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d chats, want %d (bad %+v)", len(got), len(tt.want), bad)
+			}
+			for i := range got {
+				if (got[i] == nil) != (tt.want[i] == nil) || got[i] != nil && *got[i] != *tt.want[i] {
+					t.Errorf("line %d: message %+v, want %+v", i, got[i], tt.want[i])
+				}
+			}
+			var lines []int
+			for _, b := range bad {
+				lines = append(lines, b.Line)
+			}
+			if !slices.Equal(lines, tt.bad) {
+				t.Errorf("bad lines %v, want %v", lines, tt.bad)
+			}
+			has, err := HasMessages(strings.NewReader(tt.input), tt.format)
+			if want := strings.Contains(tt.input, "message"); err != nil || has != want {
+				t.Errorf("HasMessages %v, %v; want %v", has, err, want)
+			}
+		})
+	}
+	// A topic that says "message" is not a message.
+	if has, _ := HasMessages(strings.NewReader(`{"type":"group","topic":"message","members":[{"user":"a"}]}`+"\n"), "jsonl"); has {
+		t.Error(`HasMessages: a topic "message" taken for a message`)
+	}
+}
