@@ -137,8 +137,23 @@ func TestCreateManyUnderFaults(t *testing.T) {
 	if v := os.Getenv("GRAPHCHAT_FAULT_ITEMS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
+	// Which requests a fault hits depends on timing: a run in which no
+	// group needed a lookup proves nothing, so another seed is tried.
+	for seed := uint64(7); seed < 12; seed++ {
+		if groupsUnderFaults(t, n, seed) > 0 {
+			return
+		}
+		t.Logf("seed %d: no group was recovered by a lookup; trying another seed", seed)
+	}
+	t.Errorf("no group was recovered by a lookup in five runs: the test proves nothing")
+}
+
+// groupsUnderFaults creates n items against a faulty emulator, checks that
+// nothing is duplicated or lost, and returns the groups found by a lookup.
+func groupsUnderFaults(t *testing.T, n int, seed uint64) int {
+	t.Helper()
 	emu := graphchattest.New(&graphchattest.Options{
-		Users: directory(200), RateLimit: 400, Seed: 7, SlowDelay: 3 * time.Second,
+		Users: directory(200), RateLimit: 400, Seed: seed, SlowDelay: 3 * time.Second,
 		Faults: []graphchattest.FaultRule{
 			{Fault: graphchattest.Fault503, Probability: 0.05},
 			{Fault: graphchattest.Fault504, Probability: 0.03},
@@ -205,11 +220,9 @@ func TestCreateManyUnderFaults(t *testing.T) {
 		t.Fatalf("%d duplicates, %d lost", duplicates, lost)
 	}
 	if faults[graphchattest.Fault504After]+faults[graphchattest.FaultDropAfter] == 0 {
-		t.Error("no ambiguous fault was injected: the test proves nothing")
+		t.Logf("seed %d: no ambiguous fault was injected", seed)
 	}
-	if s := graphchat.Summarize(results); s.Recovered == 0 {
-		t.Errorf("no group was recovered by a lookup: %+v", s)
-	}
+	return graphchat.Summarize(results).Recovered
 }
 
 func TestOutcome(t *testing.T) {
@@ -561,8 +574,23 @@ func TestCreateManyMessagesUnderFaults(t *testing.T) {
 	prev := *graphchat.LookupDelay
 	*graphchat.LookupDelay = 200 * time.Millisecond
 	defer func() { *graphchat.LookupDelay = prev }()
+	// Which requests a fault hits depends on timing: a run whose faults
+	// miss every message send proves nothing, so another seed is tried.
+	for seed := uint64(11); seed < 16; seed++ {
+		if messagesUnderFaults(t, n, seed) > 0 {
+			return
+		}
+		t.Logf("seed %d: no message was found by a lookup; trying another seed", seed)
+	}
+	t.Errorf("no message was found by a lookup in five runs: the test proves nothing")
+}
+
+// messagesUnderFaults runs n items with messages against a faulty emulator
+// and returns the number of messages found by a lookup.
+func messagesUnderFaults(t *testing.T, n int, seed uint64) int {
+	t.Helper()
 	emu := graphchattest.New(&graphchattest.Options{
-		Users: directory(n + 2), RateLimit: 400, Seed: 11, SlowDelay: 3 * time.Second,
+		Users: directory(n + 2), RateLimit: 400, Seed: seed, SlowDelay: 3 * time.Second,
 		Faults: []graphchattest.FaultRule{
 			{Fault: graphchattest.Fault503, Probability: 0.05},
 			{Fault: graphchattest.Fault504, Probability: 0.03},
@@ -623,10 +651,8 @@ func TestCreateManyMessagesUnderFaults(t *testing.T) {
 	if duplicates != 0 || lost != 0 {
 		t.Fatalf("%d duplicates, %d lost", duplicates, lost)
 	}
-	if s.MessagesRecovered == 0 {
-		t.Errorf("no message was found by a lookup: the test proves nothing")
-	}
 	if unknown != 0 {
 		t.Errorf("%d messages of unknown outcome: the lookup should decide every one", unknown)
 	}
+	return s.MessagesRecovered
 }
