@@ -66,9 +66,8 @@
 // lookup) and looks the chat up before any retry: the caller's chats of
 // type group with the same topic, created since the attempt began, whose
 // members are exactly the requested users as a set of (user id, tenant
-// id). If it
-// exists, it is returned ([Created.Recovered]); only if it does not is the
-// request sent again. The lookup needs policy.OpListChats declared
+// id). If it exists, it is returned ([Created.Recovered]); only if it does
+// not is the request sent again. The lookup needs policy.OpListChats declared
 // (Chat.ReadBasic, or Chat.ReadBasic.All for application calls); without
 // it the error is an [*AmbiguousError] matching [ErrOutcomeUnknown], and
 // nothing is retried.
