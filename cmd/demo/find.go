@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -90,13 +89,7 @@ func grantWarnings(s *session, needs []need) policy.List {
 func (e *env) find(ctx context.Context, args []string) error {
 	var f checkFlags
 	var t targetFlags
-	fs := newCallFlags("find", &f, &t)
-	l := registerListing(fs, "whose chats to search, by `ID or UPN`: one of the users (required with --auth application)")
-	pos, err := e.parseCall(fs, args, &f, &t)
-	if err != nil {
-		return err
-	}
-	opts, err := l.options(&f)
+	opts, pos, err := e.listingCommand("find", "whose chats to search, by `ID or UPN`: one of the users (required with --auth application)", args, &f, &t)
 	if err != nil {
 		return err
 	}
@@ -142,36 +135,31 @@ func (e *env) find(ctx context.Context, args []string) error {
 	return nil
 }
 
-// listingFlags are the flags of the commands that read a user's chats
-// (find, list): --type, --topic and --user.
-type listingFlags struct {
-	typ, topic, user *string
-}
-
-// registerListing defines the listing flags; userUsage describes --user.
-func registerListing(fs *flag.FlagSet, userUsage string) *listingFlags {
-	return &listingFlags{
-		typ:   fs.String("type", "", "only chats of this `type`: group, oneOnOne or meeting (default any)"),
-		topic: fs.String("topic", "", "only chats whose topic is exactly `T`; --topic \"\" for chats without one (default any topic)"),
-		user:  fs.String("user", "", userUsage),
-	}
-}
-
-// options checks --type and --topic and returns the options of the
-// listing; --topic narrows it only when given (f.set).
-func (l *listingFlags) options(f *checkFlags) (*graphchat.FindOptions, error) {
-	ct, err := chatTypeFlag(*l.typ)
+// listingCommand parses the flags of a command that reads a user's chats
+// (find, list): those of the call and the target, and --type, --topic and
+// --user (userUsage describes it), which make the listing's options.
+// --topic narrows the listing only when given.
+func (e *env) listingCommand(name, userUsage string, args []string, f *checkFlags, t *targetFlags) (*graphchat.FindOptions, []string, error) {
+	fs := newCallFlags(name, f, t)
+	typ := fs.String("type", "", "only chats of this `type`: group, oneOnOne or meeting (default any)")
+	topic := fs.String("topic", "", "only chats whose topic is exactly `T`; --topic \"\" for chats without one (default any topic)")
+	user := fs.String("user", "", userUsage)
+	pos, err := e.parseCall(fs, args, f, t)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if ct == policy.ChatTypeOneOnOne && *l.topic != "" {
-		return nil, usagef("--topic is for group chats: a one-on-one chat has no topic")
+	ct, err := chatTypeFlag(*typ)
+	if err != nil {
+		return nil, nil, err
 	}
-	opts := &graphchat.FindOptions{Type: ct, User: *l.user}
+	if ct == policy.ChatTypeOneOnOne && *topic != "" {
+		return nil, nil, usagef("--topic is for group chats: a one-on-one chat has no topic")
+	}
+	opts := &graphchat.FindOptions{Type: ct, User: *user}
 	if f.set["topic"] {
-		opts.Topic = l.topic
+		opts.Topic = topic
 	}
-	return opts, nil
+	return opts, pos, nil
 }
 
 // checkListedUser checks --user: required for an application (it has no
@@ -199,13 +187,7 @@ type findDoc struct {
 func (e *env) list(ctx context.Context, args []string) error {
 	var f checkFlags
 	var t targetFlags
-	fs := newCallFlags("list", &f, &t)
-	l := registerListing(fs, "whose chats to list, by `ID or UPN` (required with --auth application; delegated: the signed-in user only)")
-	pos, err := e.parseCall(fs, args, &f, &t)
-	if err != nil {
-		return err
-	}
-	opts, err := l.options(&f)
+	opts, pos, err := e.listingCommand("list", "whose chats to list, by `ID or UPN` (required with --auth application; delegated: the signed-in user only)", args, &f, &t)
 	if err != nil {
 		return err
 	}
