@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
 )
@@ -180,6 +181,7 @@ func TestSendToPeople(t *testing.T) {
 				t.Fatalf("create: exit %d %s", r.code, r.stderr)
 			}
 			ids = append(ids, out.Chat.ID)
+			time.Sleep(10 * time.Millisecond) // distinct creation times: the oldest is the first
 		}
 		r := demo(t, nil, append([]string{"send", "--target", srv.URL, "--group", "--topic", "Twice", "--text", "hi"}, people...)...)
 		if r.code != exitRefused || strings.Count(r.stderr, "candidate ") != 2 || !strings.Contains(r.stderr, "--pick oldest") || messagePosts(srv) != 0 {
