@@ -733,21 +733,85 @@ func (c *Client) NewChatIndex(ctx context.Context, opts *FindOptions) (*ChatInde
 		return nil, err
 	}
 	ix := &ChatIndex{c: c, typ: opts.Type}
-	switch {
-	case pc.Auth == policy.AuthApplication && opts.User == "":
-		return nil, fmt.Errorf("graphchat: %s: an application client has no signed-in user: name the user whose chats to index (FindOptions.User)", op)
-	case pc.Auth == policy.AuthApplication:
-		id, err := c.objectID(ctx, opts.User, pc, c.dir)
-		if err != nil {
-			return nil, fmt.Errorf("graphchat: %s: FindOptions.User %q: %w", op, opts.User, err)
-		}
-		ix.who = strings.ToLower(id)
-	case opts.User != "" && !strings.EqualFold(opts.User, pc.Caller.ID) && !strings.EqualFold(opts.User, pc.Caller.UserPrincipalName):
-		return nil, fmt.Errorf("graphchat: %s: FindOptions.User %q: a delegated client lists only the signed-in user's chats", op, opts.User)
-	default:
+	if ix.who, err = c.whoseChats(ctx, opts.User, "index", pc); err != nil {
+		return nil, err
+	}
+	if ix.who == "" {
 		ix.caller = strings.ToLower(pc.Caller.ID)
 	}
 	return ix, nil
+}
+
+// whoseChats decides whose chats a listing of every chat reads (what is
+// the listing for: "index", "list"): the named user's for an application
+// (its object id, lower case; a name is resolved as Find does), "" for the
+// signed-in user's, who is the only user a delegated client may name.
+func (c *Client) whoseChats(ctx context.Context, user, what string, pc *policy.Context) (string, error) {
+	op := policy.OpListChats
+	switch {
+	case pc.Auth == policy.AuthApplication && user == "":
+		return "", fmt.Errorf("graphchat: %s: an application client has no signed-in user: name the user whose chats to %s (FindOptions.User)", op, what)
+	case pc.Auth == policy.AuthApplication:
+		id, err := c.objectID(ctx, user, pc, c.dir)
+		if err != nil {
+			return "", fmt.Errorf("graphchat: %s: FindOptions.User %q: %w", op, user, err)
+		}
+		return strings.ToLower(id), nil
+	case user != "" && !strings.EqualFold(user, pc.Caller.ID) && !strings.EqualFold(user, pc.Caller.UserPrincipalName):
+		return "", fmt.Errorf("graphchat: %s: FindOptions.User %q: a delegated client lists only the signed-in user's chats", op, user)
+	}
+	return "", nil
+}
+
+// ListChats returns every chat of the signed-in user, or of opts.User (an
+// application client must name one; a delegated client may name only the
+// signed-in user), of type opts.Type and topic opts.Topic when they are
+// set, oldest first (createdDateTime, then id), each once. It reads every
+// page as Find does (GET /me/chats or GET /users/{id}/chats,
+// $expand=members, $top=50, $filter on the type and topic; paced to five
+// requests a second for one user; 429s honoured): a page that still fails
+// is an error, never a partial list. Each chat holds its members as
+// listed, at most 25 (the most the listing expands); ListMembers reads
+// them all. It needs policy.OpListChats, and policy.OpResolveUser for a
+// user given by a name the Client does not know.
+func (c *Client) ListChats(ctx context.Context, opts *FindOptions) ([]models.Chatable, error) {
+	if opts == nil {
+		opts = &FindOptions{}
+	}
+	op := policy.OpListChats
+	if err := c.checkGrant(ctx, op); err != nil {
+		return nil, err
+	}
+	pc, err := c.context(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	switch opts.Type {
+	case "", policy.ChatTypeOneOnOne, policy.ChatTypeGroup, policy.ChatTypeMeeting:
+	default:
+		return nil, fmt.Errorf("graphchat: %s: FindOptions.Type %q: want oneOnOne, group, meeting or empty", op, opts.Type)
+	}
+	q := query{key: groupKey{typ: opts.Type, topic: opts.Topic, anyTopic: opts.Topic == nil}}
+	if q.who, err = c.whoseChats(ctx, opts.User, "list", pc); err != nil {
+		return nil, err
+	}
+	out := []models.Chatable{}
+	seen := map[string]bool{}
+	err = c.listChats(ctx, q.who, q.filter(), func(chat models.Chatable) error {
+		// Offset paging may list a chat twice when chats are created
+		// meanwhile; the filter is applied again in case it was not.
+		if isNil(chat) || seen[deref(chat.GetId())] || !q.key.describes(chat, time.Time{}) {
+			return nil
+		}
+		seen[deref(chat.GetId())] = true
+		out = append(out, chat)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortChats(out)
+	return out, nil
 }
 
 // Find returns the indexed chats whose members are exactly the given users

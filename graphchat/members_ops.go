@@ -177,8 +177,9 @@ func (c *Client) AddMembers(ctx context.Context, chatID string, members ...Membe
 }
 
 // memberResults relates the members/add action's outcomes to the members
-// given, by object id. A member the answer does not mention is reported
-// with an error: its outcome is unknown.
+// given, by object id or by the user as given (an answer may report a
+// refused user as it was sent). A member the answer does not mention is
+// reported with an error: its outcome is unknown.
 func (c *Client) memberResults(ctx context.Context, members []Member, pc *policy.Context, got chats.ItemMembersAddPostResponseable) []MemberResult {
 	out := make([]MemberResult, len(members))
 	index := map[string]int{}
@@ -191,6 +192,7 @@ func (c *Client) memberResults(ctx context.Context, members []Member, pc *policy
 			}
 		}
 		index[strings.ToLower(id)] = i
+		index[strings.ToLower(m.User)] = i
 	}
 	if isNil(got) {
 		return out

@@ -25,6 +25,9 @@ func (e *env) create(ctx context.Context, args []string) error {
 	oneOnOne := fs.Bool("one-on-one", false, "create the one-on-one chat of two users given as arguments")
 	group := fs.Bool("group", false, "create a group chat of the users given as arguments")
 	topic := fs.String("topic", "", "the group chat's topic")
+	reuse := fs.Bool("reuse", false, "with --group: return the group chat that has exactly these members and this topic when there is one, instead of creating another (lists the signed-in user's chats, or --user's)")
+	pick := fs.String("pick", "", "with --reuse, when several chats match: `oldest` returns the oldest (default: exit 1, listing them)")
+	user := fs.String("user", "", "with --reuse --group and --auth application: whose chats to search, by `ID or UPN`, one of the members")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return e.helpFor(fs, "", err)
@@ -44,9 +47,29 @@ func (e *env) create(ctx context.Context, args []string) error {
 		return usagef("--group takes at least two users, got %d", len(pos))
 	case !*oneOnOne && !*group && len(pos) != 1:
 		return usagef("create: want one FILE (or -), or --one-on-one A B, or --group A B C...")
+	case *reuse && !*oneOnOne && !*group:
+		return usagef("--reuse is for --group (and --one-on-one): give the members as arguments, not in a body file")
+	case f.set["pick"] && !*reuse:
+		return usagef("--pick is for --reuse")
+	case f.set["pick"] && *pick != string(graphchat.PickOldest):
+		return usagef("--pick %q: want oldest", *pick)
+	case f.set["user"] && !(*reuse && *group):
+		return usagef("--user is for --reuse --group: it names whose chats are searched")
 	}
 	if err := f.check(); err != nil {
 		return err
+	}
+	// A one-on-one chat is found by creating it (the service returns the
+	// one it has); a group is looked for in the listing first.
+	findGroup := *reuse && *group
+	needs := []need{{op: policy.OpCreateChat}}
+	if findGroup {
+		if err := checkListedUser(&f, *user); err != nil {
+			return err
+		}
+		needs = append(needs, need{op: policy.OpListChats, without: "run without --reuse"})
+		needs = append(needs, resolveNeeds(append([]string{*user}, pos...)...)...)
+		needs = append(needs, listMembersNeed(len(pos))...)
 	}
 	// The body is read and parsed once, before signing in.
 	var body []byte
@@ -59,7 +82,7 @@ func (e *env) create(ctx context.Context, args []string) error {
 			return usagef("%s: %v", inputName(pos[0]), err)
 		}
 	}
-	s, err := e.open(ctx, &f, &t, need{op: policy.OpCreateChat})
+	s, err := e.open(ctx, &f, &t, needs...)
 	if err != nil {
 		return err
 	}
@@ -87,6 +110,16 @@ func (e *env) create(ctx context.Context, args []string) error {
 
 	var created *graphchat.Created
 	switch {
+	case findGroup:
+		opts := &graphchat.FindOrCreateOptions{Pick: graphchat.Pick(*pick), User: *user}
+		created, err = s.client.FindOrCreate(ctx, policy.ChatTypeGroup, *topic, members, opts)
+		var several *graphchat.MatchesError
+		if errors.As(err, &several) {
+			return e.severalMatch(ctx, res, several)
+		}
+		if err != nil && created != nil && created.Chat != nil {
+			return e.createdWithError(ctx, res, created, err)
+		}
 	case *oneOnOne:
 		created, err = s.client.CreateOneOnOne(ctx, members[0], members[1])
 	case *group:
@@ -129,6 +162,44 @@ func (e *env) failed(ctx context.Context, res *policy.Result, err error) error {
 	return reported{err}
 }
 
+// severalMatch reports that several group chats have the members and
+// topic of create --reuse, so that none was returned or created: the
+// candidates are the result (oldest first), and the exit code is 1.
+func (e *env) severalMatch(ctx context.Context, res *policy.Result, several *graphchat.MatchesError) error {
+	err := fmt.Errorf("create --reuse: %d group chats have exactly these members and this topic, and nothing was created: run with --pick oldest, or use one of them", len(several.Candidates))
+	if e.json {
+		e.emit(struct {
+			*verdictDoc
+			Candidates []chatInfo `json:"candidates"`
+			Error      *errorDoc  `json:"error"`
+		}{newVerdict(res), chatInfos(several.Candidates), newErrorDoc(ctx, err)})
+		return reported{err}
+	}
+	e.printWarnings(res.Warnings)
+	fmt.Fprintf(e.stdout, "%d chats have exactly these members and this topic (oldest first):\n", len(several.Candidates))
+	printChats(e.stdout, several.Candidates)
+	return err
+}
+
+// createdWithError reports a chat that create --reuse created, when the
+// check for duplicates that follows failed: the chat is the result, and
+// the error makes the exit code.
+func (e *env) createdWithError(ctx context.Context, res *policy.Result, c *graphchat.Created, err error) error {
+	if e.json {
+		v := newVerdict(res)
+		v.Warnings = dedup(append(nonNil(res.Warnings), c.Warnings...))
+		e.emit(struct {
+			*verdictDoc
+			Chat  chatDoc   `json:"chat"`
+			Error *errorDoc `json:"error"`
+		}{v, newChatDoc(c), newErrorDoc(ctx, err)})
+		return reported{err}
+	}
+	e.printWarnings(dedup(append(nonNil(res.Warnings), c.Warnings...)))
+	fmt.Fprintln(e.stdout, describeCreated(c))
+	return err
+}
+
 // chatDoc is a created chat in create's JSON document.
 type chatDoc struct {
 	ID              string  `json:"id,omitempty"`
@@ -144,34 +215,50 @@ type chatDoc struct {
 	Operation string `json:"operation,omitempty"`
 }
 
+func newChatDoc(c *graphchat.Created) chatDoc {
+	doc := chatDoc{Existed: c.Existed}
+	if c.Chat == nil {
+		doc.Operation = c.Operation
+		return doc
+	}
+	doc.ID = c.ID()
+	if ct := c.Chat.GetChatType(); ct != nil {
+		doc.ChatType = ct.String()
+	}
+	doc.Topic = c.Chat.GetTopic()
+	if t := c.Chat.GetCreatedDateTime(); t != nil {
+		doc.CreatedDateTime = t.UTC().Format(time.RFC3339Nano)
+	}
+	doc.WebURL = c.Chat.GetWebUrl()
+	return doc
+}
+
 func (e *env) printCreated(res *policy.Result, c *graphchat.Created) error {
 	warnings := append(nonNil(res.Warnings), c.Warnings...)
 	warnings = dedup(warnings)
 	if e.json {
-		doc := chatDoc{Existed: c.Existed}
-		if c.Chat != nil {
-			doc.ID = c.ID()
-			if ct := c.Chat.GetChatType(); ct != nil {
-				doc.ChatType = ct.String()
-			}
-			doc.Topic = c.Chat.GetTopic()
-			if t := c.Chat.GetCreatedDateTime(); t != nil {
-				doc.CreatedDateTime = t.UTC().Format(time.RFC3339Nano)
-			}
-			doc.WebURL = c.Chat.GetWebUrl()
-		} else {
-			doc.Operation = c.Operation
-		}
 		v := newVerdict(res)
 		v.Warnings = warnings
-		e.emit(struct {
+		doc := struct {
 			*verdictDoc
 			Chat chatDoc `json:"chat"`
-		}{v, doc})
+			// Duplicates (create --reuse) are other chats with the same
+			// members and topic, created at the same time by another
+			// program: the oldest is what --pick oldest returns.
+			Duplicates []chatInfo `json:"duplicates,omitempty"`
+		}{v, newChatDoc(c), nil}
+		if len(c.Duplicates) > 0 {
+			doc.Duplicates = chatInfos(c.Duplicates)
+		}
+		e.emit(doc)
 		return nil
 	}
 	e.printWarnings(warnings)
 	fmt.Fprintln(e.stdout, describeCreated(c))
+	if len(c.Duplicates) > 0 {
+		fmt.Fprintf(e.stderr, "warning: %d other chat%s with these members and this topic were created at the same time (another program); --pick oldest returns the oldest:\n", len(c.Duplicates), plural(len(c.Duplicates)))
+		printChats(e.stderr, c.Duplicates)
+	}
 	return nil
 }
 
@@ -214,9 +301,9 @@ func (e *env) addMember(ctx context.Context, args []string) error {
 	f.register(fs)
 	t.register(fs)
 	chatID := fs.String("chat", "", "the group chat's `ID`, such as 19:…@thread.v2")
-	role := fs.String("role", "", "owner or guest (default: guest for a guest, owner otherwise)")
-	tenantID := fs.String("tenant-id", "", "the home tenant `ID` of an external user (a GUID)")
-	history := fs.String("history", "none", "history the member sees: all, none, or from an RFC 3339 time")
+	role := fs.String("role", "", "owner or guest, for every USER (default: guest for a guest, owner otherwise)")
+	tenantID := fs.String("tenant-id", "", "the home tenant `ID` of an external user (a GUID; one USER only: else --external)")
+	history := fs.String("history", "none", "history the members see: all, none, or from an RFC 3339 time")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return e.helpFor(fs, "", err)
@@ -224,14 +311,24 @@ func (e *env) addMember(ctx context.Context, args []string) error {
 	f.visit(fs)
 	t.visit(fs)
 	switch {
-	case *chatID == "" || len(pos) != 1:
-		return usagef("add-member: want --chat ID and one USER")
-	case !strings.HasPrefix(*chatID, "19:") || strings.ContainsAny(*chatID, "/?# "):
-		return usagef("--chat %q: want a chat id such as 19:…@thread.v2", *chatID)
+	case *chatID == "" || len(pos) == 0:
+		return usagef("add-member: want --chat ID and one USER or more")
+	case len(pos) > maxAddAtOnce:
+		return usagef("add-member: %d users: at most %d can be added at a time", len(pos), maxAddAtOnce)
+	case *tenantID != "" && len(pos) > 1:
+		return usagef("--tenant-id is for one USER: for several, give --external ID=TENANT for each external user")
 	case *tenantID != "" && !policy.IsObjectID(*tenantID):
 		return usagef("--tenant-id %q: want the user's home tenant id, a GUID", *tenantID)
 	case *role != "" && *role != "owner" && *role != "guest":
 		return usagef("--role %q: want owner or guest", *role)
+	}
+	if err := checkChatID(*chatID); err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		if err := checkUsers("add-member", pos); err != nil {
+			return err
+		}
 	}
 	var from time.Time
 	switch *history {
@@ -244,22 +341,36 @@ func (e *env) addMember(ctx context.Context, args []string) error {
 	if *tenantID != "" {
 		f.externals = append(f.externals, pos[0]+"="+*tenantID)
 	}
-	s, err := e.open(ctx, &f, &t, need{op: policy.OpAddMember})
+	needs := []need{{op: policy.OpAddMember}}
+	if len(pos) > 1 {
+		// The members/add action reports each outcome by object id: names
+		// are resolved to tell whose outcome it is.
+		needs = append(needs, resolveNeeds(pos...)...)
+	}
+	s, err := e.open(ctx, &f, &t, needs...)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	m := s.know.member(pos[0])
-	if *role != "" {
-		m.Role = policy.Role(*role)
+	members := make([]graphchat.Member, len(pos))
+	for i, u := range pos {
+		m := s.know.member(u)
+		if *role != "" {
+			m.Role = policy.Role(*role)
+		}
+		switch *history {
+		case "all":
+			m = m.WithAllHistory()
+		case "none":
+		default:
+			m = m.WithHistory(from)
+		}
+		members[i] = m
 	}
-	switch *history {
-	case "all":
-		m = m.WithAllHistory()
-	case "none":
-	default:
-		m = m.WithHistory(from)
+	if len(members) > 1 {
+		return e.addMembers(ctx, s, *chatID, members, pos)
 	}
+	m := members[0]
 	pm := request(policy.ChatTypeGroup, nil, []graphchat.Member{m}).Members[0]
 	res := s.know.judgeMember(&pm)
 	if !res.Allowed() {
@@ -280,6 +391,10 @@ func (e *env) addMember(ctx context.Context, args []string) error {
 	fmt.Fprintf(e.stdout, "added %s to %s as %s (membership %s)\n", pos[0], *chatID, pm.Roles[0], id)
 	return nil
 }
+
+// maxAddAtOnce is the most members add-member adds at a time: "only 200
+// members at a time can be added to a group chat" (Teams limits).
+const maxAddAtOnce = 200
 
 // memberDoc is an added member in add-member's JSON document.
 type memberDoc struct {

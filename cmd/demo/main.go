@@ -106,23 +106,66 @@ func commands() []*command {
 				"demo validate --token \"$TOKEN\" --directory testdata/demo/users.json --json - < testdata/demo/body.json",
 			},
 			run: (*env).validate},
-		{name: "create", synopsis: "create [flags] FILE|- | --one-on-one A B | --group [--topic T] A B C...", summary: "check and create a chat",
+		{name: "create", synopsis: "create [flags] FILE|- | --one-on-one A B | --group [--topic T] [--reuse] A B C...", summary: "check and create a chat, or reuse the one the members have",
 			about: "Checks a chat with the same knowledge as validate, then creates it on the embedded emulator (default), on a\n" +
 				"running emulator (--target http://127.0.0.1:PORT) or on Microsoft Graph (--target graph). A request the policy\n" +
 				"refuses is never sent. Problems that would fail every request (an unreadable or expired token, a permission\n" +
-				"the token lacks, a target that does not answer) are reported once, before anything is sent.",
+				"the token lacks, a target that does not answer) are reported once, before anything is sent.\n" +
+				"With --reuse, a group chat whose members are exactly these users and whose topic is exactly --topic is returned\n" +
+				"(\"existed\") instead of creating another; several such chats are an error listing them (exit 1), unless\n" +
+				"--pick oldest. The listing needs list-chats (Chat.ReadBasic) and, for members given by name, resolve-user\n" +
+				"(User.ReadBasic.All); an application names whose chats to search with --user. A listing that fails creates nothing.",
 			examples: []string{
 				"demo create --one-on-one megan@contoso.com lee@contoso.com",
 				"demo create --group --topic Launch megan@contoso.com lee@contoso.com nestor@contoso.com",
+				"demo create --target http://127.0.0.1:8080 --reuse --group --topic Launch megan@contoso.com lee@contoso.com nestor@contoso.com",
+				"demo create --target http://127.0.0.1:8080 --auth application --user megan@contoso.com --reuse --pick oldest --group megan@contoso.com lee@contoso.com nestor@contoso.com",
 				"demo create --caller megan@contoso.com testdata/create-chat/docs-2-group.json",
 			},
 			run: (*env).create},
-		{name: "add-member", synopsis: "add-member --chat ID [flags] USER", summary: "add a member to a group chat",
-			about: "Checks the member (role, kind, tenant) and the grant, then adds it to a group chat.",
+		{name: "find", synopsis: "find [--type T] [--topic T] [--user U] [flags] USER...", summary: "find the chats whose members are exactly these users",
+			about: "Lists the signed-in user's chats (an application: --user's) and prints those whose members are exactly the users\n" +
+				"given, compared by object id and home tenant, oldest first; --type and --topic narrow the search (--topic \"\"\n" +
+				"matches chats without a topic). Users given by name are resolved to object ids (resolve-user) unless the\n" +
+				"directory knows them; an external user is given by object id with --external ID=TENANT. No match is not an\n" +
+				"error: \"chats\" is empty. The embedded emulator starts empty: use --target with a running emulator.",
+			examples: []string{
+				"demo find --target http://127.0.0.1:8080 --type group megan@contoso.com lee@contoso.com nestor@contoso.com",
+				"demo find --target http://127.0.0.1:8080 --topic Launch --json megan@contoso.com lee@contoso.com nestor@contoso.com",
+				"demo find --target http://127.0.0.1:8080 --auth application --user lee@contoso.com megan@contoso.com lee@contoso.com",
+			},
+			run: (*env).find},
+		{name: "list", synopsis: "list [--type T] [--topic T] [--user U] [flags]", summary: "list the signed-in user's chats (or a user's, for an application)",
+			about: "Lists every chat of the signed-in user, or of --user with application auth, oldest first, with the members the\n" +
+				"listing gives (at most 25 a chat: \"moreMembers\" says when there may be more; demo members reads them all).\n" +
+				"A page that fails (throttled past the retries) is an error: never a partial list.",
+			examples: []string{
+				"demo list --target http://127.0.0.1:8080 --type group",
+				"demo list --target http://127.0.0.1:8080 --auth application --user lee@contoso.com --json",
+			},
+			run: (*env).list},
+		{name: "get", synopsis: "get --chat ID [flags]", summary: "print a chat",
+			about:    "Reads a chat (GET /chats/{id}): its type, topic, times and web URL. A chat that does not exist is exit 1 (404).",
+			examples: []string{"demo get --target http://127.0.0.1:8080 --chat '19:…@thread.v2' --json"},
+			run:      (*env).get},
+		{name: "members", synopsis: "members --chat ID [flags]", summary: "list every member of a chat",
+			about:    "Lists every member of a chat (GET /chats/{id}/members, every page): user id, roles, display name, tenant.",
+			examples: []string{"demo members --target http://127.0.0.1:8080 --chat '19:…@thread.v2'"},
+			run:      (*env).members},
+		{name: "add-member", synopsis: "add-member --chat ID [flags] USER...", summary: "add members to a group chat",
+			about: "Checks each member (role, kind, tenant) and the grant, then adds it to a group chat. Several users are added in\n" +
+				"one members/add request (additions are limited per chat per minute), each with its outcome; any member not\n" +
+				"added makes the exit code 1. A member the policy refuses refuses them all: nothing is sent.",
 			examples: []string{
 				"demo add-member --target http://127.0.0.1:8080 --chat '19:…@thread.v2' --history all alex@contoso.com",
+				"demo add-member --target http://127.0.0.1:8080 --chat '19:…@thread.v2' --json jacob@contoso.com alex@contoso.com",
 			},
 			run: (*env).addMember},
+		{name: "remove-member", synopsis: "remove-member --chat ID [flags] USER", summary: "remove a user from a group chat",
+			about: "Removes a user, by object id or name, from a group chat: the chat's members are listed (list-members) to find\n" +
+				"the user's membership, which is removed (remove-member). A user who is not a member is exit 1; nothing is removed.",
+			examples: []string{"demo remove-member --target http://127.0.0.1:8080 --chat '19:…@thread.v2' alex@contoso.com"},
+			run:      (*env).removeMember},
 		{name: "send", synopsis: "send (--chat ID | --one-on-one A B | --group [--topic T] [--pick oldest] A B C...) (--text T | --file FILE | -) [--html] [--mention USER]... [flags]",
 			summary: "send a message to a chat, or to people (finding or creating their chat)",
 			about: "Checks the message (content, size, HTML, mentions) and the grant, then sends it to a chat given by id, or to\n" +
