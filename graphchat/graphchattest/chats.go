@@ -485,12 +485,17 @@ func (c *chat) hasMember(userID string) bool {
 	return slices.ContainsFunc(c.Members, func(m *member) bool { return strings.EqualFold(m.UserID, userID) })
 }
 
-// onChat authorizes an operation on a chat, finds the chat a path names in
-// its scope (lookupChat), and answers with answer, holding e.mu.
+// onChat authorizes an operation on a chat, then answers withChat.
 func (e *Emulator) onChat(q *request, op operation, sc scope, id string, answer func(c *chat) *response) *response {
 	if resp := e.authorize(q, op); resp != nil {
 		return resp
 	}
+	return e.withChat(q, sc, id, answer)
+}
+
+// withChat finds the chat a path names in its scope (scopeUser and
+// lookupChat) and answers with answer, holding e.mu.
+func (e *Emulator) withChat(q *request, sc scope, id string, answer func(c *chat) *response) *response {
 	userID, resp := e.scopeUser(q, sc)
 	if resp != nil {
 		return resp
@@ -549,18 +554,14 @@ func (e *Emulator) updateChat(q *request, id string) *response {
 	if msg := topicProblem(*topic); msg != "" {
 		return e.badRequest(q, msg)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id, "")
-	if resp != nil {
-		return resp
-	}
-	if c.Type != "group" {
-		return e.badRequest(q, "Topic can only be set on group chats.")
-	}
-	c.Topic = topic
-	c.LastUpdated = e.now().UTC().Truncate(time.Millisecond)
-	return e.jsonResponse(http.StatusOK, e.chatJSON(q, c, view{entity: true}), nil)
+	return e.withChat(q, scope{kind: "chats"}, id, func(c *chat) *response {
+		if c.Type != "group" {
+			return e.badRequest(q, "Topic can only be set on group chats.")
+		}
+		c.Topic = topic
+		c.LastUpdated = e.now().UTC().Truncate(time.Millisecond)
+		return e.jsonResponse(http.StatusOK, e.chatJSON(q, c, view{entity: true}), nil)
+	})
 }
 
 // topicProblem returns why a topic is refused, or "": at most 250
@@ -595,22 +596,18 @@ func (e *Emulator) addMember(q *request, id string) *response {
 	if msg != "" {
 		return e.badRequest(q, msg)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id, "")
-	if resp != nil {
-		return resp
-	}
-	if resp := e.refuseAdds(q, c); resp != nil {
-		return resp
-	}
-	if why := admit(c, m); why != nil {
-		return e.graphError(q, why.status(), why.code, why.message, nil)
-	}
-	e.join(c, m, since, e.now().UTC().Truncate(time.Millisecond))
-	return &response{status: http.StatusCreated, header: http.Header{
-		"Location": {fmt.Sprintf("/chats('%s')/members('%s')", c.ID, m.ID)},
-	}}
+	return e.withChat(q, scope{kind: "chats"}, id, func(c *chat) *response {
+		if resp := e.refuseAdds(q, c); resp != nil {
+			return resp
+		}
+		if why := admit(c, m); why != nil {
+			return e.graphError(q, why.status(), why.code, why.message, nil)
+		}
+		e.join(c, m, since, e.now().UTC().Truncate(time.Millisecond))
+		return &response{status: http.StatusCreated, header: http.Header{
+			"Location": {fmt.Sprintf("/chats('%s')/members('%s')", c.ID, m.ID)},
+		}}
+	})
 }
 
 // refuseAdds answers why no member can be added to a chat (a one-on-one

@@ -181,26 +181,22 @@ func (e *Emulator) sendMessage(q *request, id string) *response {
 		return resp
 	}
 
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id, "")
-	if resp != nil {
-		return resp
-	}
-	for _, m := range in.Mentions {
-		if !c.hasMember(m.Mentioned.User.ID) {
-			// Not documented: the emulator's reading that a chat message
-			// mentions members of the chat.
-			return e.badRequest(q, fmt.Sprintf("Mentioned user '%s' is not a member of the chat.", m.Mentioned.User.ID))
+	return e.withChat(q, scope{kind: "chats"}, id, func(c *chat) *response {
+		for _, m := range in.Mentions {
+			if !c.hasMember(m.Mentioned.User.ID) {
+				// Not documented: the emulator's reading that a chat message
+				// mentions members of the chat.
+				return e.badRequest(q, fmt.Sprintf("Mentioned user '%s' is not a member of the chat.", m.Mentioned.User.ID))
+			}
 		}
-	}
-	if resp := e.paceSend(q, c); resp != nil {
-		return resp
-	}
-	msg := e.storeMessage(c, q.claims.ObjectID, in)
-	out := messageJSON(msg)
-	out["@odata.context"] = fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats('%s')/messages/$entity", q.version, url.QueryEscape(c.ID))
-	return e.jsonResponse(http.StatusCreated, out, nil)
+		if resp := e.paceSend(q, c); resp != nil {
+			return resp
+		}
+		msg := e.storeMessage(c, q.claims.ObjectID, in)
+		out := messageJSON(msg)
+		out["@odata.context"] = fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats('%s')/messages/$entity", q.version, url.QueryEscape(c.ID))
+		return e.jsonResponse(http.StatusCreated, out, nil)
+	})
 }
 
 // messageRequest is a POST message body, as far as the emulator reads it.
