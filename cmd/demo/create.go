@@ -30,8 +30,11 @@ func (e *env) create(ctx context.Context, args []string) error {
 		if req, err = policy.ParseCreateChat(body); err != nil {
 			return usagef("%s: %v", inputName(c.file), err)
 		}
+		if c.lookup && req.ChatType == policy.ChatTypeOneOnOne {
+			return usagef("--lookup is for group chats: %s is a one-on-one chat, which the service never creates twice", inputName(c.file))
+		}
 	}
-	s, err := e.open(ctx, &c.f, &c.t, c.needs()...)
+	s, err := e.open(ctx, &c.f, &c.t, c.needs(req)...)
 	if err != nil {
 		return err
 	}
@@ -81,6 +84,7 @@ type createArgs struct {
 	f                      checkFlags
 	t                      targetFlags
 	oneOnOne, group, reuse bool
+	lookup                 bool // --lookup: look a group up after an ambiguous failure
 	topic, pick, user      string
 	users                  []string // --one-on-one and --group: the members
 	file                   string   // otherwise: the body's file, or "-"
@@ -97,6 +101,10 @@ func (e *env) parseCreate(args []string) (*createArgs, error) {
 	fs.BoolVar(&c.reuse, "reuse", false, "with --group: return the group chat that has exactly these members and this topic when there is one, instead of creating another (lists the signed-in user's chats, or --user's)")
 	fs.StringVar(&c.pick, "pick", "", "with --reuse, when several chats match: `oldest` returns the oldest (default: exit 1, listing them)")
 	fs.StringVar(&c.user, "user", "", "with --reuse --group and --auth application: whose chats to search, by `ID or UPN`, one of the members")
+	fs.BoolVar(&c.lookup, "lookup", false, "for a group: after a failure that leaves the outcome unknown (a timeout, 500/502/503/504, a dropped\n"+
+		"connection), look the chat up and retry only if it was not created; adds list-chats (Chat.ReadBasic) and, for\n"+
+		"members given by name, resolve-user (User.ReadBasic.All). Off by default, for least privilege: without it such\n"+
+		"a failure is exit 4, and nothing is retried")
 	pos, err := e.parseCall(fs, args, &c.f, &c.t)
 	if err != nil {
 		return nil, err
@@ -106,6 +114,8 @@ func (e *env) parseCreate(args []string) (*createArgs, error) {
 	switch {
 	case c.oneOnOne && c.group:
 		return nil, usagef("--one-on-one and --group conflict: choose one")
+	case c.oneOnOne && c.lookup:
+		return nil, usagef("--lookup is for --group: the service never creates a one-on-one chat twice, so it is simply asked for again")
 	case c.oneOnOne && set["topic"]:
 		return nil, usagef("--topic is for --group: a one-on-one chat has no topic")
 	case fromBody && set["topic"]:
@@ -146,14 +156,30 @@ func (e *env) parseCreate(args []string) (*createArgs, error) {
 // service returns the one it has.
 func (c *createArgs) findGroup() bool { return c.reuse && c.group }
 
-// needs are create's operations: create-chat, and for --reuse --group the
-// listing, with what it takes to tell the members by object id.
-func (c *createArgs) needs() []need {
+// needs are create's operations: create-chat, and for --reuse --group or
+// --lookup the listing, with what it takes to tell the members by object
+// id. req is the body's request (nil when the members are arguments).
+func (c *createArgs) needs(req *policy.Request) []need {
 	needs := []need{{op: policy.OpCreateChat}}
-	if c.findGroup() {
+	users := c.users
+	if req != nil {
+		users = nil
+		for _, m := range req.Members {
+			users = append(users, m.User)
+		}
+	}
+	switch {
+	case c.findGroup():
 		needs = append(needs, need{op: policy.OpListChats, without: "run without --reuse"})
-		needs = append(needs, resolveNeeds(append([]string{c.user}, c.users...)...)...)
-		needs = append(needs, listMembersNeed(len(c.users))...)
+		needs = append(needs, resolveNeeds(append([]string{c.user}, users...)...)...)
+		needs = append(needs, listMembersNeed(len(users))...)
+	case c.lookup:
+		needs = append(needs, need{op: policy.OpListChats, without: "run without --lookup"})
+		for _, n := range resolveNeeds(users...) {
+			n.without = "give the members by object id, or run without --lookup"
+			needs = append(needs, n)
+		}
+		needs = append(needs, listMembersNeed(len(users))...)
 	}
 	return needs
 }
@@ -245,16 +271,19 @@ type chatDoc struct {
 	Topic           *string `json:"topic,omitempty"`
 	CreatedDateTime string  `json:"createdDateTime,omitempty"`
 	WebURL          *string `json:"webUrl,omitempty"`
-	// Existed is true when a one-on-one chat already existed (its id is
-	// returned); Recovered when a group was found after an ambiguous failure.
+	// Existed is true when the chat already existed: a one-on-one chat the
+	// service returned, or a group --reuse found.
 	Existed bool `json:"existed"`
+	// Recovered is true when the creation failed with its outcome unknown
+	// and the chat was then found (--lookup): it was created once.
+	Recovered bool `json:"recovered,omitempty"`
 	// Operation is set instead of the fields above when the service
 	// accepted the chat for asynchronous creation (installed apps: 202).
 	Operation string `json:"operation,omitempty"`
 }
 
 func newChatDoc(c *graphchat.Created) chatDoc {
-	doc := chatDoc{Existed: c.Existed}
+	doc := chatDoc{Existed: c.Existed, Recovered: c.Recovered}
 	if c.Chat == nil {
 		doc.Operation = c.Operation
 		return doc
@@ -327,6 +356,9 @@ func describeCreated(c *graphchat.Created) string {
 	s := fmt.Sprintf("%s %s %s", verb, kind, c.ID())
 	if t := c.Chat.GetTopic(); t != nil {
 		s += fmt.Sprintf(" %q", *t)
+	}
+	if c.Recovered {
+		s += " (the creation's answer was lost; the chat was found: created once)"
 	}
 	return s
 }

@@ -25,10 +25,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"regexp"
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -73,6 +73,13 @@ type env struct {
 	// emulatorStarted, when set, is told of each embedded emulator started
 	// (tests read its request log).
 	emulatorStarted func(*graphchattest.Server)
+	// lookupDelay, when set, is the clients' wait before looking a chat up
+	// after an ambiguous failure (Options.LookupDelay; tests shorten it).
+	lookupDelay time.Duration
+
+	// unredacted is standard output before redaction (see redact.go): the
+	// token command alone writes there, as the token is its result.
+	unredacted io.Writer
 
 	json    bool // --json was given: standard output holds one JSON document
 	emitted bool // that document was written
@@ -226,6 +233,12 @@ func lookupCommand(name string) *command {
 }
 
 func (e *env) run(ctx context.Context, args []string) int {
+	// Everything written to standard output and standard error, by any
+	// command and any path, is redacted on its way out.
+	stdout, stderr := e.stdout, e.stderr
+	e.unredacted = stdout
+	e.stdout, e.stderr = newRedactingWriter(stdout), newRedactingWriter(stderr)
+	defer func() { e.stdout, e.stderr, e.unredacted = stdout, stderr, nil }()
 	e.json = wantsJSON(args)
 	var err error
 	cmd, rest := "", args
@@ -552,7 +565,7 @@ type errorDoc struct {
 
 func newErrorDoc(ctx context.Context, err error) *errorDoc {
 	code := exitCode(ctx, err)
-	d := &errorDoc{Kind: kindOf(code), ExitCode: code, Message: redact(message(err))}
+	d := &errorDoc{Kind: kindOf(code), ExitCode: code, Message: message(err)}
 	var ge *graphchat.Error
 	if errors.As(err, &ge) {
 		d.Status, d.Code, d.RequestID, d.ClientRequestID = ge.StatusCode, ge.Code, ge.RequestID, ge.ClientRequestID
@@ -561,16 +574,31 @@ func newErrorDoc(ctx context.Context, err error) *errorDoc {
 	return d
 }
 
-// message is an error's text with its remedy, when there is one.
+// message is an error's text with its remedy, when there is one, in the
+// program's terms: its commands and flags (the library's own errors speak
+// of Options).
 func message(err error) string {
-	msg := err.Error()
+	var (
+		sendUnknown   *graphchat.MessageAmbiguousError
+		createUnknown *graphchat.AmbiguousError
+	)
 	switch {
-	case errors.Is(err, graphchat.ErrUnauthorized):
-		msg += ": the token was refused; get a new one (demo token for an emulator, sign in again for Microsoft Graph)"
+	case errors.As(err, &sendUnknown):
+		return err.Error() + ": the message may or may not have been posted to " + sendUnknown.ChatID + "; read the chat before sending it again"
+	case errors.As(err, &createUnknown):
+		msg := "create-chat: outcome unknown, not retried so that the group chat is not created twice: " + createUnknown.Err.Error()
+		if createUnknown.LookupErr != nil {
+			return msg + "; looking it up failed too: " + createUnknown.LookupErr.Error() +
+				": the chat may or may not have been created; create --reuse returns it if it was (and creates it if not), demo find lists it"
+		}
+		return msg + ": the chat may or may not have been created; create --reuse returns it if it was (and creates it if not), demo find lists it;" +
+			" with --lookup, create looks the chat up itself after such a failure and retries only if it was not created"
 	case errors.Is(err, graphchat.ErrOutcomeUnknown):
-		msg += ": the chat may or may not have been created; look for it before creating it again"
+		return err.Error() + ": the outcome is unknown; look before doing it again"
+	case errors.Is(err, graphchat.ErrUnauthorized):
+		return err.Error() + ": the token was refused; get a new one (demo token for an emulator, sign in again for Microsoft Graph)"
 	}
-	return msg
+	return err.Error()
 }
 
 // report prints an error the command has not printed: a refusal by the
@@ -597,7 +625,7 @@ func (e *env) report(err error, code int) {
 		}{newErrorDoc(interruptedCtx(code), err)})
 		return
 	}
-	fmt.Fprintln(e.stderr, "demo:", redact(message(err)))
+	fmt.Fprintln(e.stderr, "demo:", message(err))
 }
 
 // interruptedCtx returns a context that is done when code says the program
@@ -612,18 +640,14 @@ func interruptedCtx(code int) context.Context {
 }
 
 // emit writes the command's one JSON document to standard output.
-func (e *env) emit(v any) {
+func (e *env) emit(v any) { e.emitTo(e.stdout, v) }
+
+// emitTo writes the command's one JSON document to w, standard output
+// redacted or not.
+func (e *env) emitTo(w io.Writer, v any) {
 	e.emitted = true
-	enc := json.NewEncoder(e.stdout)
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)
 }
-
-// jwtLike matches what may be an access token: a base64url JSON segment
-// ("eyJ", which is `{"` encoded) and whatever follows it, or three
-// base64url segments of which the first two are long.
-var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]*)*|[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]*`)
-
-// redact replaces anything that looks like a token in a message.
-func redact(s string) string { return jwtLike.ReplaceAllString(s, "[redacted token]") }

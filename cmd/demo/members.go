@@ -341,10 +341,10 @@ func (e *env) addMembers(ctx context.Context, s *session, chatID string, members
 		}
 		if r.Err != nil {
 			failed++
-			d.Error = &memberErrorDoc{Message: redact(r.Err.Error())}
+			d.Error = &memberErrorDoc{Message: r.Err.Error()}
 			var me *graphchat.MemberError
 			if errors.As(r.Err, &me) {
-				d.Error.Code, d.Error.Message = me.Code, redact(me.Message)
+				d.Error.Code, d.Error.Message = me.Code, me.Message
 			}
 		}
 		outcomes = append(outcomes, d)

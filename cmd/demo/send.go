@@ -256,15 +256,8 @@ func sentChat(sent *graphchat.Sent) *chatDoc {
 	if sent == nil || sent.Chat == nil || sent.Chat.Chat == nil {
 		return nil
 	}
-	c := sent.Chat.Chat
-	doc := &chatDoc{ID: sent.Chat.ID(), Topic: c.GetTopic(), WebURL: c.GetWebUrl(), Existed: sent.Chat.Existed}
-	if ct := c.GetChatType(); ct != nil {
-		doc.ChatType = ct.String()
-	}
-	if t := c.GetCreatedDateTime(); t != nil {
-		doc.CreatedDateTime = t.UTC().Format(time.RFC3339Nano)
-	}
-	return doc
+	doc := newChatDoc(sent.Chat)
+	return &doc
 }
 
 // sendFailed reports a send that was allowed and then failed: several
@@ -277,11 +270,8 @@ func (e *env) sendFailed(ctx context.Context, res *policy.Result, sent *graphcha
 		return list // refused by the library's check: nothing was sent
 	}
 	var several *graphchat.MatchesError
-	var unknown *graphchat.MessageAmbiguousError
-	msg := redact(message(err))
+	msg := message(err)
 	switch {
-	case errors.As(err, &unknown):
-		msg = redact(err.Error()) + ": the message may or may not have been posted to " + unknown.ChatID + "; read the chat before sending it again"
 	case errors.As(err, &several):
 		msg = fmt.Sprintf("%d group chats have exactly the members %s and this topic: nothing was sent; send to one of them with --chat ID, or to the oldest with --pick oldest",
 			len(several.Candidates), strings.Join(several.Members, ", "))

@@ -156,7 +156,7 @@ func (e *env) open(ctx context.Context, f *checkFlags, t *targetFlags, needs ...
 	if t.target != "graph" && (t.useCLI || t.set["cloud"]) {
 		return nil, usagef("--use-cli and --cloud are for --target graph")
 	}
-	opts := &graphchat.Options{Operations: ops, Mode: f.mode(), Logger: e.logger(t.verbose), Cloud: cloud}
+	opts := &graphchat.Options{Operations: ops, Mode: f.mode(), Logger: e.logger(t.verbose), Cloud: cloud, LookupDelay: e.lookupDelay}
 	s := &session{target: t.target, base: base}
 	if t.target == "graph" {
 		if err := e.connectGraph(ctx, s, t, f, opts); err != nil {
@@ -340,7 +340,7 @@ func (e *env) connectGraph(ctx context.Context, s *session, t *targetFlags, f *c
 
 func firstLine(err error) string {
 	msg, _, _ := strings.Cut(err.Error(), "\n")
-	return redact(msg)
+	return msg
 }
 
 // newAzureCredential builds the azidentity credential for a configuration.

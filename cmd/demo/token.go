@@ -65,11 +65,17 @@ func (e *env) token(_ context.Context, args []string) error {
 	if *expired {
 		tok = withExpiry(c, time.Now().Add(-time.Hour))
 	}
+	// The token is the result: it is written past the redaction that
+	// every other output goes through.
+	out := e.unredacted
+	if out == nil {
+		out = e.stdout
+	}
 	if *asJSON {
-		e.emit(map[string]string{"token": tok})
+		e.emitTo(out, map[string]string{"token": tok})
 		return nil
 	}
-	fmt.Fprintln(e.stdout, tok)
+	fmt.Fprintln(out, tok)
 	return nil
 }
 
