@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -24,9 +25,22 @@ type need struct {
 	allows []string
 }
 
-// excessText says, in a permission_excess message, what p is more
-// privileged than ("create-chat, list-chats needs: Chat.Create is enough").
-type excessText func(p string) string
+// excessText says, for a permission_excess message, what is judged
+// ("create-chat, list-chats") and what is enough for it ("Chat.Create and
+// Chat.ReadBasic").
+type excessText struct {
+	needs, enough string
+}
+
+// message is the permission_excess message of p: a permission that allows
+// some of the needs with more privilege than they take is "more privileged
+// than" they need; one that allows none of them is "not needed".
+func (x excessText) message(p string, allowsSome bool) string {
+	if allowsSome {
+		return fmt.Sprintf("%s is more privileged than %s needs: %s is enough (use a higher privileged permission only if the app requires it)", p, x.needs, x.enough)
+	}
+	return fmt.Sprintf("%s is not needed by %s: it allows none of these operations; %s is enough", p, x.needs, x.enough)
+}
 
 // judgement is what judgeGrant found.
 type judgement struct {
@@ -37,7 +51,8 @@ type judgement struct {
 	missing []int
 	// excess are granted permissions the needs do not call for but that
 	// allow something known (see judgeGrant); unrelated are the others.
-	excess, unrelated []string
+	// unneeded are the excess ones that allow none of the needs.
+	excess, unrelated, unneeded []string
 	violations        List
 	warnings          List
 }
@@ -47,7 +62,9 @@ type judgement struct {
 // permission allows is permission_missing, a violation in every mode but
 // ModeOff. A granted permission acceptable for no need is excess when known
 // returns its name (as the caller spells it) and unrelated otherwise; excess
-// is permission_excess, a warning in ModeWarn and a violation in
+// is permission_excess, worded "more privileged than needed" when the
+// permission allows some need and "not needed" when it allows none (also
+// listed in unneeded), a warning in ModeWarn and a violation in
 // ModeStrict. Any other mode gives no excess finding: the caller reports the
 // mode itself.
 func judgeGrant(needs []need, granted []string, mode Mode, known func(p string) (string, bool), excess excessText) judgement {
@@ -86,7 +103,11 @@ func judgeGrant(needs []need, granted []string, mode Mode, known func(p string) 
 			continue
 		}
 		j.excess = append(j.excess, name)
-		msg := fmt.Sprintf("%s is more privileged than %s", name, excess(name))
+		allowsSome := slices.ContainsFunc(needs, func(n need) bool { return containsFold(n.allows, p) })
+		if !allowsSome {
+			j.unneeded = append(j.unneeded, name)
+		}
+		msg := excess.message(name, allowsSome)
 		switch mode {
 		case ModeStrict:
 			k.violate(CodePermissionExcess, "grant.permissions", msg)

@@ -265,9 +265,7 @@ func (m *Metadata) Judge(method, path string, scheme Scheme, granted []string, m
 	n := pathNeed(d.Method+" "+tmpl, grants)
 	d.Least = n.acceptable
 	known := func(p string) (string, bool) { return findFold(n.allows, p) }
-	j := judgeGrant([]need{n}, granted, mode, known, func(string) string {
-		return fmt.Sprintf("%s needs: %s is enough", n.name, strings.Join(n.acceptable, " or "))
-	})
+	j := judgeGrant([]need{n}, granted, mode, known, excessText{needs: n.name, enough: strings.Join(n.acceptable, " or ")})
 	d.AllowedBy, _ = known(j.allowedBy[0]) // as the metadata spells it
 	d.Excess, d.Violations, d.Warnings = j.excess, j.violations, j.warnings
 	return d, nil

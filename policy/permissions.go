@@ -393,9 +393,12 @@ type Decision struct {
 	Minimal []string `json:"minimal"`
 	// Missing are operations no granted permission allows.
 	Missing []Operation `json:"missing,omitempty"`
-	// Excess are granted chat permissions more privileged than the
-	// operations need.
+	// Excess are granted chat permissions the operations do not need: more
+	// privileged than needed, or (Unneeded) allowing none of them.
 	Excess []string `json:"excess,omitempty"`
+	// Unneeded are the Excess permissions that allow none of the
+	// operations, such as Chat.Create for add-member.
+	Unneeded []string `json:"unneeded,omitempty"`
 	// Unrelated are granted permissions the catalogue does not know (such as
 	// User.Read or openid); they are not judged.
 	Unrelated  []string `json:"unrelated,omitempty"`
@@ -433,16 +436,14 @@ func Evaluate(auth AuthType, g Grant) *Decision {
 	d.Minimal = minimalOf(needs)
 	j := judgeGrant(needs, g.Permissions, mode,
 		func(p string) (string, bool) { return p, knownPermission(auth, p) },
-		func(string) string {
-			return fmt.Sprintf("%s needs: %s is enough (use a higher privileged permission only if the app requires it)", joinOps(ops), strings.Join(d.Minimal, " and "))
-		})
+		excessText{needs: joinOps(ops), enough: strings.Join(d.Minimal, " and ")})
 	for i, n := range needs {
 		d.Operations = append(d.Operations, OperationDecision{Operation: ops[i], AllowedBy: j.allowedBy[i], Least: n.acceptable})
 	}
 	for _, i := range j.missing {
 		d.Missing = append(d.Missing, ops[i])
 	}
-	d.Excess, d.Unrelated = j.excess, j.unrelated
+	d.Excess, d.Unneeded, d.Unrelated = j.excess, j.unneeded, j.unrelated
 	d.Violations = append(k.violations, j.violations...)
 	d.Warnings = append(k.warnings, j.warnings...)
 	return d

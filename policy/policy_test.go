@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -260,6 +261,7 @@ func TestEvaluate(t *testing.T) {
 		violations, warnings []policy.Code
 		allowedBy            string
 		excess, unrelated    []string
+		unneeded             []string // of excess, those that allow none of the operations
 		missing              []policy.Operation
 	}{
 		{name: "least", grant: policy.Grant{Permissions: []string{"Chat.Create", "User.Read", "openid"}, Operations: create},
@@ -281,7 +283,11 @@ func TestEvaluate(t *testing.T) {
 		{name: "app chat-wide role not for create", auth: policy.AuthApplication,
 			grant:      policy.Grant{Permissions: []string{"Chat.ReadWrite.All"}, Operations: create},
 			violations: []policy.Code{policy.CodePermissionMissing}, warnings: []policy.Code{policy.CodePermissionExcess},
-			excess: []string{"Chat.ReadWrite.All"}, missing: create},
+			excess: []string{"Chat.ReadWrite.All"}, unneeded: []string{"Chat.ReadWrite.All"}, missing: create},
+		{name: "a permission for another operation is not needed", grant: policy.Grant{Permissions: []string{"Chat.Create", "ChatMember.ReadWrite"}, Operations: []policy.Operation{policy.OpAddMember}},
+			warnings: []policy.Code{policy.CodePermissionExcess}, allowedBy: "ChatMember.ReadWrite", excess: []string{"Chat.Create"}, unneeded: []string{"Chat.Create"}},
+		{name: "not needed, and more privileged", grant: policy.Grant{Permissions: []string{"Chat.ReadBasic", "Chat.ReadWrite"}, Operations: create},
+			warnings: []policy.Code{policy.CodePermissionExcess, policy.CodePermissionExcess}, allowedBy: "Chat.ReadWrite", excess: []string{"Chat.ReadBasic", "Chat.ReadWrite"}, unneeded: []string{"Chat.ReadBasic"}},
 		{name: "app send-message unsupported", auth: policy.AuthApplication,
 			grant:      policy.Grant{Permissions: []string{"Chat.Create"}, Operations: []policy.Operation{policy.OpCreateChat, policy.OpSendMessage}},
 			violations: []policy.Code{policy.CodeOperationAuth}, allowedBy: "Chat.Create"},
@@ -314,9 +320,20 @@ func TestEvaluate(t *testing.T) {
 			for _, c := range []struct {
 				name      string
 				want, got any
-			}{{"excess", tt.excess, d.Excess}, {"unrelated", tt.unrelated, d.Unrelated}, {"missing", tt.missing, d.Missing}} {
+			}{{"excess", tt.excess, d.Excess}, {"unneeded", tt.unneeded, d.Unneeded}, {"unrelated", tt.unrelated, d.Unrelated}, {"missing", tt.missing, d.Missing}} {
 				if diff := cmp.Diff(c.want, c.got, opt); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", c.name, diff)
+				}
+			}
+			// The wording follows: a permission that allows none of the
+			// operations is "not needed", never "more privileged".
+			for _, v := range append(d.Violations, d.Warnings...) {
+				if v.Code != policy.CodePermissionExcess {
+					continue
+				}
+				p, _, _ := strings.Cut(v.Message, " ")
+				if unneeded := slices.Contains(tt.unneeded, p); unneeded != strings.Contains(v.Message, "is not needed by") || unneeded == strings.Contains(v.Message, "more privileged") {
+					t.Errorf("%s (unneeded %v): %s", p, unneeded, v.Message)
 				}
 			}
 		})

@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/graphchat/graphchat/policy"
 )
 
 // readmeFile is the README whose commands TestREADMECommands runs:
@@ -276,6 +279,11 @@ func TestREADMECommands(t *testing.T) {
 		if r.code != c.exit {
 			t.Errorf("%s: exit %d, the README says %d: %s\n%s\n%s", name, r.code, c.exit, c.text, r.stdout, r.stderr)
 		}
+		// The tokens the README mints fit the commands they serve: a
+		// permission_excess warning shows only where the line says so.
+		if _, comment := splitComment(c.text); excessWarned(r) && !strings.Contains(comment, string(policy.CodePermissionExcess)) {
+			t.Errorf("%s: a permission_excess warning the README does not mention: %s\n%s%s", name, c.text, r.stdout, r.stderr)
+		}
 		if c.assign != "" {
 			v := strings.TrimSpace(r.stdout)
 			if c.jq != "" {
@@ -319,6 +327,19 @@ func startReadmeEmulator(t *testing.T, name string, words []string) (stop func()
 			t.Errorf("%s: emulate exit %d: %s", name, code, errOut.String())
 		}
 	}, from, to
+}
+
+// excessWarned reports whether a run warned of permission_excess: on
+// standard error, or among the warnings of its JSON document.
+func excessWarned(r result) bool {
+	if strings.Contains(r.stderr, string(policy.CodePermissionExcess)) {
+		return true
+	}
+	var doc struct{ Warnings policy.List }
+	if json.Unmarshal([]byte(r.stdout), &doc) != nil {
+		return false
+	}
+	return slices.Contains(doc.Warnings.Codes(), policy.CodePermissionExcess)
 }
 
 func indexOf(words []string, w string) int {
