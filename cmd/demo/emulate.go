@@ -15,7 +15,8 @@ import (
 // emulateAbout is what "demo emulate -h" says before the flags: every
 // option of the emulator, with the flag that sets it or why none does.
 const emulateAbout = `Serves the Microsoft Graph emulator (package graphchattest) on a loopback address until interrupted,
-logging each request on standard output (method, path, status, request-id, injected fault). Its endpoints
+logging each request on standard output (method, path, status, request-id, injected fault). Ctrl-C (or
+SIGTERM) is its normal stop: it exits 0, not 130 as other commands do when interrupted. Its endpoints
 are Graph's chat endpoints under /v1.0 and /beta: POST /chats, GET /chats, /me/chats, /users/{u}/chats
 (and {id}, {id}/members, {id}/messages under each), PATCH /chats/{id}, POST /chats/{id}/members, POST
 /chats/{id}/members/add, DELETE /chats/{id}/members/{membership-id}, POST /chats/{id}/messages,
@@ -50,7 +51,8 @@ Reported behaviours (seen against the service, not documented; off by default):
   --reported-add-member-blocked  members added to a group created with two members are refused
                                  400 RosterAddMemberBlocked (microsoft-graph-docs-contrib issue 1622)`
 
-// emulate serves the emulator until interrupted.
+// emulate serves the emulator until interrupted, which is how a server
+// ends: exit code 0.
 func (e *env) emulate(ctx context.Context, args []string) error {
 	addr, opts, err := e.emulateOptions(ctx, args)
 	if err != nil {

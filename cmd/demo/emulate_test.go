@@ -88,6 +88,8 @@ func TestEmulateHelp(t *testing.T) {
 		// what they do
 		"documented", "30 requests/s per app", "4 member additions a minute per chat", "RosterAddMemberBlocked", "507 InsufficientStorage",
 		"413", "429", "503", "504-after", "drop-after", "slow-after", "/members/add", "/messages", "$batch", "401", "403",
+		// how it stops (runEmulate checks the exit code)
+		"Ctrl-C", "exits 0",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("emulate -h does not mention %q", want)

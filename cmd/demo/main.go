@@ -5,11 +5,13 @@
 // emulator tokens. Run "demo help" for the list.
 //
 // Every command follows one contract. Exit codes: 0 done or allowed
-// (warnings may be printed); 1 refused by the policy or answered with an
-// error by the service; 2 bad usage, unreadable or malformed input;
-// 3 authentication (no credentials, sign-in failed, an unreadable or expired
-// token, a 401); 4 outcome unknown (a creation may or may not have
-// happened); 130 interrupted. The result goes to standard output,
+// (warnings may be printed); 1 refused by the policy, answered with an
+// error by the service, or a running emulator target that does not answer;
+// 2 bad usage, unreadable or malformed input; 3 authentication (no
+// credentials, sign-in failed, an unreadable or expired token, a 401);
+// 4 outcome unknown (a creation or a message may or may not have
+// happened); 130 interrupted (emulate, a server, exits 0 when
+// interrupted: that is how it stops). The result goes to standard output,
 // diagnostics to standard error; with --json, standard output holds exactly
 // one JSON object.
 package main
@@ -41,10 +43,10 @@ import (
 // Exit codes, the same for every command.
 const (
 	exitOK          = 0   // done; allowed (warnings may be printed)
-	exitRefused     = 1   // refused by the policy, or an error answered by the service
+	exitRefused     = 1   // refused by the policy, an error answered by the service, a target that does not answer
 	exitUsage       = 2   // bad usage, unreadable or malformed input
 	exitAuth        = 3   // no credentials, sign-in failed, unreadable or expired token, 401
-	exitUnknown     = 4   // outcome unknown: a creation may or may not have happened
+	exitUnknown     = 4   // outcome unknown: a creation or a message may or may not have happened
 	exitInterrupted = 130 // interrupted (Ctrl-C, SIGTERM)
 )
 
@@ -98,9 +100,10 @@ type command struct {
 // commands lists the subcommands in the order "demo help" shows them.
 func commands() []*command {
 	return []*command{
-		{name: "walkthrough", synopsis: "[walkthrough] [-v]", summary: "walk through creating chats on an embedded emulator (offline)",
-			about: "Creates one-on-one and group chats on an in-process emulator through graphchat and the Graph SDK, then shows the\n" +
-				"policy refusing bad requests before they are sent. It fails if anything does not happen as it says.",
+		{name: "walkthrough", synopsis: "[walkthrough] [-v]", summary: "walk through creating chats and sending messages on an embedded emulator (offline)",
+			about: "Creates one-on-one and group chats on an in-process emulator through graphchat and the Graph SDK, adds a member,\n" +
+				"sends messages to people (to their chat, found or created, with a mention), then shows the policy refusing bad\n" +
+				"chats and messages before they are sent. It fails if anything does not happen as it says.",
 			examples: []string{"demo", "demo walkthrough -v"},
 			run:      (*env).walkthrough},
 		{name: "validate", synopsis: "validate [flags] FILE|-", summary: "check a POST /chats JSON body offline",
@@ -326,11 +329,12 @@ Flags may come before or after the file; "-" reads standard input. "demo help CO
 "demo COMMAND -h" describes a command, its flags and examples.
 
 exit codes:
-  0     allowed or done (warnings may be printed)
-  1     refused by the policy, or an error answered by the service
+  0     allowed or done (warnings may be printed); emulate stopped by Ctrl-C
+  1     refused by the policy, an error answered by the service, or a --target URL that does not answer
   2     bad usage, unreadable or malformed input
   3     authentication: no credentials, sign-in failed, unreadable or expired token, 401
-  4     outcome unknown: a creation may or may not have happened (a re-run or a lookup resolves it)
+  4     outcome unknown: a creation or a message may or may not have happened (for a group chat,
+        create --reuse or --lookup resolves it)
   130   interrupted
 
 Results go to standard output, diagnostics to standard error; with --json, standard output holds
@@ -402,7 +406,9 @@ func (e *env) helpFor(fs *flag.FlagSet, synopsis string, err error) error {
 	return err
 }
 
-// printFlags prints a flag set's flags as aligned columns.
+// printFlags prints a flag set's flags as aligned columns. A usage of
+// several lines continues under its first: each line keeps a cell in the
+// first column, so that the flags after it stay aligned with those before.
 func printFlags(w io.Writer, fs *flag.FlagSet) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fs.VisitAll(func(f *flag.Flag) {
@@ -410,11 +416,16 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 		if name != "" {
 			name = " " + name
 		}
-		def := ""
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
-			def = fmt.Sprintf(" (default %s)", f.DefValue)
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
 		}
-		fmt.Fprintf(tw, "  --%s%s\t%s%s\n", f.Name, name, usage, def)
+		first, rest, _ := strings.Cut(usage, "\n")
+		fmt.Fprintf(tw, "  --%s%s\t%s\n", f.Name, name, first)
+		for _, line := range strings.Split(rest, "\n") {
+			if line != "" {
+				fmt.Fprintf(tw, "\t%s\n", line)
+			}
+		}
 	})
 	tw.Flush()
 }

@@ -233,3 +233,4 @@ func TestRedact(t *testing.T) {
 		t.Errorf("wrote %q", b.String())
 	}
 }
+
