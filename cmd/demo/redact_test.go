@@ -233,4 +233,3 @@ func TestRedact(t *testing.T) {
 		t.Errorf("wrote %q", b.String())
 	}
 }
-
