@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"html"
 	"slices"
@@ -21,11 +20,9 @@ import (
 // found or created first, and the message is checked with them as its
 // members before anything is listed, created or sent.
 func (e *env) send(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	var f checkFlags
 	var t targetFlags
-	f.register(fs)
-	t.register(fs)
+	fs := newCallFlags("send", &f, &t)
 	chatID := fs.String("chat", "", "the chat's `ID`")
 	oneOnOne := fs.Bool("one-on-one", false, "send to the one-on-one chat of two users given as arguments (the service keeps one per pair)")
 	group := fs.Bool("group", false, "send to the group chat of exactly the users given as arguments, creating it when there is none")
@@ -37,12 +34,10 @@ func (e *env) send(ctx context.Context, args []string) error {
 	var mentions listFlag
 	fs.Var(&mentions, "mention", "mention a member, by `ID or UPN` (repeatable); its tag is added at the end of the message, which is sent as HTML")
 	checkMembers := fs.Bool("check-members", false, "with --chat: list the chat's members first to check the caller and mentions (adds the list-members permission)")
-	pos, err := parse(fs, args)
+	pos, err := e.parseCall(fs, args, &f, &t)
 	if err != nil {
-		return e.helpFor(fs, "", err)
+		return err
 	}
-	f.visit(fs)
-	t.visit(fs)
 	fromFile := f.set["file"]
 	if i := slices.Index(pos, "-"); i >= 0 && !fromFile {
 		*file, pos, fromFile = "-", slices.Delete(pos, i, i+1), true
