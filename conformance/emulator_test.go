@@ -70,8 +70,8 @@ func throttling(t *testing.T, tg *target) {
 		{"Throttle.WritesPerChat", func(o *graphchattest.Options) { o.Throttle.WritesPerChat = 1 }, func(tg *target, id string, i int) *reply {
 			return tg.do(t, "PATCH", chatPath(id), map[string]any{"topic": "t" + strconv.Itoa(i)})
 		}, 2},
-		{"Throttle.MemberAddsPerChat (DocumentedThrottle)", func(o *graphchattest.Options) {
-			o.Throttle = graphchattest.DocumentedThrottle
+		{"Throttle.MemberAddsPerChat (DocumentedLimits)", func(o *graphchattest.Options) {
+			o.Throttle = graphchattest.DocumentedLimits()
 			o.Throttle.WritesPerChat = 0
 		}, func(tg *target, id string, i int) *reply {
 			return tg.do(t, "POST", chatPath(id)+"/members/add", map[string]any{"values": members(member(graphchattest.AlexID, "owner"))})

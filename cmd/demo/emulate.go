@@ -130,7 +130,7 @@ func (e *env) emulateOptions(ctx context.Context, args []string) (string, *graph
 	switch *throttle {
 	case "off":
 	case "documented":
-		opts.Throttle = graphchattest.DocumentedThrottle
+		opts.Throttle = graphchattest.DocumentedLimits()
 	default:
 		return "", nil, usagef("--throttle %q: want documented or off", *throttle)
 	}

@@ -74,7 +74,7 @@
 //	Anonymous                 false: requests need a bearer token
 //	Latency                   0: added before each request
 //	RateLimit                 0 (off): requests a second, all callers together
-//	Throttle                  zero (off); DocumentedThrottle: 30/s per app,
+//	Throttle                  zero (off); DocumentedLimits(): 30/s per app,
 //	                          5/s per user listing, 4/min member additions
 //	                          per chat, 1/s writes per app per chat
 //	Faults, Seed              none; ParseFaults("503=0.05,504-after=0.01")

@@ -38,7 +38,7 @@ type Options struct {
 	RateLimit float64
 	// Throttle adds throttling buckets (per app, per user listing, per chat
 	// member additions and writes); the zero value, the default, adds none.
-	// DocumentedThrottle holds the documented limits.
+	// DocumentedLimits returns the documented limits.
 	Throttle Throttle
 	// Faults are injected into requests, each with its probability.
 	Faults []FaultRule

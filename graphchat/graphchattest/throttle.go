@@ -11,7 +11,7 @@ import (
 // a bucket off. A request over any bucket that applies to it gets 429 with
 // Retry-After and a TooManyRequests body, and consumes nothing. Inside a
 // $batch each request is throttled on its own. The zero Throttle (the
-// default) throttles nothing; [DocumentedThrottle] holds the limits of
+// default) throttles nothing; [DocumentedLimits] returns the limits of
 // Microsoft's throttling page (Microsoft Teams section).
 type Throttle struct {
 	// PerApp is requests per second per app per tenant, every request.
@@ -25,11 +25,19 @@ type Throttle struct {
 	WritesPerChat float64
 }
 
-// DocumentedThrottle is the limits Microsoft documents for Teams: 30
+// DocumentedLimits returns the limits Microsoft documents for Teams: 30
 // requests a second per app per tenant, about 5 a second per user to list
 // or get chats, 4 member additions a minute per chat, 1 write a second per
-// app on a chat. The page says these change: read the current one.
-var DocumentedThrottle = Throttle{PerApp: 30, PerUserList: 5, MemberAddsPerChat: 4, WritesPerChat: 1}
+// app on a chat. The page says these change: read the current one. Each
+// call returns its own copy, which the caller may change.
+func DocumentedLimits() Throttle {
+	return Throttle{PerApp: 30, PerUserList: 5, MemberAddsPerChat: 4, WritesPerChat: 1}
+}
+
+// DocumentedThrottle is DocumentedLimits() as a variable, kept for the
+// callers that still read it; it is not read here, and assigning to it
+// changes nothing but what those callers see. Use DocumentedLimits.
+var DocumentedThrottle = DocumentedLimits()
 
 // class is what a request counts against.
 type class int

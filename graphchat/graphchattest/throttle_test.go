@@ -52,7 +52,7 @@ func TestThrottleBuckets(t *testing.T) {
 				return c.do("POST", messagesPath(ids[i]), map[string]any{"body": map[string]any{"content": "hi"}})
 			})
 		}, 3},
-		{"documented limits, one listing burst", graphchattest.DocumentedThrottle, func(c *client, _ string) (int, result) {
+		{"documented limits, one listing burst", graphchattest.DocumentedLimits(), func(c *client, _ string) (int, result) {
 			return first429(10, func(int) result { return c.do("GET", "/v1.0/me/chats", nil) })
 		}, 6},
 	}
@@ -139,5 +139,17 @@ func TestBatchValidation(t *testing.T) {
 				t.Errorf("items %q, want %q", got, tt.items)
 			}
 		})
+	}
+}
+
+// DocumentedLimits gives each caller its own copy: one caller changing
+// its limits changes no other's.
+func TestDocumentedLimitsAreACopy(t *testing.T) {
+	t.Parallel()
+	mine := graphchattest.DocumentedLimits()
+	mine.PerApp, mine.WritesPerChat = 1000, 0
+	want := graphchattest.Throttle{PerApp: 30, PerUserList: 5, MemberAddsPerChat: 4, WritesPerChat: 1}
+	if got := graphchattest.DocumentedLimits(); got != want {
+		t.Errorf("DocumentedLimits() = %+v after a caller changed its copy, want %+v", got, want)
 	}
 }
