@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -202,7 +201,7 @@ func NewFromCredential(cred azcore.TokenCredential, opts *Options) (*Client, err
 	if len(o.TokenScopes) > 0 {
 		scopes = slices.Clone(o.TokenScopes)
 	}
-	tp := &tokenProvider{cred: cred, scopes: scopes, host: base.Host, loopback: isLoopback(base.Hostname())}
+	tp := &tokenProvider{cred: cred, scopes: scopes, host: base.Host, loopback: policy.IsLoopbackHost(base.Hostname())}
 	adapter, err := newRequestAdapter(absauth.NewBaseBearerTokenAuthenticationProvider(tp), o, base)
 	if err != nil {
 		return nil, err
@@ -289,7 +288,7 @@ func baseURL(o Options) (*url.URL, error) {
 		return nil, fmt.Errorf("graphchat: BaseURL %q: want no user information, query or fragment", raw)
 	}
 	switch {
-	case isLoopback(u.Hostname()) && (u.Scheme == "http" || u.Scheme == "https"): // a local emulator
+	case policy.IsLoopbackHost(u.Hostname()) && (u.Scheme == "http" || u.Scheme == "https"): // a local emulator
 	case u.Scheme == "https" && policy.IsGraphHost(u.Hostname()) && u.Port() == "":
 	default:
 		return nil, fmt.Errorf("graphchat: BaseURL %q: want https on a Microsoft Graph host (%s), or a loopback address for an emulator", raw, strings.Join(policy.GraphHosts(), ", "))
@@ -298,14 +297,6 @@ func baseURL(o Options) (*url.URL, error) {
 		return nil, fmt.Errorf("graphchat: BaseURL %q: want a path ending in /v1.0 or /beta", raw)
 	}
 	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Scopes returns the scopes to request for the operations: for delegated

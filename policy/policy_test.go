@@ -463,3 +463,19 @@ func TestValidate(t *testing.T) {
 		t.Errorf("Describe with an unknown auth type: %v", err)
 	}
 }
+
+// IsLoopbackHost is the one rule of where emulator tokens may go: the
+// client, the demo and the emulator all use it.
+func TestIsLoopbackHost(t *testing.T) {
+	t.Parallel()
+	for host, want := range map[string]bool{
+		"localhost": true, "LOCALHOST": true, "LocalHost": true,
+		"127.0.0.1": true, "127.1.2.3": true, "::1": true, "0:0:0:0:0:0:0:1": true, "::ffff:127.0.0.1": true,
+		"": false, "localhost.": false, "localhost.example.com": false, "127.0.0.1.nip.io": false, "[::1]": false, "::1%lo": false,
+		"10.0.0.1": false, "0.0.0.0": false, "::": false, "graph.microsoft.com": false, "127.0.0.1:8080": false,
+	} {
+		if got := policy.IsLoopbackHost(host); got != want {
+			t.Errorf("IsLoopbackHost(%q) = %v, want %v", host, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -101,6 +102,20 @@ func IsGraphHost(host string) bool {
 		}
 	}
 	return false
+}
+
+// IsLoopbackHost reports whether host (a URL's Hostname, or a listening
+// address's host: no port, no brackets) is this machine: "localhost" in any
+// letter case, or a loopback IP address (127.0.0.0/8, ::1, or 127.x mapped
+// into IPv6). It is the one rule of where an emulator's tokens may go:
+// graphchat sends a token over plain http only to such a host, the demo
+// takes only such URL targets, and graphchattest listens only there.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
 }
 
 // BindURL is a parsed user@odata.bind value.

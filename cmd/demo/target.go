@@ -85,7 +85,7 @@ func (t *targetFlags) baseURL() (string, error) {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", usagef("--target %q: want no user information, query or fragment", t.target)
 	}
-	if !isLoopback(u.Hostname()) {
+	if !policy.IsLoopbackHost(u.Hostname()) {
 		return "", usagef("--target %q is not a loopback address: a URL target is a running emulator on this machine; for Microsoft Graph use --target graph", t.target)
 	}
 	base := strings.TrimRight(u.String(), "/")
@@ -95,13 +95,6 @@ func (t *targetFlags) baseURL() (string, error) {
 	return base, nil
 }
 
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // need is an operation a command performs, and how to do without it when
 // the token lacks its permission (such as "run with --lookup=false"); ""

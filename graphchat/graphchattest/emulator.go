@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/graphchat/graphchat/policy"
 )
 
 // Options configure an Emulator. The zero value is a Contoso tenant with the
@@ -237,7 +239,7 @@ func NewServer(addr string, opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graphchattest: address %q: %w", addr, err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !policy.IsLoopbackHost(host) {
 		return nil, fmt.Errorf("graphchattest: address %q: want a loopback address such as 127.0.0.1:8080", addr)
 	}
 	ln, err := net.Listen("tcp", addr)

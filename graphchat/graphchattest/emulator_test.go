@@ -499,3 +499,19 @@ func TestRateLimitAndFaults(t *testing.T) {
 		t.Error("non-loopback address accepted")
 	}
 }
+
+// NewServer listens on loopback addresses only, by the rule graphchat and
+// the demo use for where tokens may go: localhost in any letter case too.
+func TestNewServerLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	for addr, ok := range map[string]bool{"127.0.0.1:0": true, "localhost:0": true, "LOCALHOST:0": true, "[::1]:0": true,
+		"0.0.0.0:0": false, "example.com:0": false, ":0": false} {
+		srv, err := graphchattest.NewServer(addr, nil)
+		if srv != nil {
+			srv.Close()
+		}
+		if loopback := !(err != nil && strings.Contains(err.Error(), "loopback")); loopback != ok {
+			t.Errorf("NewServer(%q): %v", addr, err)
+		}
+	}
+}
