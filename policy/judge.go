@@ -53,8 +53,8 @@ type judgement struct {
 	// allow something known (see judgeGrant); unrelated are the others.
 	// unneeded are the excess ones that allow none of the needs.
 	excess, unrelated, unneeded []string
-	violations        List
-	warnings          List
+	violations                  List
+	warnings                    List
 }
 
 // judgeGrant judges granted permissions (repeats and empty names dropped,

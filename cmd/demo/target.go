@@ -95,7 +95,6 @@ func (t *targetFlags) baseURL() (string, error) {
 	return base, nil
 }
 
-
 // need is an operation a command performs, and how to do without it when
 // the token lacks its permission (such as "run with --lookup=false"); ""
 // when the command cannot.
