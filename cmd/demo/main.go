@@ -124,7 +124,9 @@ func commands() []*command {
 				"With --reuse, a group chat whose members are exactly these users and whose topic is exactly --topic is returned\n" +
 				"(\"existed\") instead of creating another; several such chats are an error listing them (exit 1), unless\n" +
 				"--pick oldest. The listing needs list-chats (Chat.ReadBasic) and, for members given by name, resolve-user\n" +
-				"(User.ReadBasic.All); an application names whose chats to search with --user. A listing that fails creates nothing.",
+				"(User.ReadBasic.All); an application names whose chats to search with --user. A listing that fails creates nothing.\n" +
+				"With --lookup, a group whose creation failed with its outcome unknown (a timeout, a 5xx, a dropped connection) is\n" +
+				"looked up and created again only if it was not; it needs the same permissions as --reuse, so it is off by default.",
 			examples: []string{
 				"demo create --one-on-one megan@contoso.com lee@contoso.com",
 				"demo create --group --topic Launch megan@contoso.com lee@contoso.com nestor@contoso.com",
