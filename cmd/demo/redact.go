@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"os"
 	"regexp"
 	"sync"
 )
@@ -106,16 +105,3 @@ func (r *redactingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// isTerminal reports whether w, or the writer a redactingWriter wraps, is a
-// terminal (for progress drawn in place).
-func isTerminal(w io.Writer) bool {
-	if r, ok := w.(*redactingWriter); ok {
-		w = r.w
-	}
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
