@@ -104,4 +104,3 @@ func (r *redactingWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
