@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
 )
@@ -183,5 +184,42 @@ func TestBulkReuseUsage(t *testing.T) {
 				t.Errorf("%d requests sent", n)
 			}
 		})
+	}
+}
+
+// With --reuse, groups an earlier run sent without an answer (killed, or
+// unknown) are found by the run's one listing, not by a listing each: they
+// are existing when they were created, and created when not.
+func TestBulkReuseResumesSentLines(t *testing.T) {
+	t.Parallel()
+	s := newFindServer(t)
+	dir := t.TempDir()
+	input := writeInput(t, dir, "chats.jsonl",
+		groupLine("a", "", trio...), groupLine("b", "", trio...), groupLine("c", "", trio...))
+	made := map[string]string{"a": s.seedGroup(t, "a", trio...), "b": s.seedGroup(t, "b", trio...)} // c was not created
+	sentAt := time.Now().Add(-time.Minute)
+	var recs []resultRecord
+	for line := 1; line <= 3; line++ {
+		recs = append(recs, resultRecord{Key: keyOfLine(t, input, line), Line: line, Status: "sent", At: sentAt})
+	}
+	recs[1].Status = "unknown" // after its sent record
+	recs = append(recs, resultRecord{Key: recs[1].Key, Line: 2, Status: "sent", At: sentAt})
+	writeResults(t, input+".results.jsonl", input, "", recs...)
+	posts, lists := s.chatPosts(), s.listings()
+	r := demo(t, nil, "bulk", "--target", s.url, "--token", reuseToken, "--reuse", input)
+	got := final(records(t, input+".results.jsonl"))
+	if r.code != exitOK || got[1] != "existing" || got[2] != "existing" || got[3] != "created" {
+		t.Fatalf("exit %d, %v\n%s", r.code, got, r.stderr)
+	}
+	for _, rec := range records(t, input+".results.jsonl") {
+		if rec.Status == "existing" && rec.ID != made[map[int]string{1: "a", 2: "b"}[rec.Line]] {
+			t.Errorf("line %d: %s, want %s", rec.Line, rec.ID, made[map[int]string{1: "a", 2: "b"}[rec.Line]])
+		}
+	}
+	if n := s.chatPosts() - posts; n != 1 {
+		t.Errorf("%d creations sent, want 1", n)
+	}
+	if n := s.listings() - lists; n != 1 {
+		t.Errorf("%d listing requests, want 1", n)
 	}
 }
