@@ -19,12 +19,14 @@ func jsonOf(v any) string {
 
 // TestEmulator runs the suite against the in-process emulator.
 func TestEmulator(t *testing.T) {
+	t.Parallel()
 	runSuite(t, newEmulatorTarget(t, graphchattest.Options{}))
 }
 
 // TestLive runs the suite against Microsoft Graph with the credentials of
 // the environment (see doc.go), and is skipped without them.
 func TestLive(t *testing.T) {
+	t.Parallel()
 	cfg, err := liveConfig(os.Getenv)
 	if err == errNoCredentials {
 		t.Skip(skipLive)

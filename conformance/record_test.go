@@ -101,6 +101,7 @@ func endpoint(method, rawURL string) string {
 // endpoint is reached, no emulator-only case sends anything, at most the
 // documented number of groups is created, and rosters end as they began.
 func TestLiveRequests(t *testing.T) {
+	t.Parallel()
 	token := liveToken()
 	cfg, err := liveConfig(fakeEnv(token))
 	if err != nil {
@@ -204,6 +205,7 @@ func checkMembersShape(t *testing.T, ep string, v any) {
 
 // liveConfig refuses settings it cannot run with, naming the variable.
 func TestLiveConfig(t *testing.T) {
+	t.Parallel()
 	good := fakeEnv(liveToken())
 	with := func(k, v string) func(string) string {
 		return func(key string) string {

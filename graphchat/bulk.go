@@ -1025,7 +1025,7 @@ func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start 
 			out.finished = append(out.finished, b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: err}))
 			return
 		}
-		j.notBefore = time.Now().Add(lookupDelay)
+		j.notBefore = time.Now().Add(b.c.lookupDelay)
 		out.lookup = append(out.lookup, j)
 	case j.typ == policy.ChatTypeOneOnOne:
 		retry(backoff(j.attempts)) // the service returns the chat if it exists
@@ -1134,7 +1134,7 @@ func (b *bulk) lookUp(ctx context.Context, jobs []*job) batchOutcome {
 		case err != nil && !ok && j.lookups+1 < lookupAttempts && ctx.Err() == nil:
 			// A listing is a GET: trying it again later changes nothing.
 			j.lookups++
-			j.notBefore = time.Now().Add(lookupDelay << j.lookups)
+			j.notBefore = time.Now().Add(b.c.lookupDelay << j.lookups)
 			out.lookup = append(out.lookup, j)
 		case ok && f.state == messagePosted && f.digest == j.digest:
 			out.finished = append(out.finished, b.messageResult(j, &Posted{ID: f.id, Recovered: true}, nil))

@@ -62,7 +62,7 @@ func items(n int) []graphchat.Item {
 func appClient(t *testing.T, url string, timeout time.Duration) *graphchat.Client {
 	t.Helper()
 	c, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.AppToken("Chat.Create", "Chat.ReadBasic.All")), &graphchat.Options{
-		BaseURL: url, Auth: policy.AuthApplication, Operations: []policy.Operation{policy.OpCreateChat, policy.OpListChats},
+		BaseURL: url, Auth: policy.AuthApplication, Operations: []policy.Operation{policy.OpCreateChat, policy.OpListChats}, LookupDelay: 10 * time.Millisecond,
 		HTTPClient: &http.Client{Timeout: timeout},
 		Retry:      graphchat.RetryOptions{BaseDelay: 20 * time.Millisecond, MaxRetries: 6},
 	})
@@ -385,7 +385,7 @@ func TestCreateManyItemErrorKeepsServiceDetails(t *testing.T) {
 func senderClient(t *testing.T, url string, timeout time.Duration) *graphchat.Client {
 	t.Helper()
 	c, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "ChatMessage.Send", "Chat.ReadBasic")), &graphchat.Options{
-		BaseURL: url, Operations: []policy.Operation{policy.OpCreateChat, policy.OpSendMessage, policy.OpListChats},
+		BaseURL: url, Operations: []policy.Operation{policy.OpCreateChat, policy.OpSendMessage, policy.OpListChats}, LookupDelay: 200 * time.Millisecond,
 		HTTPClient: &http.Client{Timeout: timeout},
 		Retry:      graphchat.RetryOptions{BaseDelay: 20 * time.Millisecond, MaxRetries: 6},
 	})
@@ -573,9 +573,6 @@ func TestCreateManyMessagesUnderFaults(t *testing.T) {
 	if v := os.Getenv("GRAPHCHAT_FAULT_ITEMS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
-	prev := *graphchat.LookupDelay
-	*graphchat.LookupDelay = 200 * time.Millisecond
-	defer func() { *graphchat.LookupDelay = prev }()
 	// Which requests a fault hits depends on timing: a run whose faults
 	// miss every message send proves nothing, so another seed is tried.
 	for seed := uint64(11); seed < 16; seed++ {

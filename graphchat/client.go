@@ -34,6 +34,9 @@ const sdkLibraryVersion = "1.89.0"
 // Options.HTTPClient is not set.
 const defaultTimeout = 100 * time.Second
 
+// defaultLookupDelay is the default of Options.LookupDelay.
+const defaultLookupDelay = 2 * time.Second
+
 // Options configure a Client. A nil *Options means the documented defaults.
 //
 // Cloud, BaseURL, HTTPClient, Retry and Logger configure graphchat's
@@ -99,6 +102,12 @@ type Options struct {
 	ResolveKinds bool
 	// Retry controls retries of graphchat's own pipeline.
 	Retry RetryOptions
+	// LookupDelay is how long the Client waits, after a creation or a
+	// message whose outcome is unknown, before it looks the chat or the
+	// message up, so that a request still being processed can finish; it
+	// doubles at each further lookup. Default 2 s. Shorten it against an
+	// emulator, whose requests finish at once.
+	LookupDelay time.Duration
 	// Logger, when set, gets policy warnings and, from graphchat's
 	// pipeline (not from an adapter given to New), one line per HTTP
 	// attempt (method, path, status, latency, request-id,
@@ -121,6 +130,8 @@ type Client struct {
 	dir     *policy.Directory
 	logger  *slog.Logger
 	tokens  *tokenProvider // nil for a Client built on an adapter
+
+	lookupDelay time.Duration // Options.LookupDelay
 
 	claims atomic.Pointer[tokenClaims] // the last token's claims
 
@@ -217,7 +228,7 @@ func refuse(ctor, reason string, settings ...setting) error {
 }
 
 // options applies the defaults to opts and checks the fields every
-// constructor reads: Cloud, Auth, Mode and Operations.
+// constructor reads: Cloud, Auth, Mode, Operations and LookupDelay.
 func options(opts *Options) (Options, error) {
 	var o Options
 	if opts != nil {
@@ -242,6 +253,12 @@ func options(opts *Options) (Options, error) {
 	}
 	if _, err := policy.Minimal(o.Auth, operations(o)...); err != nil {
 		return o, fmt.Errorf("graphchat: Options.Operations: %w", err)
+	}
+	if o.LookupDelay < 0 {
+		return o, fmt.Errorf("graphchat: Options.LookupDelay %s: want a positive duration, or 0 for the default", o.LookupDelay)
+	}
+	if o.LookupDelay == 0 {
+		o.LookupDelay = defaultLookupDelay
 	}
 	return o, nil
 }
@@ -335,7 +352,8 @@ func NewRequestAdapter(auth absauth.AuthenticationProvider, opts *Options) (*msg
 	if err := refuse("NewRequestAdapter", "configures a Client, not its pipeline: give it to New",
 		setting{"Auth", o.Auth != ""}, setting{"TenantID", o.TenantID != ""}, setting{"Caller", !o.Caller.IsZero()},
 		setting{"Operations", o.Operations != nil}, setting{"Mode", o.Mode != ""}, setting{"TokenScopes", o.TokenScopes != nil},
-		setting{"Grant", o.Grant != nil}, setting{"Directory", o.Directory != nil}, setting{"ResolveKinds", o.ResolveKinds}); err != nil {
+		setting{"Grant", o.Grant != nil}, setting{"Directory", o.Directory != nil}, setting{"ResolveKinds", o.ResolveKinds},
+		setting{"LookupDelay", o.LookupDelay != 0}); err != nil {
 		return nil, err
 	}
 	o, err := options(&o)
@@ -390,6 +408,7 @@ func newClient(adapter abs.RequestAdapter, tp *tokenProvider, o Options) *Client
 		adapter: adapter, cloud: o.Cloud, auth: o.Auth, tenant: o.TenantID, caller: o.Caller,
 		ops: operations(o), mode: o.Mode, grant: slices.Clone(o.Grant), resolve: o.ResolveKinds,
 		dir: o.Directory, logger: o.Logger, tokens: tp, seen: map[string]struct{}{},
+		lookupDelay: o.LookupDelay,
 	}
 }
 

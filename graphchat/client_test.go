@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/graphchat/graphchat/graphchat"
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
@@ -66,6 +67,14 @@ func TestOptionsRefused(t *testing.T) {
 		}, ""},
 		{"NewRequestAdapter: Grant, a Client's setting", func() error {
 			_, err := graphchat.NewRequestAdapter(auth, &graphchat.Options{Grant: []string{"Chat.Create"}})
+			return err
+		}, ""},
+		{"NewRequestAdapter: LookupDelay, a Client's setting", func() error {
+			_, err := graphchat.NewRequestAdapter(auth, &graphchat.Options{LookupDelay: time.Second})
+			return err
+		}, ""},
+		{"New: a negative LookupDelay", func() error {
+			_, err := graphchat.New(usgov, &graphchat.Options{LookupDelay: -time.Second})
 			return err
 		}, ""},
 		{"NewRequestAdapter: Operations, a Client's setting", func() error {

@@ -86,15 +86,7 @@ func (c *Client) CreateGroup(ctx context.Context, topic string, members ...Membe
 }
 
 func (c *Client) createFromMembers(ctx context.Context, typ policy.ChatType, topic *string, members []Member) (*Created, error) {
-	req := &policy.Request{ChatType: typ, Topic: topic, Members: make([]policy.Member, len(members))}
-	for i, m := range members {
-		req.Members[i] = m.policy()
-	}
-	pc, err := c.context(ctx, policy.OpCreateChat)
-	if err != nil {
-		return nil, err
-	}
-	res, key, err := c.prepareCreate(ctx, req, pc, nil)
+	res, key, err := c.prepareMembers(ctx, typ, topic, members)
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +183,20 @@ func isNil(v any) bool {
 	}
 	r := reflect.ValueOf(v)
 	return r.Kind() == reflect.Pointer && r.IsNil()
+}
+
+// prepareMembers is prepareCreate for a chat of the given type, topic (nil
+// for none) and members, in the caller's context of create-chat.
+func (c *Client) prepareMembers(ctx context.Context, typ policy.ChatType, topic *string, members []Member) (*policy.Result, groupKey, error) {
+	req := &policy.Request{ChatType: typ, Topic: topic, Members: make([]policy.Member, len(members))}
+	for i, m := range members {
+		req.Members[i] = m.policy()
+	}
+	pc, err := c.context(ctx, policy.OpCreateChat)
+	if err != nil {
+		return nil, groupKey{}, err
+	}
+	return c.prepareCreate(ctx, req, pc, nil)
 }
 
 // prepareCreate is the one check of a chat to create, for CreateOneOnOne,

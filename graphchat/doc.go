@@ -62,11 +62,12 @@
 //
 // Group creation is not idempotent. After an ambiguous failure (a timeout,
 // 500, 502, 503 or 504, a connection dropped after sending), graphchat
-// looks the chat up before any retry: the caller's chats of type group with
-// the same topic, created since the attempt began, whose members are
-// exactly the requested users as a set of (user id, tenant id). If it
-// exists, it is returned ([Created.Recovered]); only if it does not is the
-// request sent again. The lookup needs policy.OpListChats declared
+// waits (Options.LookupDelay, default 2 s, doubling at each further
+// lookup) and looks the chat up before any retry: the caller's chats of
+// type group with the same topic, created since the attempt began, whose
+// members are exactly the requested users as a set of (user id, tenant
+// id). If it exists, it is returned ([Created.Recovered]); only if it does
+// not is the request sent again. The lookup needs policy.OpListChats declared
 // (Chat.ReadBasic, or Chat.ReadBasic.All for application calls); without
 // it the error is an [*AmbiguousError] matching [ErrOutcomeUnknown], and
 // nothing is retried.

@@ -12,6 +12,7 @@ import (
 // AddMembers relates each outcome to the member asked for, whether the
 // service reports the user as given (a name) or by object id.
 func TestAddMembersOutcomeByName(t *testing.T) {
+	t.Parallel()
 	ops := append(slices.Clone(findOps), policy.OpAddMember)
 	e := setup(t, nil, &graphchat.Options{Operations: ops}, graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All", "ChatMember.ReadWrite"))
 	id := mustGroup(t, e.client, "", megan, lee, nestor)

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"slices"
 	"strconv"
 
-	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/chats"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
@@ -123,11 +123,17 @@ func (c *Client) SendMessage(ctx context.Context, chatID string, msg models.Chat
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("graphchat: %s: %w", op, err) // nothing was sent
 	}
-	// Not marked idempotent: the pipeline retries only 429.
+	return c.postMessage(ctx, chatID, msg)
+}
+
+// postMessage sends a checked message, once: not marked idempotent, so the
+// pipeline retries only a 429. An ambiguous failure is a
+// *MessageAmbiguousError.
+func (c *Client) postMessage(ctx context.Context, chatID string, msg models.ChatMessageable) (models.ChatMessageable, error) {
 	cfg := &chats.ItemMessagesRequestBuilderPostRequestConfiguration{}
 	got, err := c.chats().ByChatId(chatID).Messages().Post(ctx, msg, cfg)
 	if err != nil {
-		err = translate(string(op), err)
+		err = translate(string(policy.OpSendMessage), err)
 		if ambiguous(err) {
 			return nil, &MessageAmbiguousError{ChatID: chatID, Err: err}
 		}
@@ -154,16 +160,7 @@ func (c *Client) CheckMessage(ctx context.Context, chatID string, msg models.Cha
 	if err != nil {
 		return nil, err
 	}
-	w := jsonserialization.NewJsonSerializationWriter()
-	defer w.Close()
-	if err := w.WriteObjectValue("", msg); err != nil {
-		return nil, fmt.Errorf("graphchat: serializing the message: %w", err)
-	}
-	body, err := w.GetSerializedContent()
-	if err != nil {
-		return nil, fmt.Errorf("graphchat: serializing the message: %w", err)
-	}
-	m, err := policy.ParseSendMessage(body)
+	m, err := parseMessage(msg)
 	if err != nil {
 		return nil, err
 	}
@@ -187,5 +184,195 @@ func (c *Client) CheckMessage(ctx context.Context, chatID string, msg models.Cha
 		return res, err
 	}
 	c.warn(ctx, op, res.Warnings)
+	return res, nil
+}
+
+// parseMessage is the policy's view of a message: the body the SDK will
+// send, parsed back.
+func parseMessage(msg models.ChatMessageable) (*policy.Message, error) {
+	body, err := serializeMessage(msg)
+	if err != nil {
+		return nil, err
+	}
+	return policy.ParseSendMessage(body)
+}
+
+// SendToOptions control SendTo. A nil *SendToOptions means the defaults.
+type SendToOptions struct {
+	// Pick says what to do when several group chats match, as
+	// FindOrCreateOptions.Pick: by default a *MatchesError, and nothing is
+	// sent.
+	Pick Pick
+	// Index, when set, answers the lookup of a group chat instead of a
+	// listing, as FindOrCreateOptions.Index.
+	Index *ChatIndex
+}
+
+// Sent is what SendTo did: the chat it found or created, and the message.
+type Sent struct {
+	// Chat is the chat the message went to. Chat.Existed is true when it
+	// was found (a group chat with exactly these members and topic, or the
+	// one-on-one chat the service keeps for the pair); otherwise this call
+	// created it (Chat.Recovered: by a request whose answer was lost).
+	Chat *Created
+	// Message is the message the service created; nil when the message
+	// was not posted, or may have been (see the error).
+	Message models.ChatMessageable
+	// Warnings are the policy's warnings about the message; those about
+	// the chat are in Chat.Warnings.
+	Warnings policy.List
+}
+
+// SendTo posts a message to a set of people: it finds their chat, creating
+// it when there is none, as FindOrCreate does, then sends the message as
+// SendMessage does. The operations create-chat and send-message must be
+// declared, and for a group chat list-chats (and resolve-user for members
+// given by user principal name that Options.Directory does not know).
+// Application permissions cannot send chat messages: an app-only token is
+// refused by the policy (operation_not_supported).
+//
+// Both requests are checked before anything is listed, created or sent:
+// the message by policy.CheckMessage with the members as the chat's (each
+// mention must name one of them, and the signed-in caller must be one),
+// and the chat by the rules of POST /chats. Their violations come together
+// in one policy.List, and nothing is sent. When the members and mentions
+// cannot be compared as given (some are named by user principal name and
+// others by object id), the members are first identified by object id
+// (GET /users/{upn}?$select=id, the only requests made before the message
+// is judged).
+//
+// Errors: a policy.List (nothing was sent); a *MatchesError when several
+// group chats match and opts.Pick chooses none (nothing was created or
+// sent); a group creation that failed ambiguously and could not be looked
+// up is an *AmbiguousError (the chat may exist; the message was not sent).
+// Once the chat is known, SendTo returns a *Sent with the error: a send is
+// never repeated, so one whose outcome is unknown is a
+// *MessageAmbiguousError (both match ErrOutcomeUnknown: tell them apart
+// with errors.As), and the message may or may not be in Sent.Chat. Other
+// errors are a *Error answered by the service; when Sent.Message is nil
+// with any error, the message was not posted, except after a
+// *MessageAmbiguousError.
+func (c *Client) SendTo(ctx context.Context, typ policy.ChatType, topic string, members []Member, msg models.ChatMessageable, opts *SendToOptions) (*Sent, error) {
+	if opts == nil {
+		opts = &SendToOptions{}
+	}
+	if opts.Pick != PickNone && opts.Pick != PickOldest {
+		return nil, fmt.Errorf("graphchat: SendToOptions.Pick %q: want \"\" or %q", opts.Pick, PickOldest)
+	}
+	switch typ {
+	case policy.ChatTypeOneOnOne, policy.ChatTypeGroup:
+	default:
+		return nil, fmt.Errorf("graphchat: send-to: chat type %q: want oneOnOne or group", typ)
+	}
+	if isNil(msg) {
+		return nil, fmt.Errorf("graphchat: %s: message is nil", policy.OpSendMessage)
+	}
+	msgRes, err := c.checkMessageTo(ctx, typ, topic, members, msg)
+	if err != nil {
+		return nil, err
+	}
+	created, err := c.FindOrCreate(ctx, typ, topic, members, &FindOrCreateOptions{Pick: opts.Pick, Index: opts.Index})
+	if err != nil {
+		if created != nil && created.Chat != nil {
+			return &Sent{Chat: created, Warnings: msgRes.Warnings}, err // created, but the check for duplicates failed: not sent
+		}
+		return nil, err
+	}
+	sent := &Sent{Chat: created, Warnings: msgRes.Warnings}
+	if created.Chat == nil || created.ID() == "" {
+		return sent, fmt.Errorf("graphchat: send-to: the service returned no chat id: the message was not sent")
+	}
+	if err := ctx.Err(); err != nil {
+		return sent, fmt.Errorf("graphchat: %s: %w", policy.OpSendMessage, err) // the message was not sent
+	}
+	got, err := c.postMessage(ctx, created.ID(), msg)
+	if err != nil {
+		return sent, err
+	}
+	sent.Message = got
+	return sent, nil
+}
+
+// sameFinding reports whether a violation of the message says what one of
+// the chat says: the same field, or a finding about the call itself (the
+// caller, the grant, the operations), which both checks make.
+func sameFinding(chat, msg policy.Violation) bool {
+	if chat.Code != msg.Code {
+		return false
+	}
+	switch msg.Code {
+	case policy.CodeCallerMissing, policy.CodeAuthType, policy.CodePermissionMissing, policy.CodePermissionExcess, policy.CodeOperation, policy.CodeOperationAuth:
+		return true
+	}
+	return chat.Field == msg.Field
+}
+
+// checkMessageTo is SendTo's check of both requests before anything is
+// listed, created or sent: the message with the members as the chat's, and
+// the chat. It returns the message's result, or the violations of both as
+// one policy.List (the chat's first; a finding of the message that the
+// chat's check already made, such as the caller missing or the grant, is
+// not repeated).
+func (c *Client) checkMessageTo(ctx context.Context, typ policy.ChatType, topic string, members []Member, msg models.ChatMessageable) (*policy.Result, error) {
+	pc, err := c.context(ctx, policy.OpSendMessage)
+	if err != nil {
+		return nil, err
+	}
+	pcChat, err := c.context(ctx, policy.OpCreateChat)
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseMessage(msg)
+	if err != nil {
+		return nil, err
+	}
+	known := *pc
+	known.Directory = c.dir
+	m.Members = make([]string, len(members))
+	for i, x := range members {
+		m.Members[i] = x.User
+	}
+	res := policy.CheckMessage(m, &known)
+
+	req := &policy.Request{ChatType: typ, Members: make([]policy.Member, len(members))}
+	if topic != "" {
+		req.Topic = &topic
+	}
+	for i, x := range members {
+		req.Members[i] = x.policy()
+	}
+	chatRes, _, err := c.checkCreate(ctx, req, pcChat, nil)
+	if err != nil && chatRes == nil {
+		return nil, err // not a refusal: the check could not run
+	}
+	refused := append(policy.List(nil), chatRes.Violations...)
+	for _, v := range res.Violations {
+		if !slices.ContainsFunc(chatRes.Violations, func(w policy.Violation) bool { return sameFinding(w, v) }) {
+			refused = append(refused, v)
+		}
+	}
+	if len(refused) > 0 {
+		return nil, refused
+	}
+
+	// Members named one way and mentions or the caller another: identify
+	// the members by object id (resolve-user, cached by the Client) and
+	// judge the message again, so that a mention of anyone else is refused
+	// rather than warned about.
+	if slices.ContainsFunc(res.Warnings, func(w policy.Violation) bool {
+		return w.Code == policy.CodeMentionUnknown || w.Code == policy.CodeCallerUnknown
+	}) {
+		for i, x := range members {
+			id, err := c.objectID(ctx, x.User, pc, c.dir)
+			if err != nil {
+				return nil, fmt.Errorf("graphchat: %s: members[%d] %q: %w", policy.OpSendMessage, i, x.User, err)
+			}
+			m.Members[i] = id
+		}
+		if res = policy.CheckMessage(m, &known); res.Err() != nil {
+			return nil, res.Err()
+		}
+	}
+	c.warn(ctx, policy.OpSendMessage, res.Warnings)
 	return res, nil
 }

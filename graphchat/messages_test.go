@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
@@ -220,5 +221,272 @@ func TestSendMessageAmbiguous(t *testing.T) {
 				t.Errorf("%d posts, %d messages: want 1 and 1", n, m)
 			}
 		})
+	}
+}
+
+// sendTo is the client of SendTo: it finds or creates the chat (listing,
+// names resolved) and sends.
+var sendTo = &graphchat.Options{Operations: []policy.Operation{policy.OpCreateChat, policy.OpListChats, policy.OpResolveUser, policy.OpSendMessage}}
+
+func sendToToken() string {
+	return graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All", "ChatMessage.Send")
+}
+
+// allMessages is every message stored on the emulator.
+func allMessages(e *env) []graphchattest.Message {
+	var out []graphchattest.Message
+	for _, c := range e.emu.Chats() {
+		out = append(out, e.emu.Messages(c.ID)...)
+	}
+	return out
+}
+
+func TestSendTo(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil, sendTo, sendToToken())
+	people := []graphchat.Member{graphchat.User("megan@contoso.com"), graphchat.User("lee@contoso.com"), graphchat.User("nestor@contoso.com")}
+	tag, lee := graphchat.Mention(0, graphchattest.LeeID, "Lee")
+
+	// The first send creates the group; the second, with the members in
+	// another order and named otherwise, finds it.
+	first, err := e.client.SendTo(ctx, policy.ChatTypeGroup, "Launch", people, graphchat.HTMLMessage("<p>Over to you, "+tag+"</p>", lee), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Chat.Existed || first.Chat.ID() == "" || first.Message == nil || deref(first.Message.GetChatId()) != first.Chat.ID() {
+		t.Fatalf("first: existed %v, chat %q, message %v", first.Chat.Existed, first.Chat.ID(), first.Message)
+	}
+	time.Sleep(1100 * time.Millisecond) // one message a second per user in a chat
+	again, err := e.client.SendTo(ctx, policy.ChatTypeGroup, "Launch", []graphchat.Member{
+		graphchat.User(graphchattest.NestorID), graphchat.User("Lee@Contoso.com"), graphchat.User(graphchattest.MeganID),
+	}, graphchat.TextMessage("Second"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Chat.Existed || again.Chat.ID() != first.Chat.ID() {
+		t.Errorf("again: existed %v, chat %q, want the chat %q", again.Chat.Existed, again.Chat.ID(), first.Chat.ID())
+	}
+	if n := len(e.emu.Chats()); n != 1 {
+		t.Errorf("%d chats, want 1", n)
+	}
+	stored := e.emu.Messages(first.Chat.ID())
+	if len(stored) != 2 || len(stored[0].Mentions) != 1 || stored[0].Mentions[0] != graphchattest.LeeID || stored[1].Content != "Second" {
+		t.Errorf("stored: %+v", stored)
+	}
+
+	// One-on-one: the service's chat for the pair; nothing is listed.
+	lists := countRequests(e, http.MethodGet, "/me/chats")
+	one, err := e.client.SendTo(ctx, policy.ChatTypeOneOnOne, "", []graphchat.Member{graphchat.User("megan@contoso.com"), graphchat.User("alex@contoso.com")}, graphchat.TextMessage("Hi Alex"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.Chat.Existed || one.Message == nil || len(e.emu.Messages(one.Chat.ID())) != 1 {
+		t.Errorf("one-on-one: %+v", one)
+	}
+	if n := countRequests(e, http.MethodGet, "/me/chats") - lists; n != 0 {
+		t.Errorf("one-on-one: %d listings, want none", n)
+	}
+}
+
+func countRequests(e *env, method, suffix string) int {
+	n := 0
+	for _, s := range e.requests() {
+		if s.Method == method && strings.HasSuffix(s.Path, suffix) {
+			n++
+		}
+	}
+	return n
+}
+
+// A message or a chat the policy refuses lists, creates and sends nothing:
+// the violations of both come at once.
+func TestSendToRefusedSendsNothing(t *testing.T) {
+	t.Parallel()
+	megan, lee, nestor := graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User(graphchattest.NestorID)
+	byName := []graphchat.Member{graphchat.User("megan@contoso.com"), graphchat.User("lee@contoso.com"), graphchat.User("nestor@contoso.com")}
+	_, jacob := graphchat.Mention(0, graphchattest.JacobID, "Jacob")
+	jacobTag, _ := graphchat.Mention(0, graphchattest.JacobID, "Jacob")
+	guestOwner := graphchat.Guest("ada_fabrikam.com#EXT#@contoso.onmicrosoft.com")
+	guestOwner.Role = policy.RoleOwner
+	tests := []struct {
+		name    string
+		token   string
+		typ     policy.ChatType
+		topic   string
+		members []graphchat.Member
+		msg     models.ChatMessageable
+		want    []policy.Code
+		lookups int // GET /users allowed: identifying members named by user principal name
+	}{
+		{"application-only token", graphchattest.AppToken("Chat.Create", "Chat.ReadBasic.All", "User.Read.All", "Teamwork.Migrate.All"), policy.ChatTypeGroup, "Launch", []graphchat.Member{megan, lee, nestor},
+			graphchat.TextMessage("hi"), []policy.Code{policy.CodeOperationAuth}, 0},
+		{"mention of a non-member, by object id", "", policy.ChatTypeGroup, "Launch", []graphchat.Member{megan, lee, nestor},
+			graphchat.HTMLMessage("hi "+jacobTag, jacob), []policy.Code{policy.CodeMentionNotMember}, 0},
+		{"mention of a non-member, members by name", "", policy.ChatTypeGroup, "Launch", byName,
+			graphchat.HTMLMessage("hi "+jacobTag, jacob), []policy.Code{policy.CodeMentionNotMember}, 2},
+		{"mention of a non-member, one-on-one", "", policy.ChatTypeOneOnOne, "", []graphchat.Member{megan, lee},
+			graphchat.HTMLMessage("hi "+jacobTag, jacob), []policy.Code{policy.CodeMentionNotMember}, 0},
+		{"caller not a member: reported once", "", policy.ChatTypeGroup, "Ops", []graphchat.Member{lee, nestor, graphchat.User(graphchattest.AlexID)},
+			graphchat.TextMessage("hi"), []policy.Code{policy.CodeCallerMissing}, 0},
+		{"the chat and the message refused together", "", policy.ChatTypeGroup, "Partners", []graphchat.Member{megan, lee, guestOwner},
+			graphchat.TextMessage(""), []policy.Code{policy.CodeGuestRole, policy.CodeBodyMissing}, 0},
+		{"topic on a one-on-one chat", "", policy.ChatTypeOneOnOne, "Catch-up", []graphchat.Member{megan, lee},
+			graphchat.TextMessage("hi"), []policy.Code{policy.CodeTopicOneOnOne}, 0},
+		{"malformed html", "", policy.ChatTypeGroup, "Launch", []graphchat.Member{megan, lee, nestor},
+			graphchat.HTMLMessage("<b>x</i>"), []policy.Code{policy.CodeHTMLMalformed}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			token := tt.token
+			if token == "" {
+				token = sendToToken()
+			}
+			e := setup(t, nil, sendTo, token)
+			sent, err := e.client.SendTo(ctx, tt.typ, tt.topic, tt.members, tt.msg, nil)
+			var list policy.List
+			if sent != nil || !errors.As(err, &list) {
+				t.Fatalf("got %+v, %v, want a policy.List", sent, err)
+			}
+			if got := list.Codes(); !equalCodes(got, tt.want) {
+				t.Errorf("codes %v, want %v", got, tt.want)
+			}
+			if n := len(e.emu.Chats()); n != 0 {
+				t.Errorf("%d chats created", n)
+			}
+			reqs := e.requests()
+			users := 0
+			for _, r := range reqs {
+				if r.Method == http.MethodGet && strings.Contains(r.Path, "/users/") {
+					users++
+				}
+			}
+			if users != tt.lookups || len(reqs) != users {
+				t.Errorf("%d requests reached the server (%d GET /users, want %d and nothing else): %v", len(reqs), users, tt.lookups, reqs)
+			}
+		})
+	}
+}
+
+// Several group chats with the same people and topic: nothing is sent
+// unless Pick chooses one.
+func TestSendToSeveralMatches(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil, sendTo, sendToToken())
+	people := []graphchat.Member{graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User(graphchattest.NestorID)}
+	var ids []string
+	for range 2 {
+		c, err := e.client.CreateGroup(ctx, "Launch", people...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID())
+		time.Sleep(10 * time.Millisecond) // distinct creation times
+	}
+	sent, err := e.client.SendTo(ctx, policy.ChatTypeGroup, "Launch", people, graphchat.TextMessage("hi"), nil)
+	var several *graphchat.MatchesError
+	if sent != nil || !errors.As(err, &several) || !errors.Is(err, graphchat.ErrMultipleMatches) || len(several.Candidates) != 2 {
+		t.Fatalf("got %+v, %v, want a *MatchesError with 2 candidates", sent, err)
+	}
+	if n := e.messagePosts(); n != 0 {
+		t.Errorf("%d messages posted, want none", n)
+	}
+	sent, err = e.client.SendTo(ctx, policy.ChatTypeGroup, "Launch", people, graphchat.TextMessage("hi"), &graphchat.SendToOptions{Pick: graphchat.PickOldest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sent.Chat.Existed || sent.Chat.ID() != ids[0] || len(e.emu.Messages(ids[0])) != 1 || len(e.emu.Messages(ids[1])) != 0 {
+		t.Errorf("PickOldest: chat %q (want %q), messages %d and %d", sent.Chat.ID(), ids[0], len(e.emu.Messages(ids[0])), len(e.emu.Messages(ids[1])))
+	}
+	if _, err := e.client.SendTo(ctx, policy.ChatTypeGroup, "Launch", people, graphchat.TextMessage("hi"), &graphchat.SendToOptions{Pick: "newest"}); err == nil {
+		t.Error("Pick \"newest\": no error")
+	}
+}
+
+// A send whose outcome is unknown is reported so, with the chat, and never
+// repeated: one POST of the message, and the message is in the chat exactly
+// when the service processed it. Faults on the creation are the lookup's
+// (FindOrCreate); the message's are SendMessage's.
+func TestSendToAmbiguous(t *testing.T) {
+	t.Parallel()
+	people := []graphchat.Member{graphchat.User("megan@contoso.com"), graphchat.User("lee@contoso.com"), graphchat.User("nestor@contoso.com")}
+	tests := []struct {
+		name   string
+		status int
+		after  bool // the emulator processed the request before the fault
+		stored int
+	}{
+		{"504 after processing", http.StatusGatewayTimeout, true, 1},
+		{"502 after processing", http.StatusBadGateway, true, 1},
+		{"503 before processing", http.StatusServiceUnavailable, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, nil, sendTo, sendToToken())
+			fault := func(w http.ResponseWriter, r *http.Request) bool {
+				if !isMessagePost(r) {
+					return false
+				}
+				w.Header().Set("Retry-After", "0")
+				w.WriteHeader(tt.status)
+				return true
+			}
+			if tt.after {
+				e.after = fault
+			} else {
+				e.before = fault
+			}
+			sent, err := e.client.SendTo(ctx, policy.ChatTypeGroup, "Launch", people, graphchat.TextMessage("hi"), nil)
+			var amb *graphchat.MessageAmbiguousError
+			if !errors.Is(err, graphchat.ErrOutcomeUnknown) || !errors.As(err, &amb) {
+				t.Fatalf("got %v, want a *MessageAmbiguousError", err)
+			}
+			chats := e.emu.Chats()
+			if sent == nil || sent.Chat == nil || sent.Message != nil || len(chats) != 1 || sent.Chat.ID() != chats[0].ID || amb.ChatID != chats[0].ID {
+				t.Fatalf("sent %+v, %d chats: want the created chat and no message", sent, len(chats))
+			}
+			if n, m := e.messagePosts(), len(allMessages(e)); n != 1 || m != tt.stored {
+				t.Errorf("%d posts, %d messages stored: want 1 and %d", n, m, tt.stored)
+			}
+		})
+	}
+	// The group's creation answered 504 after it was made: found by the
+	// lookup (Recovered), not created again; then the message likewise:
+	// one chat, one message, and the outcome of the message unknown.
+	t.Run("504 after processing, creation and message", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, nil, sendTo, sendToToken())
+		e.after = func(w http.ResponseWriter, r *http.Request) bool {
+			if r.Method != http.MethodPost {
+				return false
+			}
+			w.WriteHeader(http.StatusGatewayTimeout)
+			return true
+		}
+		sent, err := e.client.SendTo(ctx, policy.ChatTypeGroup, "Launch", people, graphchat.TextMessage("hi"), nil)
+		var amb *graphchat.MessageAmbiguousError
+		if !errors.As(err, &amb) || sent == nil || !sent.Chat.Recovered {
+			t.Fatalf("got %+v, %v, want the recovered chat and a *MessageAmbiguousError", sent, err)
+		}
+		if n, m, p := len(e.emu.Chats()), len(allMessages(e)), e.messagePosts(); n != 1 || m != 1 || p != 1 || e.chatPosts() != 1 {
+			t.Errorf("%d chats (%d posts), %d messages (%d posts): want one of each", n, e.chatPosts(), m, p)
+		}
+	})
+}
+
+// SendTo needs send-message and create-chat declared, and refuses before
+// any request without them.
+func TestSendToUndeclared(t *testing.T) {
+	t.Parallel()
+	people := []graphchat.Member{graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID)}
+	for _, ops := range [][]policy.Operation{
+		{policy.OpCreateChat, policy.OpListChats},
+		{policy.OpSendMessage},
+	} {
+		e := setup(t, nil, &graphchat.Options{Operations: ops}, sendToToken())
+		if _, err := e.client.SendTo(ctx, policy.ChatTypeOneOnOne, "", people, graphchat.TextMessage("hi"), nil); !errors.Is(err, graphchat.ErrUndeclared) || len(e.requests()) != 0 {
+			t.Errorf("operations %v: %v, %d requests", ops, err, len(e.requests()))
+		}
 	}
 }

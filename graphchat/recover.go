@@ -70,10 +70,6 @@ func ambiguous(err error) bool {
 // service's when looking for a chat created since an attempt began.
 const lookupSkew = time.Minute
 
-// lookupDelay is how long to wait before looking a chat up after an
-// ambiguous failure, so that a request still being processed can finish.
-var lookupDelay = 2 * time.Second
-
 // groupKey describes a chat to look for: its type ("" for any), its
 // topic (unless anyTopic) and its members as a chat's listing gives them,
 // (userId, tenantId). A member given by user principal name is identified
@@ -194,7 +190,7 @@ func (c *Client) recoverGroup(ctx context.Context, key groupKey, since time.Time
 	}
 	var err error
 	for attempt := 0; attempt < lookupAttempts; attempt++ {
-		t := time.NewTimer(lookupDelay << attempt)
+		t := time.NewTimer(c.lookupDelay << attempt)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,8 +16,6 @@ import (
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
 	"github.com/graphchat/graphchat/policy"
 )
-
-func init() { *graphchat.LookupDelay = 10 * time.Millisecond }
 
 // withLookup declares the lookup, and what the app knows of Nestor (whom
 // createGroup gives by user principal name): his object id.
@@ -59,6 +58,40 @@ func TestGroupRecoveredAfter504(t *testing.T) {
 	}
 	if n := len(e.emu.Chats()); n != 1 || e.chatPosts() != 1 {
 		t.Errorf("%d chats after %d posts", n, e.chatPosts())
+	}
+}
+
+// The lookup after an ambiguous failure waits Options.LookupDelay, the
+// Client's own setting.
+func TestLookupWaitsLookupDelay(t *testing.T) {
+	t.Parallel()
+	const delay = 300 * time.Millisecond
+	opts := *withLookup
+	opts.LookupDelay = delay
+	e := setup(t, nil, &opts, lookupToken())
+	var mu sync.Mutex
+	var failed, listed time.Time
+	failFirstPost(e, func(w http.ResponseWriter) {
+		mu.Lock()
+		failed = time.Now()
+		mu.Unlock()
+		w.WriteHeader(http.StatusGatewayTimeout)
+	})
+	e.before = func(_ http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method == http.MethodGet && listed.IsZero() {
+			listed = time.Now()
+		}
+		return false
+	}
+	if got, err := createGroup(e); err != nil || !got.Recovered {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if wait := listed.Sub(failed); wait < delay {
+		t.Errorf("looked up %s after the failure, want at least %s", wait, delay)
 	}
 }
 

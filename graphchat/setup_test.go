@@ -114,6 +114,9 @@ func setup(t *testing.T, emuOpts *graphchattest.Options, opts *graphchat.Options
 	if o.Retry.BaseDelay == 0 {
 		o.Retry.BaseDelay = 10 * time.Millisecond
 	}
+	if o.LookupDelay == 0 {
+		o.LookupDelay = 10 * time.Millisecond // the emulator answers at once
+	}
 	c, err := graphchat.NewFromCredential(e.cred, &o)
 	if err != nil {
 		t.Fatal(err)

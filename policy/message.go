@@ -1,9 +1,7 @@
 package policy
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html"
 	"regexp"
@@ -156,18 +154,10 @@ var (
 // non-nil, a *SyntaxError, only when the input is empty, not JSON, or not a
 // JSON object.
 func ParseSendMessage(data []byte) (*Message, error) {
-	orig, skip := data, int64(0)
-	if bytes.HasPrefix(data, utf8BOM) {
-		data, skip = data[len(utf8BOM):], int64(len(utf8BOM))
-	}
-	obj, err := messageObject(orig, data, skip)
+	obj, p, err := parseObject(data)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{}
-	w := walker{data: data, p: p}
-	w.value()
-	p.badText = w.badText
 	m := &Message{}
 	p.known(obj, knownMessageProps, func(k string) string { return k }, "a chat message", nil)
 
@@ -212,36 +202,6 @@ func ParseSendMessage(data []byte) (*Message, error) {
 	}
 	m.problems, m.warnings = p.violations, p.warnings
 	return m, nil
-}
-
-// messageObject decodes a body that must be a JSON object; positions in
-// errors count the skip bytes of a byte-order mark.
-func messageObject(orig, data []byte, skip int64) (map[string]json.RawMessage, error) {
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
-		return nil, &SyntaxError{Msg: "empty input: want a JSON object"}
-	}
-	if !json.Valid(data) {
-		var v any
-		err := json.Unmarshal(data, &v)
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			at := se.Offset
-			if at > 0 && !strings.Contains(se.Error(), "unexpected end") {
-				at-- // the offset counts the offending byte as read
-			}
-			return nil, syntaxErrorAt(orig, skip+at, se.Error())
-		}
-		return nil, syntaxErrorAt(orig, int64(len(orig)), "invalid JSON")
-	}
-	if trimmed[0] != '{' {
-		return nil, syntaxErrorAt(orig, skip+int64(bytes.Index(data, trimmed[:1])), fmt.Sprintf("the body is a JSON %s: want an object", jsonKind(trimmed)))
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(data, &obj); err != nil {
-		return nil, &SyntaxError{Msg: err.Error()}
-	}
-	return obj, nil
 }
 
 // mention parses mentions[i].
@@ -578,9 +538,69 @@ func scanHTML(s string) (tags []atTag, problem string) {
 		contentPos int // byte offset after the start tag
 		id         string
 	}
-	pos := func(i int) int { return utf8.RuneCountInString(s[:i]) + 1 }
 	var stack []open
-	for i := 0; i < len(s); {
+	for i := 0; ; {
+		t, ok, problem := nextTag(s, i)
+		if problem != "" {
+			return nil, problem
+		}
+		if !ok {
+			break
+		}
+		i = t.end
+		if t.closing {
+			if strings.TrimSpace(t.attrs) != "" {
+				return nil, fmt.Sprintf("the end tag </%s> at character %d has attributes", t.name, charPos(s, t.at))
+			}
+			if len(stack) == 0 {
+				return nil, fmt.Sprintf("</%s> at character %d closes no open element", t.name, charPos(s, t.at))
+			}
+			top := stack[len(stack)-1]
+			if top.name != t.name {
+				return nil, fmt.Sprintf("</%s> at character %d closes <%s>, opened at character %d: elements must nest", t.name, charPos(s, t.at), top.name, charPos(s, top.at))
+			}
+			stack = stack[:len(stack)-1]
+			if t.name == "at" {
+				tags = append(tags, atTag{id: top.id, text: innerText(s[top.contentPos:t.at]), at: charPos(s, top.at)})
+			}
+			continue
+		}
+		selfClosing := strings.HasSuffix(strings.TrimSpace(t.attrs), "/")
+		id := ""
+		if m := idAttr.FindStringSubmatch(strings.TrimSuffix(strings.TrimSpace(t.attrs), "/")); m != nil {
+			id = html.UnescapeString(m[1] + m[2] + m[3])
+		}
+		switch {
+		case slices.Contains(voidElements, t.name):
+		case selfClosing:
+			if t.name == "at" {
+				tags = append(tags, atTag{id: id, at: charPos(s, t.at)})
+			}
+		default:
+			stack = append(stack, open{name: t.name, at: t.at, contentPos: t.end, id: id})
+		}
+	}
+	if len(stack) > 0 {
+		top := stack[len(stack)-1]
+		return nil, fmt.Sprintf("<%s> at character %d is not closed", top.name, charPos(s, top.at))
+	}
+	return tags, ""
+}
+
+// htmlTag is a start or end tag of an HTML fragment.
+type htmlTag struct {
+	name    string // in lower case
+	closing bool   // an end tag
+	attrs   string // what is between the name and the closing '>'
+	at, end int    // byte offsets of its '<' and after its '>'
+}
+
+// nextTag returns the first tag of s from byte i on, skipping text,
+// comments and declarations; ok is false when there is none. problem
+// describes a comment, declaration or tag that is not closed, or a "</"
+// that starts no end tag.
+func nextTag(s string, i int) (t htmlTag, ok bool, problem string) {
+	for i < len(s) {
 		j := strings.IndexByte(s[i:], '<')
 		if j < 0 {
 			break
@@ -591,14 +611,14 @@ func scanHTML(s string) (tags []atTag, problem string) {
 		case strings.HasPrefix(rest, "<!--"):
 			end := strings.Index(rest[4:], "-->")
 			if end < 0 {
-				return nil, fmt.Sprintf("the comment at character %d is not closed with -->", pos(i))
+				return t, false, fmt.Sprintf("the comment at character %d is not closed with -->", charPos(s, i))
 			}
 			i += 4 + end + 3
 			continue
 		case strings.HasPrefix(rest, "<!") || strings.HasPrefix(rest, "<?"):
 			end := strings.IndexByte(rest, '>')
 			if end < 0 {
-				return nil, fmt.Sprintf("the declaration at character %d is not closed with >", pos(i))
+				return t, false, fmt.Sprintf("the declaration at character %d is not closed with >", charPos(s, i))
 			}
 			i += end + 1
 			continue
@@ -614,74 +634,43 @@ func scanHTML(s string) (tags []atTag, problem string) {
 		}
 		if nameEnd == nameStart || !unicode.IsLetter(rune(rest[nameStart])) {
 			if closing {
-				return nil, fmt.Sprintf("\"</\" at character %d starts no end tag: write &lt; for a literal <", pos(i))
+				return t, false, fmt.Sprintf("\"</\" at character %d starts no end tag: write &lt; for a literal <", charPos(s, i))
 			}
 			i++ // a "<" that starts no tag is text
 			continue
 		}
 		name := strings.ToLower(rest[nameStart:nameEnd])
-		end, quote := -1, byte(0)
-		for k := nameEnd; k < len(rest); k++ {
-			c := rest[k]
-			switch {
-			case quote != 0:
-				if c == quote {
-					quote = 0
-				}
-			case c == '"' || c == '\'':
-				quote = c
-			case c == '>':
-				end = k
-			}
-			if end >= 0 {
-				break
-			}
-		}
+		end := tagClose(rest, nameEnd)
 		if end < 0 {
-			return nil, fmt.Sprintf("the tag <%s at character %d is not closed with >", name, pos(i))
+			return t, false, fmt.Sprintf("the tag <%s at character %d is not closed with >", name, charPos(s, i))
 		}
-		attrs := rest[nameEnd:end]
-		tagEnd := i + end + 1
-		switch {
-		case closing:
-			if strings.TrimSpace(attrs) != "" {
-				return nil, fmt.Sprintf("the end tag </%s> at character %d has attributes", name, pos(i))
-			}
-			if len(stack) == 0 {
-				return nil, fmt.Sprintf("</%s> at character %d closes no open element", name, pos(i))
-			}
-			top := stack[len(stack)-1]
-			if top.name != name {
-				return nil, fmt.Sprintf("</%s> at character %d closes <%s>, opened at character %d: elements must nest", name, pos(i), top.name, pos(top.at))
-			}
-			stack = stack[:len(stack)-1]
-			if name == "at" {
-				tags = append(tags, atTag{id: top.id, text: innerText(s[top.contentPos:i]), at: pos(top.at)})
-			}
-		default:
-			selfClosing := strings.HasSuffix(strings.TrimSpace(attrs), "/")
-			id := ""
-			if m := idAttr.FindStringSubmatch(strings.TrimSuffix(strings.TrimSpace(attrs), "/")); m != nil {
-				id = html.UnescapeString(m[1] + m[2] + m[3])
-			}
-			switch {
-			case slices.Contains(voidElements, name):
-			case selfClosing:
-				if name == "at" {
-					tags = append(tags, atTag{id: id, at: pos(i)})
-				}
-			default:
-				stack = append(stack, open{name: name, at: i, contentPos: tagEnd, id: id})
-			}
-		}
-		i = tagEnd
+		return htmlTag{name: name, closing: closing, attrs: rest[nameEnd:end], at: i, end: i + end + 1}, true, ""
 	}
-	if len(stack) > 0 {
-		top := stack[len(stack)-1]
-		return nil, fmt.Sprintf("<%s> at character %d is not closed", top.name, pos(top.at))
-	}
-	return tags, ""
+	return t, false, ""
 }
+
+// tagClose returns the offset of the '>' that closes a tag, from byte k
+// on, outside quoted attribute values; -1 when there is none.
+func tagClose(tag string, k int) int {
+	quote := byte(0)
+	for ; k < len(tag); k++ {
+		c := tag[k]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '>':
+			return k
+		}
+	}
+	return -1
+}
+
+// charPos is the position, in characters from 1, of byte i of s.
+func charPos(s string, i int) int { return utf8.RuneCountInString(s[:i]) + 1 }
 
 // innerText removes the tags of a well-formed fragment and decodes its
 // character references.

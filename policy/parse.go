@@ -59,14 +59,29 @@ var bindKeyTypos = []string{"user@odata_bind", "odataBind", "user@data.bind", "u
 // is non-nil, a *SyntaxError, only when the input is empty, not JSON, or not
 // a JSON object.
 func ParseCreateChat(data []byte) (*Request, error) {
-	// A byte-order mark is accepted; positions still count it.
+	body, p, err := parseObject(data)
+	if err != nil {
+		return nil, err
+	}
+	r := &Request{}
+	p.chat(body, r)
+	r.problems, r.warnings = p.violations, p.warnings
+	return r, nil
+}
+
+// parseObject decodes a request body that must be a JSON object, skipping a
+// UTF-8 byte-order mark (positions in errors still count it), and returns
+// its properties with the parser that reads them, which holds what the
+// walker found and encoding/json hides: keys given twice and strings that
+// are not valid text.
+func parseObject(data []byte) (map[string]json.RawMessage, *parser, error) {
 	orig, skip := data, int64(0)
 	if bytes.HasPrefix(data, utf8BOM) {
 		data, skip = data[len(utf8BOM):], int64(len(utf8BOM))
 	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return nil, &SyntaxError{Msg: "empty input: want a JSON object"}
+		return nil, nil, &SyntaxError{Msg: "empty input: want a JSON object"}
 	}
 	if !json.Valid(data) {
 		var v any
@@ -79,25 +94,22 @@ func ParseCreateChat(data []byte) (*Request, error) {
 			if at > 0 && !strings.Contains(se.Error(), "unexpected end") {
 				at--
 			}
-			return nil, syntaxErrorAt(orig, skip+at, se.Error())
+			return nil, nil, syntaxErrorAt(orig, skip+at, se.Error())
 		}
-		return nil, syntaxErrorAt(orig, int64(len(orig)), "invalid JSON")
+		return nil, nil, syntaxErrorAt(orig, int64(len(orig)), "invalid JSON")
 	}
 	if trimmed[0] != '{' {
-		return nil, syntaxErrorAt(orig, skip+int64(bytes.Index(data, trimmed[:1])), fmt.Sprintf("the body is a JSON %s: want an object", jsonKind(trimmed)))
+		return nil, nil, syntaxErrorAt(orig, skip+int64(bytes.Index(data, trimmed[:1])), fmt.Sprintf("the body is a JSON %s: want an object", jsonKind(trimmed)))
 	}
-	var body map[string]json.RawMessage
-	if err := json.Unmarshal(data, &body); err != nil {
-		return nil, &SyntaxError{Msg: err.Error()}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return nil, nil, &SyntaxError{Msg: err.Error()}
 	}
 	p := &parser{}
 	w := walker{data: data, p: p}
 	w.value()
 	p.badText = w.badText
-	r := &Request{}
-	p.chat(body, r)
-	r.problems, r.warnings = p.violations, p.warnings
-	return r, nil
+	return obj, p, nil
 }
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}

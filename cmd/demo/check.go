@@ -130,15 +130,11 @@ func (e *env) know(ctx context.Context, f *checkFlags, t *targetFlags, claims *p
 	k := &knowledge{}
 	var fileUsers []dirUser
 	if f.directory != "" {
-		data, err := e.readInput(ctx, "--directory", f.directory, maxDirectory)
-		if err != nil {
+		var err error
+		if fileUsers, err = e.readDirectory(ctx, f.directory); err != nil {
 			return nil, err
 		}
-		if fileUsers, err = parseDirectory(data); err != nil {
-			return nil, usagef("--directory %s: %v", f.directory, err)
-		}
 	}
-	emulatorTarget := t != nil && t.isEmulator()
 	dir, source := fileUsers, "the --directory file"
 	if t != nil && t.target == "emulator" {
 		if fileUsers != nil {
@@ -148,7 +144,23 @@ func (e *env) know(ctx context.Context, f *checkFlags, t *targetFlags, claims *p
 			dir, source = fromEmulator(k.emulator), "the emulator's directory"
 		}
 	}
+	claims, err := k.readToken(f, t, claims, dir, ops)
+	if err != nil {
+		return nil, err
+	}
+	k.pc = callContext(f, claims, ops)
+	if k.pc.Directory, err = knownUsers(f, dir, source); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
 
+// readToken returns the claims the call is judged with: those of --token,
+// or for an emulator target without one, those of the token minted for it
+// (k.token is the token, either way); otherwise the claims given (of a
+// Microsoft Graph sign-in), or nil. dir is the directory the caller of a
+// minted token is looked up in.
+func (k *knowledge) readToken(f *checkFlags, t *targetFlags, claims *policy.Claims, dir []dirUser, ops []policy.Operation) (*policy.Claims, error) {
 	switch {
 	case f.token != "":
 		if t != nil && t.target == "graph" {
@@ -158,8 +170,9 @@ func (e *env) know(ctx context.Context, f *checkFlags, t *targetFlags, claims *p
 		if err != nil {
 			return nil, authf(err, "--token: %v", err)
 		}
-		claims, k.token = c, f.token
-	case claims == nil && emulatorTarget:
+		k.token = f.token
+		return c, nil
+	case claims == nil && t != nil && t.isEmulator():
 		who := dir
 		if len(who) == 0 {
 			// A running emulator started without --directory has the
@@ -171,24 +184,37 @@ func (e *env) know(ctx context.Context, f *checkFlags, t *targetFlags, claims *p
 		if err != nil {
 			return nil, err
 		}
-		claims, k.token = c, tok
+		k.token = tok
+		return c, nil
 	}
-	if claims != nil {
-		k.pc = claims.Context(f.mode(), ops...)
-	} else {
-		k.pc = &policy.Context{Auth: policy.AuthType(f.auth), TenantID: f.tenant}
-		if f.caller != "" {
-			if policy.IsObjectID(f.caller) {
-				k.pc.Caller.ID = f.caller
-			} else {
-				k.pc.Caller.UserPrincipalName = f.caller
-			}
-		}
-		if f.set["scopes"] {
-			k.pc.Grant = &policy.Grant{Permissions: policy.SplitPermissions(f.scopes), Operations: ops, Mode: f.mode()}
-		}
-	}
+	return claims, nil
+}
 
+// callContext is the policy's context of the calls: from the token's
+// claims when there are some, else from --auth, --tenant, --caller and
+// --scopes. Its directory is left to knownUsers.
+func callContext(f *checkFlags, claims *policy.Claims, ops []policy.Operation) *policy.Context {
+	if claims != nil {
+		return claims.Context(f.mode(), ops...)
+	}
+	pc := &policy.Context{Auth: policy.AuthType(f.auth), TenantID: f.tenant}
+	if f.caller != "" {
+		if policy.IsObjectID(f.caller) {
+			pc.Caller.ID = f.caller
+		} else {
+			pc.Caller.UserPrincipalName = f.caller
+		}
+	}
+	if f.set["scopes"] {
+		pc.Grant = &policy.Grant{Permissions: policy.SplitPermissions(f.scopes), Operations: ops, Mode: f.mode()}
+	}
+	return pc
+}
+
+// knownUsers is the policy's directory: the users of dir (which source
+// names in messages) with what --guest and --external add, which must agree
+// with it.
+func knownUsers(f *checkFlags, dir []dirUser, source string) (*policy.Directory, error) {
 	var users []known
 	for _, u := range dir {
 		kind := policy.KindMember
@@ -217,8 +243,7 @@ func (e *env) know(ctx context.Context, f *checkFlags, t *targetFlags, claims *p
 	if err != nil {
 		return nil, usagef("what is known of the users contradicts itself: %v", err)
 	}
-	k.pc.Directory = d
-	return k, nil
+	return d, nil
 }
 
 func userRef(ref string, kind policy.Kind, home string) policy.User {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,91 +16,30 @@ import (
 
 // create checks and creates a chat from a body or from flags.
 func (e *env) create(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("create", flag.ContinueOnError)
-	var f checkFlags
-	var t targetFlags
-	f.register(fs)
-	t.register(fs)
-	oneOnOne := fs.Bool("one-on-one", false, "create the one-on-one chat of two users given as arguments")
-	group := fs.Bool("group", false, "create a group chat of the users given as arguments")
-	topic := fs.String("topic", "", "the group chat's topic")
-	reuse := fs.Bool("reuse", false, "with --group: return the group chat that has exactly these members and this topic when there is one, instead of creating another (lists the signed-in user's chats, or --user's)")
-	pick := fs.String("pick", "", "with --reuse, when several chats match: `oldest` returns the oldest (default: exit 1, listing them)")
-	user := fs.String("user", "", "with --reuse --group and --auth application: whose chats to search, by `ID or UPN`, one of the members")
-	pos, err := parse(fs, args)
+	c, err := e.parseCreate(args)
 	if err != nil {
-		return e.helpFor(fs, "", err)
-	}
-	f.visit(fs)
-	t.visit(fs)
-	switch {
-	case *oneOnOne && *group:
-		return usagef("--one-on-one and --group conflict: choose one")
-	case *oneOnOne && f.set["topic"]:
-		return usagef("--topic is for --group: a one-on-one chat has no topic")
-	case !*oneOnOne && !*group && f.set["topic"]:
-		return usagef("--topic is for --group; in a body file, set \"topic\"")
-	case *oneOnOne && len(pos) != 2:
-		return usagef("--one-on-one takes two users, got %d", len(pos))
-	case *group && len(pos) < 2:
-		return usagef("--group takes at least two users, got %d", len(pos))
-	case !*oneOnOne && !*group && len(pos) != 1:
-		return usagef("create: want one FILE (or -), or --one-on-one A B, or --group A B C...")
-	case *reuse && !*oneOnOne && !*group:
-		return usagef("--reuse is for --group (and --one-on-one): give the members as arguments, not in a body file")
-	case f.set["pick"] && !*reuse:
-		return usagef("--pick is for --reuse")
-	case f.set["pick"] && *pick != string(graphchat.PickOldest):
-		return usagef("--pick %q: want oldest", *pick)
-	case f.set["user"] && !(*reuse && *group):
-		return usagef("--user is for --reuse --group: it names whose chats are searched")
-	}
-	if err := f.check(); err != nil {
 		return err
-	}
-	// A one-on-one chat is found by creating it (the service returns the
-	// one it has); a group is looked for in the listing first.
-	findGroup := *reuse && *group
-	needs := []need{{op: policy.OpCreateChat}}
-	if findGroup {
-		if err := checkListedUser(&f, *user); err != nil {
-			return err
-		}
-		needs = append(needs, need{op: policy.OpListChats, without: "run without --reuse"})
-		needs = append(needs, resolveNeeds(append([]string{*user}, pos...)...)...)
-		needs = append(needs, listMembersNeed(len(pos))...)
 	}
 	// The body is read and parsed once, before signing in.
 	var body []byte
 	var req *policy.Request
-	if !*oneOnOne && !*group {
-		if body, err = e.readInput(ctx, "", pos[0], maxBody); err != nil {
+	if c.file != "" {
+		if body, err = e.readInput(ctx, "", c.file, maxBody); err != nil {
 			return err
 		}
 		if req, err = policy.ParseCreateChat(body); err != nil {
-			return usagef("%s: %v", inputName(pos[0]), err)
+			return usagef("%s: %v", inputName(c.file), err)
 		}
 	}
-	s, err := e.open(ctx, &f, &t, needs...)
+	s, err := e.open(ctx, &c.f, &c.t, c.needs()...)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 
 	var members []graphchat.Member
-	switch {
-	case *oneOnOne:
-		members = []graphchat.Member{s.know.member(pos[0]), s.know.member(pos[1])}
-		req = request(policy.ChatTypeOneOnOne, nil, members)
-	case *group:
-		for _, u := range pos {
-			members = append(members, s.know.member(u))
-		}
-		var tp *string
-		if f.set["topic"] {
-			tp = topic
-		}
-		req = request(policy.ChatTypeGroup, tp, members)
+	if c.file == "" {
+		members, req = c.request(s.know)
 	}
 	res := s.know.judge(req)
 	if !res.Allowed() {
@@ -110,9 +48,9 @@ func (e *env) create(ctx context.Context, args []string) error {
 
 	var created *graphchat.Created
 	switch {
-	case findGroup:
-		opts := &graphchat.FindOrCreateOptions{Pick: graphchat.Pick(*pick), User: *user}
-		created, err = s.client.FindOrCreate(ctx, policy.ChatTypeGroup, *topic, members, opts)
+	case c.findGroup():
+		opts := &graphchat.FindOrCreateOptions{Pick: graphchat.Pick(c.pick), User: c.user}
+		created, err = s.client.FindOrCreate(ctx, policy.ChatTypeGroup, c.topic, members, opts)
 		var several *graphchat.MatchesError
 		if errors.As(err, &several) {
 			return e.severalMatch(ctx, res, several)
@@ -120,14 +58,14 @@ func (e *env) create(ctx context.Context, args []string) error {
 		if err != nil && created != nil && created.Chat != nil {
 			return e.createdWithError(ctx, res, created, err)
 		}
-	case *oneOnOne:
+	case c.oneOnOne:
 		created, err = s.client.CreateOneOnOne(ctx, members[0], members[1])
-	case *group:
-		created, err = s.client.CreateGroup(ctx, *topic, members...)
+	case c.group:
+		created, err = s.client.CreateGroup(ctx, c.topic, members...)
 	default:
 		var chat models.Chatable
 		if chat, err = graphchat.DecodeChat(body); err != nil {
-			return usagef("%s: %v", inputName(pos[0]), err)
+			return usagef("%s: %v", inputName(c.file), err)
 		}
 		created, err = s.client.Create(ctx, chat, nil)
 	}
@@ -135,6 +73,106 @@ func (e *env) create(ctx context.Context, args []string) error {
 		return e.failed(ctx, res, err)
 	}
 	return e.printCreated(res, created)
+}
+
+// createArgs is what create is asked for: a body FILE, or the members of a
+// one-on-one chat or a group given as arguments.
+type createArgs struct {
+	f                      checkFlags
+	t                      targetFlags
+	oneOnOne, group, reuse bool
+	topic, pick, user      string
+	users                  []string // --one-on-one and --group: the members
+	file                   string   // otherwise: the body's file, or "-"
+}
+
+// parseCreate reads create's flags and arguments and refuses conflicting
+// or missing ones.
+func (e *env) parseCreate(args []string) (*createArgs, error) {
+	c := &createArgs{}
+	fs := newCallFlags("create", &c.f, &c.t)
+	fs.BoolVar(&c.oneOnOne, "one-on-one", false, "create the one-on-one chat of two users given as arguments")
+	fs.BoolVar(&c.group, "group", false, "create a group chat of the users given as arguments")
+	fs.StringVar(&c.topic, "topic", "", "the group chat's topic")
+	fs.BoolVar(&c.reuse, "reuse", false, "with --group: return the group chat that has exactly these members and this topic when there is one, instead of creating another (lists the signed-in user's chats, or --user's)")
+	fs.StringVar(&c.pick, "pick", "", "with --reuse, when several chats match: `oldest` returns the oldest (default: exit 1, listing them)")
+	fs.StringVar(&c.user, "user", "", "with --reuse --group and --auth application: whose chats to search, by `ID or UPN`, one of the members")
+	pos, err := e.parseCall(fs, args, &c.f, &c.t)
+	if err != nil {
+		return nil, err
+	}
+	set := c.f.set
+	fromBody := !c.oneOnOne && !c.group
+	switch {
+	case c.oneOnOne && c.group:
+		return nil, usagef("--one-on-one and --group conflict: choose one")
+	case c.oneOnOne && set["topic"]:
+		return nil, usagef("--topic is for --group: a one-on-one chat has no topic")
+	case fromBody && set["topic"]:
+		return nil, usagef("--topic is for --group; in a body file, set \"topic\"")
+	case c.oneOnOne && len(pos) != 2:
+		return nil, usagef("--one-on-one takes two users, got %d", len(pos))
+	case c.group && len(pos) < 2:
+		return nil, usagef("--group takes at least two users, got %d", len(pos))
+	case fromBody && len(pos) != 1:
+		return nil, usagef("create: want one FILE (or -), or --one-on-one A B, or --group A B C...")
+	case c.reuse && fromBody:
+		return nil, usagef("--reuse is for --group (and --one-on-one): give the members as arguments, not in a body file")
+	case set["pick"] && !c.reuse:
+		return nil, usagef("--pick is for --reuse")
+	case set["pick"] && c.pick != string(graphchat.PickOldest):
+		return nil, usagef("--pick %q: want oldest", c.pick)
+	case set["user"] && !c.findGroup():
+		return nil, usagef("--user is for --reuse --group: it names whose chats are searched")
+	}
+	if err := c.f.check(); err != nil {
+		return nil, err
+	}
+	if c.findGroup() {
+		if err := checkListedUser(&c.f, c.user); err != nil {
+			return nil, err
+		}
+	}
+	if fromBody {
+		c.file = pos[0]
+	} else {
+		c.users = pos
+	}
+	return c, nil
+}
+
+// findGroup reports whether create looks for the group in the listing
+// first (--reuse --group). A one-on-one chat is found by creating it: the
+// service returns the one it has.
+func (c *createArgs) findGroup() bool { return c.reuse && c.group }
+
+// needs are create's operations: create-chat, and for --reuse --group the
+// listing, with what it takes to tell the members by object id.
+func (c *createArgs) needs() []need {
+	needs := []need{{op: policy.OpCreateChat}}
+	if c.findGroup() {
+		needs = append(needs, need{op: policy.OpListChats, without: "run without --reuse"})
+		needs = append(needs, resolveNeeds(append([]string{c.user}, c.users...)...)...)
+		needs = append(needs, listMembersNeed(len(c.users))...)
+	}
+	return needs
+}
+
+// request builds the members given as arguments from what is known of
+// them, and the policy's view of the chat they make.
+func (c *createArgs) request(k *knowledge) ([]graphchat.Member, *policy.Request) {
+	members := make([]graphchat.Member, len(c.users))
+	for i, u := range c.users {
+		members[i] = k.member(u)
+	}
+	if c.oneOnOne {
+		return members, request(policy.ChatTypeOneOnOne, nil, members)
+	}
+	var topic *string
+	if c.f.set["topic"] {
+		topic = &c.topic
+	}
+	return members, request(policy.ChatTypeGroup, topic, members)
 }
 
 func inputName(name string) string {
@@ -291,115 +329,4 @@ func describeCreated(c *graphchat.Created) string {
 		s += fmt.Sprintf(" %q", *t)
 	}
 	return s
-}
-
-// addMember adds a member to a group chat.
-func (e *env) addMember(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("add-member", flag.ContinueOnError)
-	var f checkFlags
-	var t targetFlags
-	f.register(fs)
-	t.register(fs)
-	chatID := fs.String("chat", "", "the group chat's `ID`, such as 19:…@thread.v2")
-	role := fs.String("role", "", "owner or guest, for every USER (default: guest for a guest, owner otherwise)")
-	tenantID := fs.String("tenant-id", "", "the home tenant `ID` of an external user (a GUID; one USER only: else --external)")
-	history := fs.String("history", "none", "history the members see: all, none, or from an RFC 3339 time")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return e.helpFor(fs, "", err)
-	}
-	f.visit(fs)
-	t.visit(fs)
-	switch {
-	case *chatID == "" || len(pos) == 0:
-		return usagef("add-member: want --chat ID and one USER or more")
-	case len(pos) > maxAddAtOnce:
-		return usagef("add-member: %d users: at most %d can be added at a time", len(pos), maxAddAtOnce)
-	case *tenantID != "" && len(pos) > 1:
-		return usagef("--tenant-id is for one USER: for several, give --external ID=TENANT for each external user")
-	case *tenantID != "" && !policy.IsObjectID(*tenantID):
-		return usagef("--tenant-id %q: want the user's home tenant id, a GUID", *tenantID)
-	case *role != "" && *role != "owner" && *role != "guest":
-		return usagef("--role %q: want owner or guest", *role)
-	}
-	if err := checkChatID(*chatID); err != nil {
-		return err
-	}
-	if len(pos) > 1 {
-		if err := checkUsers("add-member", pos); err != nil {
-			return err
-		}
-	}
-	var from time.Time
-	switch *history {
-	case "none", "all":
-	default:
-		if from, err = time.Parse(time.RFC3339, *history); err != nil {
-			return usagef("--history %q: want all, none or an RFC 3339 time such as 2026-11-01T00:00:00Z", *history)
-		}
-	}
-	if *tenantID != "" {
-		f.externals = append(f.externals, pos[0]+"="+*tenantID)
-	}
-	needs := []need{{op: policy.OpAddMember}}
-	if len(pos) > 1 {
-		// The members/add action reports each outcome by object id: names
-		// are resolved to tell whose outcome it is.
-		needs = append(needs, resolveNeeds(pos...)...)
-	}
-	s, err := e.open(ctx, &f, &t, needs...)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	members := make([]graphchat.Member, len(pos))
-	for i, u := range pos {
-		m := s.know.member(u)
-		if *role != "" {
-			m.Role = policy.Role(*role)
-		}
-		switch *history {
-		case "all":
-			m = m.WithAllHistory()
-		case "none":
-		default:
-			m = m.WithHistory(from)
-		}
-		members[i] = m
-	}
-	if len(members) > 1 {
-		return e.addMembers(ctx, s, *chatID, members, pos)
-	}
-	m := members[0]
-	pm := request(policy.ChatTypeGroup, nil, []graphchat.Member{m}).Members[0]
-	res := s.know.judgeMember(&pm)
-	if !res.Allowed() {
-		return res.Violations
-	}
-	id, err := s.client.AddMember(ctx, *chatID, m)
-	if err != nil {
-		return e.failed(ctx, res, err)
-	}
-	if e.json {
-		e.emit(struct {
-			*verdictDoc
-			Member memberDoc `json:"member"`
-		}{newVerdict(res), memberDoc{ChatID: *chatID, MembershipID: id, User: pos[0], Role: string(pm.Roles[0])}})
-		return nil
-	}
-	e.printWarnings(res.Warnings)
-	fmt.Fprintf(e.stdout, "added %s to %s as %s (membership %s)\n", pos[0], *chatID, pm.Roles[0], id)
-	return nil
-}
-
-// maxAddAtOnce is the most members add-member adds at a time: "only 200
-// members at a time can be added to a group chat" (Teams limits).
-const maxAddAtOnce = 200
-
-// memberDoc is an added member in add-member's JSON document.
-type memberDoc struct {
-	ChatID       string `json:"chatId"`
-	MembershipID string `json:"membershipId"`
-	User         string `json:"user"`
-	Role         string `json:"role"`
 }

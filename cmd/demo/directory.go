@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,6 +70,19 @@ func parseDirectory(data []byte) ([]dirUser, error) {
 			}
 			seen[k] = i
 		}
+	}
+	return users, nil
+}
+
+// readDirectory reads and parses a --directory file.
+func (e *env) readDirectory(ctx context.Context, name string) ([]dirUser, error) {
+	data, err := e.readInput(ctx, "--directory", name, maxDirectory)
+	if err != nil {
+		return nil, err
+	}
+	users, err := parseDirectory(data)
+	if err != nil {
+		return nil, usagef("--directory %s: %v", name, err)
 	}
 	return users, nil
 }

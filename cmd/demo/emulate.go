@@ -52,6 +52,39 @@ Reported behaviours (seen against the service, not documented; off by default):
 
 // emulate serves the emulator until interrupted.
 func (e *env) emulate(ctx context.Context, args []string) error {
+	addr, opts, err := e.emulateOptions(ctx, args)
+	if err != nil {
+		return err
+	}
+	opts.Log = e.logEntry()
+	srv, err := graphchattest.NewServer(addr, opts)
+	if err != nil {
+		return usagef("--addr %s: %v", addr, err)
+	}
+	defer srv.Close()
+	if e.emulatorStarted != nil {
+		e.emulatorStarted(srv)
+	}
+	users := opts.Users
+	if users == nil {
+		users = graphchattest.DefaultUsers()
+	}
+	var names []string
+	for _, u := range users {
+		names = append(names, u.UserPrincipalName)
+	}
+	fmt.Fprintf(e.stderr, "emulating Microsoft Graph at %s (tenant %s; users %s)\n", srv.URL, srv.TenantID(), strings.Join(names, ", "))
+	if !opts.Anonymous {
+		fmt.Fprintf(e.stderr, "requests need a bearer token: demo token --scopes Chat.Create\n")
+	}
+	fmt.Fprintln(e.stderr, "stop with Ctrl+C")
+	<-ctx.Done()
+	return nil
+}
+
+// emulateOptions reads emulate's flags, and the --directory file, into the
+// address to listen on and the emulator's options.
+func (e *env) emulateOptions(ctx context.Context, args []string) (string, *graphchattest.Options, error) {
 	fs := flag.NewFlagSet("emulate", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "loopback `address` to listen on (port 0: any free port)")
 	directory := fs.String("directory", "", "JSON `file` of users (default: the built-in directory)")
@@ -69,23 +102,23 @@ func (e *env) emulate(ctx context.Context, args []string) error {
 	maxLog := fs.Int("max-log", graphchattest.DefaultMaxEntries, "most recent `requests` kept in memory (0: none)")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return e.helpFor(fs, "", err)
+		return "", nil, e.helpFor(fs, "", err)
 	}
 	switch {
 	case len(pos) > 0:
-		return usagef("emulate takes no arguments, got %d", len(pos))
+		return "", nil, usagef("emulate takes no arguments, got %d", len(pos))
 	case *latency < 0 || *latency > time.Minute:
-		return usagef("--latency %s: want a duration from 0 to 1m, such as 20ms", *latency)
+		return "", nil, usagef("--latency %s: want a duration from 0 to 1m, such as 20ms", *latency)
 	case *rate < 0 || math.IsNaN(*rate) || math.IsInf(*rate, 0):
-		return usagef("--rate-limit %v: want a number of requests per second, 0 for no limit", *rate)
+		return "", nil, usagef("--rate-limit %v: want a number of requests per second, 0 for no limit", *rate)
 	case *slow <= 0 || *slow > 10*time.Minute:
-		return usagef("--slow-delay %s: want a duration from 1ms to 10m, such as 30s", *slow)
+		return "", nil, usagef("--slow-delay %s: want a duration from 1ms to 10m, such as 30s", *slow)
 	case *maxChats == 0 || *maxChats < -1:
-		return usagef("--max-chats %d: want a positive number of chats, or -1 for no limit", *maxChats)
+		return "", nil, usagef("--max-chats %d: want a positive number of chats, or -1 for no limit", *maxChats)
 	case *maxBody <= 0 || *maxBody > 1<<30:
-		return usagef("--max-body-bytes %d: want a number of bytes from 1 to 1073741824", *maxBody)
+		return "", nil, usagef("--max-body-bytes %d: want a number of bytes from 1 to 1073741824", *maxBody)
 	case *maxLog < 0:
-		return usagef("--max-log %d: want a number of requests, 0 to keep none", *maxLog)
+		return "", nil, usagef("--max-log %d: want a number of requests, 0 to keep none", *maxLog)
 	}
 	opts := &graphchattest.Options{Anonymous: *anonymous, Latency: *latency, RateLimit: *rate, Seed: *seed, SlowDelay: *slow,
 		ReportedAddMemberBlocked: *blocked, MaxChats: *maxChats, ForgetOldChats: *forget, MaxBodyBytes: *maxBody, MaxEntries: *maxLog}
@@ -97,24 +130,27 @@ func (e *env) emulate(ctx context.Context, args []string) error {
 	case "documented":
 		opts.Throttle = graphchattest.DocumentedThrottle
 	default:
-		return usagef("--throttle %q: want documented or off", *throttle)
+		return "", nil, usagef("--throttle %q: want documented or off", *throttle)
 	}
 	if opts.Faults, err = graphchattest.ParseFaults(*faults); err != nil {
-		return usagef("--faults: %v", err)
+		return "", nil, usagef("--faults: %v", err)
 	}
 	if *directory != "" {
-		data, err := e.readInput(ctx, "--directory", *directory, maxDirectory)
+		users, err := e.readDirectory(ctx, *directory)
 		if err != nil {
-			return err
-		}
-		users, err := parseDirectory(data)
-		if err != nil {
-			return usagef("--directory %s: %v", *directory, err)
+			return "", nil, err
 		}
 		opts.Users = emulatorUsers(users)
 	}
+	return *addr, opts, nil
+}
+
+// logEntry returns the emulator's log of answered requests: one line each
+// on standard output (time, method, path, status, request-id, fault), never
+// a body or a token.
+func (e *env) logEntry() func(graphchattest.Entry) {
 	var mu sync.Mutex
-	opts.Log = func(en graphchattest.Entry) {
+	return func(en graphchattest.Entry) {
 		mu.Lock()
 		defer mu.Unlock()
 		status := fmt.Sprint(en.Status)
@@ -130,27 +166,4 @@ func (e *env) emulate(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintln(e.stdout, line)
 	}
-	srv, err := graphchattest.NewServer(*addr, opts)
-	if err != nil {
-		return usagef("--addr %s: %v", *addr, err)
-	}
-	defer srv.Close()
-	if e.emulatorStarted != nil {
-		e.emulatorStarted(srv)
-	}
-	users := opts.Users
-	if users == nil {
-		users = graphchattest.DefaultUsers()
-	}
-	var names []string
-	for _, u := range users {
-		names = append(names, u.UserPrincipalName)
-	}
-	fmt.Fprintf(e.stderr, "emulating Microsoft Graph at %s (tenant %s; users %s)\n", srv.URL, srv.TenantID(), strings.Join(names, ", "))
-	if !*anonymous {
-		fmt.Fprintf(e.stderr, "requests need a bearer token: demo token --scopes Chat.Create\n")
-	}
-	fmt.Fprintln(e.stderr, "stop with Ctrl+C")
-	<-ctx.Done()
-	return nil
 }

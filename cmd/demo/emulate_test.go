@@ -76,6 +76,7 @@ func groupBody(users ...string) string {
 
 // "demo emulate -h" documents every option of the emulator.
 func TestEmulateHelp(t *testing.T) {
+	t.Parallel()
 	r := demo(t, nil, "emulate", "-h")
 	if r.code != exitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -99,6 +100,7 @@ func TestEmulateHelp(t *testing.T) {
 
 // Each option flag changes what the served emulator answers.
 func TestEmulateOptions(t *testing.T) {
+	t.Parallel()
 	group := groupBody(graphchattest.MeganID, graphchattest.LeeID, graphchattest.NestorID)
 	tests := []struct {
 		name  string
@@ -179,6 +181,7 @@ func TestEmulateOptions(t *testing.T) {
 
 // Values the emulator cannot honour are usage errors, naming the flag.
 func TestEmulateBadOptions(t *testing.T) {
+	t.Parallel()
 	tests := [][]string{
 		{"--throttle", "nope"},
 		{"--max-chats", "0"},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -88,37 +87,22 @@ func grantWarnings(s *session, needs []need) policy.List {
 
 // find prints the chats whose members are exactly the users given.
 func (e *env) find(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("find", flag.ContinueOnError)
 	var f checkFlags
 	var t targetFlags
-	f.register(fs)
-	t.register(fs)
-	typ := fs.String("type", "", "only chats of this `type`: group, oneOnOne or meeting (default any)")
-	topic := fs.String("topic", "", "only chats whose topic is exactly `T`; --topic \"\" for chats without one (default any topic)")
-	user := fs.String("user", "", "whose chats to search, by `ID or UPN`: one of the users (required with --auth application)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return e.helpFor(fs, "", err)
-	}
-	f.visit(fs)
-	t.visit(fs)
-	ct, err := chatTypeFlag(*typ)
+	opts, pos, err := e.listingCommand("find", "whose chats to search, by `ID or UPN`: one of the users (required with --auth application)", args, &f, &t)
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(pos) == 0:
+	if len(pos) == 0 {
 		return usagef("find: want the chat's users (object ids or user principal names), the signed-in user among them")
-	case ct == policy.ChatTypeOneOnOne && *topic != "":
-		return usagef("--topic is for group chats: a one-on-one chat has no topic")
 	}
 	if err := checkUsers("find", pos); err != nil {
 		return err
 	}
-	if err := checkListedUser(&f, *user); err != nil {
+	if err := checkListedUser(&f, opts.User); err != nil {
 		return err
 	}
-	needs := append([]need{{op: policy.OpListChats}}, resolveNeeds(append([]string{*user}, pos...)...)...)
+	needs := append([]need{{op: policy.OpListChats}}, resolveNeeds(append([]string{opts.User}, pos...)...)...)
 	needs = append(needs, listMembersNeed(len(pos))...)
 	s, err := e.open(ctx, &f, &t, needs...)
 	if err != nil {
@@ -128,10 +112,6 @@ func (e *env) find(ctx context.Context, args []string) error {
 	members := make([]graphchat.Member, len(pos))
 	for i, u := range pos {
 		members[i] = s.know.member(u)
-	}
-	opts := &graphchat.FindOptions{Type: ct, User: *user}
-	if f.set["topic"] {
-		opts.Topic = topic
 	}
 	chats, err := s.client.Find(ctx, members, opts)
 	if err != nil {
@@ -153,6 +133,33 @@ func (e *env) find(ctx context.Context, args []string) error {
 	}
 	printChats(e.stdout, chats)
 	return nil
+}
+
+// listingCommand parses the flags of a command that reads a user's chats
+// (find, list): those of the call and the target, and --type, --topic and
+// --user (userUsage describes it), which make the listing's options.
+// --topic narrows the listing only when given.
+func (e *env) listingCommand(name, userUsage string, args []string, f *checkFlags, t *targetFlags) (*graphchat.FindOptions, []string, error) {
+	fs := newCallFlags(name, f, t)
+	typ := fs.String("type", "", "only chats of this `type`: group, oneOnOne or meeting (default any)")
+	topic := fs.String("topic", "", "only chats whose topic is exactly `T`; --topic \"\" for chats without one (default any topic)")
+	user := fs.String("user", "", userUsage)
+	pos, err := e.parseCall(fs, args, f, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	ct, err := chatTypeFlag(*typ)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ct == policy.ChatTypeOneOnOne && *topic != "" {
+		return nil, nil, usagef("--topic is for group chats: a one-on-one chat has no topic")
+	}
+	opts := &graphchat.FindOptions{Type: ct, User: *user}
+	if f.set["topic"] {
+		opts.Topic = topic
+	}
+	return opts, pos, nil
 }
 
 // checkListedUser checks --user: required for an application (it has no
@@ -178,56 +185,37 @@ type findDoc struct {
 // list prints the chats of the signed-in user, or of a user for an
 // application.
 func (e *env) list(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("list", flag.ContinueOnError)
 	var f checkFlags
 	var t targetFlags
-	f.register(fs)
-	t.register(fs)
-	typ := fs.String("type", "", "only chats of this `type`: group, oneOnOne or meeting (default any)")
-	topic := fs.String("topic", "", "only chats whose topic is exactly `T`; --topic \"\" for chats without one (default any topic)")
-	user := fs.String("user", "", "whose chats to list, by `ID or UPN` (required with --auth application; delegated: the signed-in user only)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return e.helpFor(fs, "", err)
-	}
-	f.visit(fs)
-	t.visit(fs)
-	ct, err := chatTypeFlag(*typ)
+	opts, pos, err := e.listingCommand("list", "whose chats to list, by `ID or UPN` (required with --auth application; delegated: the signed-in user only)", args, &f, &t)
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(pos) > 0:
+	if len(pos) > 0 {
 		return usagef("list: unexpected argument %q: the chats listed are the signed-in user's, or --user's", pos[0])
-	case ct == policy.ChatTypeOneOnOne && *topic != "":
-		return usagef("--topic is for group chats: a one-on-one chat has no topic")
 	}
-	if err := checkListedUser(&f, *user); err != nil {
+	if err := checkListedUser(&f, opts.User); err != nil {
 		return err
 	}
-	needs := append([]need{{op: policy.OpListChats}}, resolveNeeds(*user)...)
+	needs := append([]need{{op: policy.OpListChats}}, resolveNeeds(opts.User)...)
 	s, err := e.open(ctx, &f, &t, needs...)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	opts := &graphchat.FindOptions{Type: ct, User: *user}
-	if f.set["topic"] {
-		opts.Topic = topic
-	}
 	chats, err := s.client.ListChats(ctx, opts)
 	if err != nil {
 		return err
 	}
 	warnings := grantWarnings(s, needs)
 	if e.json {
-		e.emit(listDoc{User: *user, Type: string(ct), Chats: chatInfos(chats), Warnings: warnings})
+		e.emit(listDoc{User: opts.User, Type: string(opts.Type), Chats: chatInfos(chats), Warnings: warnings})
 		return nil
 	}
 	e.printWarnings(warnings)
 	whose := "the signed-in user"
-	if *user != "" {
-		whose = *user
+	if opts.User != "" {
+		whose = opts.User
 	}
 	fmt.Fprintf(e.stdout, "%d chat%s of %s (oldest first):\n", len(chats), plural(len(chats)), whose)
 	printChats(e.stdout, chats)

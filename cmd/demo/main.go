@@ -166,12 +166,19 @@ func commands() []*command {
 				"the user's membership, which is removed (remove-member). A user who is not a member is exit 1; nothing is removed.",
 			examples: []string{"demo remove-member --target http://127.0.0.1:8080 --chat '19:…@thread.v2' alex@contoso.com"},
 			run:      (*env).removeMember},
-		{name: "send", synopsis: "send --chat ID (--text T | --file FILE | -) [--html] [--mention USER]... [flags]", summary: "send a message to a chat",
-			about: "Checks the message (content, size, HTML, mentions) and the grant, then sends it to an existing chat.\n" +
+		{name: "send", synopsis: "send (--chat ID | --one-on-one A B | --group [--topic T] [--pick oldest] A B C...) (--text T | --file FILE | -) [--html] [--mention USER]... [flags]",
+			summary: "send a message to a chat, or to people (finding or creating their chat)",
+			about: "Checks the message (content, size, HTML, mentions) and the grant, then sends it to a chat given by id, or to\n" +
+				"people: the message is checked with them as the chat's members (mentions must name them, the caller must be one)\n" +
+				"and their chat by the rules of create, before anything is listed, created or sent; then their chat is found\n" +
+				"(a group: exactly these members and topic) or created, and the message sent once. Several matching groups: exit 1\n" +
+				"with the candidates, unless --pick oldest. A send whose outcome is unknown is never repeated: exit 4.\n" +
 				"Application permissions cannot send chat messages: sign in a user (delegated ChatMessage.Send).",
 			examples: []string{
 				"demo send --target http://127.0.0.1:8080 --chat '19:…@thread.v2' --text \"Hello world\"",
 				"demo send --target http://127.0.0.1:8080 --chat '19:…@thread.v2' --text \"Over to you\" --mention lee@contoso.com",
+				"demo send --group --topic Launch megan@contoso.com lee@contoso.com nestor@contoso.com --text \"Kick-off at 10\"",
+				"demo send --one-on-one megan@contoso.com lee@contoso.com --json - < note.txt",
 			},
 			run: (*env).send},
 		{name: "bulk", synopsis: "bulk [flags] [--reuse [--pick oldest] [--user U]] FILE.csv|FILE.jsonl", summary: "create many chats ($batch, rate-limited, resumable with --results)",

@@ -78,7 +78,7 @@ func TestWalkthrough(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"existing", "the same id as in 1", "guest_role", "external_role", "caller_missing", "topic_on_one_on_one", "permission_excess", "received none of the 5 refused requests"} {
+	for _, want := range []string{"existing", "the same id as in 1", "guest_role", "external_role", "caller_missing", "topic_on_one_on_one", "permission_excess", "operation_not_supported", "mention_not_member", "mentioning Lee", "received none of the 7 refused requests"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q", want)
 		}

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/graphchat/graphchat/graphchat"
 	"github.com/graphchat/graphchat/policy"
@@ -26,15 +26,11 @@ func checkChatID(id string) error {
 // chatCommand parses the flags of a command on one chat (--chat ID and
 // the flags of the target and the call) and returns its arguments.
 func (e *env) chatCommand(name string, args []string, f *checkFlags, t *targetFlags) (chatID string, pos []string, err error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	f.register(fs)
-	t.register(fs)
+	fs := newCallFlags(name, f, t)
 	chat := fs.String("chat", "", "the chat's `ID`, such as 19:…@thread.v2")
-	if pos, err = parse(fs, args); err != nil {
-		return "", nil, e.helpFor(fs, "", err)
+	if pos, err = e.parseCall(fs, args, f, t); err != nil {
+		return "", nil, err
 	}
-	f.visit(fs)
-	t.visit(fs)
 	return *chat, pos, checkChatID(*chat)
 }
 
@@ -174,6 +170,141 @@ type removedDoc struct {
 	User     string      `json:"user"` // as given
 	Removed  bool        `json:"removed"`
 	Warnings policy.List `json:"warnings"`
+}
+
+// addMember adds a member to a group chat.
+func (e *env) addMember(ctx context.Context, args []string) error {
+	a, err := e.parseAddMember(args)
+	if err != nil {
+		return err
+	}
+	needs := []need{{op: policy.OpAddMember}}
+	if len(a.users) > 1 {
+		// The members/add action reports each outcome by object id: names
+		// are resolved to tell whose outcome it is.
+		needs = append(needs, resolveNeeds(a.users...)...)
+	}
+	s, err := e.open(ctx, &a.f, &a.t, needs...)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	members := a.members(s.know)
+	if len(members) > 1 {
+		return e.addMembers(ctx, s, a.chatID, members, a.users)
+	}
+	m := members[0]
+	pm := request(policy.ChatTypeGroup, nil, []graphchat.Member{m}).Members[0]
+	res := s.know.judgeMember(&pm)
+	if !res.Allowed() {
+		return res.Violations
+	}
+	id, err := s.client.AddMember(ctx, a.chatID, m)
+	if err != nil {
+		return e.failed(ctx, res, err)
+	}
+	if e.json {
+		e.emit(struct {
+			*verdictDoc
+			Member memberDoc `json:"member"`
+		}{newVerdict(res), memberDoc{ChatID: a.chatID, MembershipID: id, User: a.users[0], Role: string(pm.Roles[0])}})
+		return nil
+	}
+	e.printWarnings(res.Warnings)
+	fmt.Fprintf(e.stdout, "added %s to %s as %s (membership %s)\n", a.users[0], a.chatID, pm.Roles[0], id)
+	return nil
+}
+
+// addMemberArgs is what add-member is asked for.
+type addMemberArgs struct {
+	f       checkFlags
+	t       targetFlags
+	chatID  string
+	role    string    // --role, "" for the kind's
+	history string    // all, none, or a time
+	from    time.Time // the time of --history
+	users   []string
+}
+
+// parseAddMember reads add-member's flags and users and refuses
+// conflicting or malformed ones. An external user given with --tenant-id
+// is added to what --external says.
+func (e *env) parseAddMember(args []string) (*addMemberArgs, error) {
+	a := &addMemberArgs{}
+	fs := newCallFlags("add-member", &a.f, &a.t)
+	fs.StringVar(&a.chatID, "chat", "", "the group chat's `ID`, such as 19:…@thread.v2")
+	fs.StringVar(&a.role, "role", "", "owner or guest, for every USER (default: guest for a guest, owner otherwise)")
+	tenantID := fs.String("tenant-id", "", "the home tenant `ID` of an external user (a GUID; one USER only: else --external)")
+	fs.StringVar(&a.history, "history", "none", "history the members see: all, none, or from an RFC 3339 time")
+	pos, err := e.parseCall(fs, args, &a.f, &a.t)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case a.chatID == "" || len(pos) == 0:
+		return nil, usagef("add-member: want --chat ID and one USER or more")
+	case len(pos) > maxAddAtOnce:
+		return nil, usagef("add-member: %d users: at most %d can be added at a time", len(pos), maxAddAtOnce)
+	case *tenantID != "" && len(pos) > 1:
+		return nil, usagef("--tenant-id is for one USER: for several, give --external ID=TENANT for each external user")
+	case *tenantID != "" && !policy.IsObjectID(*tenantID):
+		return nil, usagef("--tenant-id %q: want the user's home tenant id, a GUID", *tenantID)
+	case a.role != "" && a.role != "owner" && a.role != "guest":
+		return nil, usagef("--role %q: want owner or guest", a.role)
+	}
+	if err := checkChatID(a.chatID); err != nil {
+		return nil, err
+	}
+	if len(pos) > 1 {
+		if err := checkUsers("add-member", pos); err != nil {
+			return nil, err
+		}
+	}
+	switch a.history {
+	case "none", "all":
+	default:
+		if a.from, err = time.Parse(time.RFC3339, a.history); err != nil {
+			return nil, usagef("--history %q: want all, none or an RFC 3339 time such as 2026-11-01T00:00:00Z", a.history)
+		}
+	}
+	if *tenantID != "" {
+		a.f.externals = append(a.f.externals, pos[0]+"="+*tenantID)
+	}
+	a.users = pos
+	return a, nil
+}
+
+// members builds the members to add from what is known of the users, with
+// --role and --history.
+func (a *addMemberArgs) members(k *knowledge) []graphchat.Member {
+	members := make([]graphchat.Member, len(a.users))
+	for i, u := range a.users {
+		m := k.member(u)
+		if a.role != "" {
+			m.Role = policy.Role(a.role)
+		}
+		switch a.history {
+		case "all":
+			m = m.WithAllHistory()
+		case "none":
+		default:
+			m = m.WithHistory(a.from)
+		}
+		members[i] = m
+	}
+	return members
+}
+
+// maxAddAtOnce is the most members add-member adds at a time: "only 200
+// members at a time can be added to a group chat" (Teams limits).
+const maxAddAtOnce = 200
+
+// memberDoc is an added member in add-member's JSON document.
+type memberDoc struct {
+	ChatID       string `json:"chatId"`
+	MembershipID string `json:"membershipId"`
+	User         string `json:"user"`
+	Role         string `json:"role"`
 }
 
 // addMembers adds several members to a group chat in one members/add

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"html"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,8 +16,10 @@ import (
 	"github.com/graphchat/graphchat/policy"
 )
 
-// send checks and sends a message to an existing chat. Sending to
-// participants (finding or creating their chat first) is not offered.
+// send checks and sends a message to a chat given by id (--chat), or to
+// people (--one-on-one A B, --group [--topic T] A B C...): their chat is
+// found or created first, and the message is checked with them as its
+// members before anything is listed, created or sent.
 func (e *env) send(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	var f checkFlags
@@ -24,12 +27,16 @@ func (e *env) send(ctx context.Context, args []string) error {
 	f.register(fs)
 	t.register(fs)
 	chatID := fs.String("chat", "", "the chat's `ID`")
+	oneOnOne := fs.Bool("one-on-one", false, "send to the one-on-one chat of two users given as arguments (the service keeps one per pair)")
+	group := fs.Bool("group", false, "send to the group chat of exactly the users given as arguments, creating it when there is none")
+	topic := fs.String("topic", "", "with --group: the chat's topic; a chat matches by its members and topic")
+	pick := fs.String("pick", "", "with --group, when several chats match: oldest sends to the oldest (default: nothing is sent, exit 1)")
 	text := fs.String("text", "", "the message `text`")
 	file := fs.String("file", "", "read the message from a `FILE` (- for standard input); a final line break is dropped")
 	asHTML := fs.Bool("html", false, "the text is HTML (default: plain text)")
 	var mentions listFlag
 	fs.Var(&mentions, "mention", "mention a member, by `ID or UPN` (repeatable); its tag is added at the end of the message, which is sent as HTML")
-	checkMembers := fs.Bool("check-members", false, "list the chat's members first to check the caller and mentions (adds the list-members permission)")
+	checkMembers := fs.Bool("check-members", false, "with --chat: list the chat's members first to check the caller and mentions (adds the list-members permission)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return e.helpFor(fs, "", err)
@@ -37,16 +44,33 @@ func (e *env) send(ctx context.Context, args []string) error {
 	f.visit(fs)
 	t.visit(fs)
 	fromFile := f.set["file"]
-	if len(pos) == 1 && pos[0] == "-" && !fromFile {
-		*file, pos, fromFile = "-", nil, true
+	if i := slices.Index(pos, "-"); i >= 0 && !fromFile {
+		*file, pos, fromFile = "-", slices.Delete(pos, i, i+1), true
 	}
+	toPeople := *oneOnOne || *group
 	switch {
-	case *chatID == "":
-		return usagef("send: --chat ID is required (sending to participants, finding or creating their chat first, is not supported)")
-	case !strings.HasPrefix(*chatID, "19:") || strings.ContainsAny(*chatID, "/?# "):
+	case *oneOnOne && *group:
+		return usagef("--one-on-one and --group conflict: choose one")
+	case *chatID != "" && toPeople:
+		return usagef("--chat and --%s conflict: send to a chat by its id, or to its people", map[bool]string{true: "group", false: "one-on-one"}[*group])
+	case !toPeople && *chatID == "":
+		return usagef("send: want --chat ID, or the people of the chat: --one-on-one A B, or --group [--topic T] A B C... (their chat is found or created)")
+	case *chatID != "" && (!strings.HasPrefix(*chatID, "19:") || strings.ContainsAny(*chatID, "/?# ")):
 		return usagef("--chat %q: want a chat id such as 19:…@thread.v2", *chatID)
-	case len(pos) > 0:
+	case *chatID != "" && len(pos) > 0:
 		return usagef("send: unexpected argument %q: give the message with --text, --file FILE or -", pos[0])
+	case !*group && f.set["topic"]:
+		return usagef("--topic is for --group: a one-on-one chat has no topic, and a chat given by id keeps its own")
+	case !*group && f.set["pick"]:
+		return usagef("--pick is for --group: only group chats can match several times")
+	case f.set["pick"] && *pick != string(graphchat.PickOldest):
+		return usagef("--pick %q: want oldest", *pick)
+	case toPeople && *checkMembers:
+		return usagef("--check-members is for --chat: the members of a chat sent to by its people are the users given")
+	case *oneOnOne && len(pos) != 2:
+		return usagef("--one-on-one takes two users, got %d", len(pos))
+	case *group && len(pos) < 2:
+		return usagef("--group takes at least two users, got %d", len(pos))
 	case f.set["text"] == fromFile:
 		return usagef("send: give the message with exactly one of --text, --file FILE or -")
 	}
@@ -73,6 +97,9 @@ func (e *env) send(ctx context.Context, args []string) error {
 	if *checkMembers {
 		needs = append(needs, need{op: policy.OpListMembers, without: "run without --check-members"})
 	}
+	if toPeople {
+		needs = append(needs, peopleNeeds(*group, pos, len(mentions) > 0)...)
+	}
 	s, err := e.open(ctx, &f, &t, needs...)
 	if err != nil {
 		return err
@@ -81,6 +108,9 @@ func (e *env) send(ctx context.Context, args []string) error {
 	msg, err := buildMessage(content, *asHTML, mentions, s.know)
 	if err != nil {
 		return err
+	}
+	if toPeople {
+		return e.sendTo(ctx, s, *group, *topic, pos, msg, graphchat.Pick(*pick))
 	}
 	res, err := s.client.CheckMessage(ctx, *chatID, msg, &graphchat.SendOptions{FetchMembers: *checkMembers})
 	if err != nil {
@@ -92,9 +122,51 @@ func (e *env) send(ctx context.Context, args []string) error {
 	}
 	got, err := s.client.SendMessage(ctx, *chatID, msg, nil) // checked above, members included
 	if err != nil {
-		return e.failed(ctx, res, err)
+		return e.sendFailed(ctx, res, nil, err)
 	}
-	return e.printSent(*chatID, got, res)
+	return e.printSent(res, nil, *chatID, got)
+}
+
+// peopleNeeds are the operations of sending to people: creating their
+// chat, for a group finding it (by object id: names are resolved when
+// the directory does not know them), and identifying members given by
+// name when mentions must be compared with them.
+func peopleNeeds(group bool, users []string, mentions bool) []need {
+	needs := []need{{op: policy.OpCreateChat}}
+	if group {
+		needs = append(needs, need{op: policy.OpListChats})
+		if len(users) >= 25 {
+			// The listing expands at most 25 members of a chat.
+			needs = append(needs, need{op: policy.OpListMembers})
+		}
+	}
+	if (group || mentions) && slices.ContainsFunc(users, func(u string) bool { return !policy.IsObjectID(u) }) {
+		needs = append(needs, need{op: policy.OpResolveUser, without: "give the users by object id"})
+	}
+	return needs
+}
+
+// sendTo sends to the chat of people, found or created by the library's
+// SendTo, which checks the message and the chat before anything is sent.
+func (e *env) sendTo(ctx context.Context, s *session, group bool, topic string, users []string, msg models.ChatMessageable, pick graphchat.Pick) error {
+	typ := policy.ChatTypeOneOnOne
+	var tp *string
+	if group {
+		typ = policy.ChatTypeGroup
+		if topic != "" {
+			tp = &topic
+		}
+	}
+	members := make([]graphchat.Member, len(users))
+	for i, u := range users {
+		members[i] = s.know.member(u)
+	}
+	res := s.know.judge(request(typ, tp, members)) // the chat's verdict, with the permissions decision
+	sent, err := s.client.SendTo(ctx, typ, topic, members, msg, &graphchat.SendToOptions{Pick: pick})
+	if err != nil {
+		return e.sendFailed(ctx, res, sent, err)
+	}
+	return e.printSent(res, sent, sent.Chat.ID(), sent.Message)
 }
 
 // buildMessage makes the message of the flags: plain text, or HTML; with
@@ -138,7 +210,22 @@ func (k *knowledge) lookup(ref string) (id, name string, ok bool) {
 	return id, name, policy.IsObjectID(id)
 }
 
-func (e *env) printSent(chatID string, m models.ChatMessageable, res *policy.Result) error {
+// sendVerdict is the verdict of a send: res with the warnings the library
+// found about the chat and the message.
+func sendVerdict(res *policy.Result, sent *graphchat.Sent) *verdictDoc {
+	v := newVerdict(res)
+	if sent != nil {
+		if sent.Chat != nil {
+			v.Warnings = append(v.Warnings, sent.Chat.Warnings...)
+		}
+		v.Warnings = dedup(append(v.Warnings, sent.Warnings...))
+	}
+	return v
+}
+
+// printSent prints a sent message and, when sent to people, their chat.
+func (e *env) printSent(res *policy.Result, sent *graphchat.Sent, chatID string, m models.ChatMessageable) error {
+	v := sendVerdict(res, sent)
 	doc := messageDoc{ChatID: chatID}
 	if m != nil {
 		if m.GetId() != nil {
@@ -151,13 +238,86 @@ func (e *env) printSent(chatID string, m models.ChatMessageable, res *policy.Res
 	if e.json {
 		e.emit(struct {
 			*verdictDoc
+			Chat    *chatDoc   `json:"chat,omitempty"`
 			Message messageDoc `json:"message"`
-		}{newVerdict(res), doc})
+		}{v, sentChat(sent), doc})
 		return nil
 	}
-	e.printWarnings(res.Warnings)
+	e.printWarnings(v.Warnings)
+	if sent != nil {
+		fmt.Fprintln(e.stdout, describeCreated(sent.Chat))
+	}
 	fmt.Fprintf(e.stdout, "sent message %s to %s\n", doc.ID, chatID)
 	return nil
+}
+
+// sentChat is the chat of a send to people in JSON; nil for a send by id.
+func sentChat(sent *graphchat.Sent) *chatDoc {
+	if sent == nil || sent.Chat == nil || sent.Chat.Chat == nil {
+		return nil
+	}
+	c := sent.Chat.Chat
+	doc := &chatDoc{ID: sent.Chat.ID(), Topic: c.GetTopic(), WebURL: c.GetWebUrl(), Existed: sent.Chat.Existed}
+	if ct := c.GetChatType(); ct != nil {
+		doc.ChatType = ct.String()
+	}
+	if t := c.GetCreatedDateTime(); t != nil {
+		doc.CreatedDateTime = t.UTC().Format(time.RFC3339Nano)
+	}
+	return doc
+}
+
+// sendFailed reports a send that was allowed and then failed: several
+// chats matching (with the candidates; nothing was sent), a message whose
+// outcome is unknown (exit 4), or an error, with the chat when it was found
+// or created. In JSON, one document.
+func (e *env) sendFailed(ctx context.Context, res *policy.Result, sent *graphchat.Sent, err error) error {
+	var list policy.List
+	if errors.As(err, &list) {
+		return list // refused by the library's check: nothing was sent
+	}
+	var several *graphchat.MatchesError
+	var unknown *graphchat.MessageAmbiguousError
+	msg := redact(message(err))
+	switch {
+	case errors.As(err, &unknown):
+		msg = redact(err.Error()) + ": the message may or may not have been posted to " + unknown.ChatID + "; read the chat before sending it again"
+	case errors.As(err, &several):
+		msg = fmt.Sprintf("%d group chats have exactly the members %s and this topic: nothing was sent; send to one of them with --chat ID, or to the oldest with --pick oldest",
+			len(several.Candidates), strings.Join(several.Members, ", "))
+	}
+	if e.json {
+		doc := newErrorDoc(ctx, err)
+		doc.Message = msg
+		var candidates []chatDoc
+		if several != nil {
+			for _, c := range several.Candidates {
+				candidates = append(candidates, *sentChat(&graphchat.Sent{Chat: &graphchat.Created{Chat: c, Existed: true}}))
+			}
+		}
+		e.emit(struct {
+			*verdictDoc
+			Chat       *chatDoc  `json:"chat,omitempty"`
+			Candidates []chatDoc `json:"candidates,omitempty"`
+			Error      *errorDoc `json:"error"`
+		}{sendVerdict(res, sent), sentChat(sent), candidates, doc})
+		return reported{err}
+	}
+	e.printWarnings(sendVerdict(res, sent).Warnings)
+	if sent != nil && sent.Chat != nil && sent.Chat.Chat != nil {
+		fmt.Fprintln(e.stdout, describeCreated(sent.Chat))
+	}
+	fmt.Fprintln(e.stderr, "demo:", msg)
+	if several != nil {
+		for _, c := range several.Candidates {
+			created := ""
+			if t := c.GetCreatedDateTime(); t != nil {
+				created = " created " + t.UTC().Format(time.RFC3339Nano)
+			}
+			fmt.Fprintf(e.stderr, "  candidate %s%s\n", deref(c.GetId()), created)
+		}
+	}
+	return reported{err}
 }
 
 // messageDoc is a sent message in send's JSON document.

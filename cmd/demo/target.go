@@ -41,6 +41,28 @@ func (t *targetFlags) visit(fs *flag.FlagSet) {
 	fs.Visit(func(fl *flag.Flag) { t.set[fl.Name] = true })
 }
 
+// newCallFlags returns the flag set of a command that calls a target, with
+// the flags of the call (f) and of the target (t) registered.
+func newCallFlags(name string, f *checkFlags, t *targetFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	f.register(fs)
+	t.register(fs)
+	return fs
+}
+
+// parseCall parses the flags of a command made with newCallFlags (see
+// parse), printing the command's help for -h, and records which flags were
+// given in f.set and t.set.
+func (e *env) parseCall(fs *flag.FlagSet, args []string, f *checkFlags, t *targetFlags) ([]string, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, e.helpFor(fs, "", err)
+	}
+	f.visit(fs)
+	t.visit(fs)
+	return pos, nil
+}
+
 // isEmulator reports whether requests go to an emulator: the embedded one
 // or a running one on a loopback address.
 func (t *targetFlags) isEmulator() bool { return t.target != "graph" && t.target != "" }

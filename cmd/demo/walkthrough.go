@@ -16,8 +16,9 @@ import (
 )
 
 // walkthrough creates chats on an in-process emulator through graphchat and
-// the Graph SDK, then shows the policy refusing bad requests before they
-// are sent. It fails if anything does not happen as it says.
+// the Graph SDK, sends messages to people (finding or creating their chat),
+// then shows the policy refusing bad requests, chats and messages, before
+// they are sent. It fails if anything does not happen as it says.
 func (e *env) walkthrough(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("walkthrough", flag.ContinueOnError)
 	verbose := fs.Bool("v", false, "log each HTTP request to standard error")
@@ -47,6 +48,19 @@ func (e *env) walkthrough(ctx context.Context, args []string) error {
 	if err := showCreations(ctx, out, client); err != nil {
 		return err
 	}
+	// Messaging people needs more: sending, and finding their group chat.
+	msgScopes := []string{"Chat.Create", "Chat.ReadBasic", "ChatMessage.Send"}
+	msgOps := []policy.Operation{policy.OpCreateChat, policy.OpListChats, policy.OpSendMessage}
+	sender, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.DelegatedToken(graphchattest.MeganID, msgScopes...)),
+		&graphchat.Options{BaseURL: srv.URL, Operations: msgOps, Logger: e.logger(*verbose)})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nMessaging people: their chat is found or created, then the message is sent (%s: %s)\n", joinOps(msgOps), strings.Join(msgScopes, " "))
+	if err := showMessages(ctx, out, sender, srv); err != nil {
+		return err
+	}
+
 	fmt.Fprintln(out, "\nRefusing bad requests: the policy reports every problem, and nothing is sent")
 	before := len(srv.Entries())
 	strict, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.ReadWrite")),
@@ -54,7 +68,13 @@ func (e *env) walkthrough(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := showRefusals(ctx, out, client, strict)
+	// An app signed in without a user: it may create chats, not post in them.
+	app, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.AppToken("Chat.Create", "Chat.ReadBasic.All", "Teamwork.Migrate.All")),
+		&graphchat.Options{BaseURL: srv.URL, Operations: msgOps})
+	if err != nil {
+		return err
+	}
+	n, err := showRefusals(ctx, out, client, strict, sender, app)
 	if err != nil {
 		return err
 	}
@@ -63,7 +83,7 @@ func (e *env) walkthrough(ctx context.Context, args []string) error {
 		return fmt.Errorf("the emulator received %d refused requests", after-before)
 	}
 	fmt.Fprintf(out, "\nThe emulator received none of the %d refused requests (%d requests before them, %d after).\n", n, before, after)
-	fmt.Fprintf(out, "%d chats exist on the emulator. Next: \"demo validate FILE\", \"demo create --help\", \"demo emulate\".\n", len(srv.Chats()))
+	fmt.Fprintf(out, "%d chats exist on the emulator. Next: \"demo validate FILE\", \"demo create --help\", \"demo send --help\", \"demo emulate\".\n", len(srv.Chats()))
 	return nil
 }
 
@@ -119,6 +139,49 @@ func showCreations(ctx context.Context, out io.Writer, client *graphchat.Client)
 	return nil
 }
 
+// showMessages sends messages to people through SendTo: to the group of
+// 2 and 7 (found: its members and topic match exactly) with a mention, and
+// to Megan and Nestor, who have no chat yet (created). It checks that
+// exactly that chat was created and that each message is in its chat.
+func showMessages(ctx context.Context, out io.Writer, sender *graphchat.Client, srv *graphchattest.Server) error {
+	megan, lee, nestor := walkthroughUsers()
+	chats := len(srv.Chats())
+	tag, mention := graphchat.Mention(0, graphchattest.LeeID, "Lee")
+	sends := []struct {
+		label, topic, note string
+		typ                policy.ChatType
+		members            []graphchat.Member
+		msg                models.ChatMessageable
+	}{
+		{"8. to Megan, Lee, Nestor and Alex", "Launch plan", ", mentioning Lee", policy.ChatTypeGroup,
+			[]graphchat.Member{megan, lee, nestor, graphchat.User(graphchattest.AlexID)}, graphchat.HTMLMessage("<p>Kick-off at 10, "+tag+" leads</p>", mention)},
+		{"9. to Megan and Nestor", "", "", policy.ChatTypeOneOnOne,
+			[]graphchat.Member{graphchat.User("megan@contoso.com"), graphchat.User("nestor@contoso.com")}, graphchat.TextMessage("Lunch?")},
+	}
+	for _, s := range sends {
+		sent, err := sender.SendTo(ctx, s.typ, s.topic, s.members, s.msg, nil)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.label, err)
+		}
+		verb := "created"
+		if sent.Chat.Existed {
+			verb = "existing"
+		}
+		if want := s.typ == policy.ChatTypeGroup; sent.Chat.Existed != want {
+			return fmt.Errorf("%s: existed %v, want %v", s.label, sent.Chat.Existed, want)
+		}
+		stored := srv.Messages(sent.Chat.ID())
+		if len(stored) != 1 || sent.Message == nil || stored[0].ID != deref(sent.Message.GetId()) {
+			return fmt.Errorf("%s: the chat holds %d messages, want the one sent", s.label, len(stored))
+		}
+		fmt.Fprintf(out, "  %-42s %-8s %s\n  %-42s %-8s message %s%s\n", s.label, verb, sent.Chat.ID(), "", "sent", stored[0].ID, s.note)
+	}
+	if n := len(srv.Chats()); n != chats+1 {
+		return fmt.Errorf("messaging people created %d chats, want 1", n-chats)
+	}
+	return nil
+}
+
 // adaUPN is the user principal name of Ada, an in-tenant guest of the
 // emulator's directory.
 const adaUPN = "ada_fabrikam.com#EXT#@contoso.onmicrosoft.com"
@@ -127,11 +190,12 @@ func walkthroughUsers() (megan, lee, nestor graphchat.Member) {
 	return graphchat.User(graphchattest.MeganID), graphchat.User(graphchattest.LeeID), graphchat.User(graphchattest.NestorID)
 }
 
-// showRefusals makes requests the policy refuses, through client and
-// strict (a client granted more than it needs, in strict mode), checks
+// showRefusals makes requests the policy refuses, through client, strict
+// (a client granted more than it needs, in strict mode), sender (a client
+// that sends messages) and app (one signed in without a user), checks
 // that each is refused for the expected rule and prints the violations. It
 // returns the number of requests refused.
-func showRefusals(ctx context.Context, out io.Writer, client, strict *graphchat.Client) (int, error) {
+func showRefusals(ctx context.Context, out io.Writer, client, strict, sender, app *graphchat.Client) (int, error) {
 	megan, lee, nestor := walkthroughUsers()
 	guestOwner := graphchat.Guest(adaUPN)
 	guestOwner.Role = policy.RoleOwner
@@ -150,6 +214,15 @@ func showRefusals(ctx context.Context, out io.Writer, client, strict *graphchat.
 		}, policy.CodeCallerMissing},
 		{"d. a topic on a one-on-one chat", func() error { _, err := client.Create(ctx, oneOnOneWithTopic(megan, lee), nil); return err }, policy.CodeTopicOneOnOne},
 		{"e. Chat.ReadWrite granted, strict mode", func() error { _, err := strict.CreateOneOnOne(ctx, megan, lee); return err }, policy.CodePermissionExcess},
+		{"f. a message from an app, without a user", func() error {
+			_, err := app.SendTo(ctx, policy.ChatTypeGroup, "Launch plan", []graphchat.Member{megan, lee, nestor}, graphchat.TextMessage("Build green"), nil)
+			return err
+		}, policy.CodeOperationAuth},
+		{"g. a mention of Jacob, not among them", func() error {
+			tag, jacob := graphchat.Mention(0, graphchattest.JacobID, "Jacob")
+			_, err := sender.SendTo(ctx, policy.ChatTypeGroup, "Launch plan", []graphchat.Member{megan, lee, nestor}, graphchat.HTMLMessage("<p>FYI "+tag+"</p>", jacob), nil)
+			return err
+		}, policy.CodeMentionNotMember},
 	}
 	for _, r := range refusals {
 		err := r.do()
@@ -162,7 +235,7 @@ func showRefusals(ctx context.Context, out io.Writer, client, strict *graphchat.
 			if i > 0 {
 				label = ""
 			}
-			fmt.Fprintf(out, "  %-42s %-22s %-18s %s\n", label, v.Code, v.Field, v.Message)
+			fmt.Fprintf(out, "  %-42s %-23s %-18s %s\n", label, v.Code, v.Field, v.Message)
 		}
 	}
 	return len(refusals), nil

@@ -37,24 +37,19 @@ func (e *Emulator) addMembers(q *request, sc scope, id string) *response {
 	if resp != nil {
 		return resp
 	}
-	body, resp := e.readBody(q)
+	_, raw, resp := e.readObject(q)
 	if resp != nil {
 		return resp
 	}
-	bad := func(msg string) *response { return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil) }
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
-		return bad("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
-	}
 	if k := unknownProperty(raw, []string{"values"}); k != "" {
-		return bad(fmt.Sprintf("The parameter '%s' is not defined for the action add: want values.", k))
+		return e.badRequest(q, fmt.Sprintf("The parameter '%s' is not defined for the action add: want values.", k))
 	}
 	var values []json.RawMessage
 	if err := json.Unmarshal(raw["values"], &values); err != nil || values == nil {
-		return bad("The parameter 'values' must be a collection of conversation members.")
+		return e.badRequest(q, "The parameter 'values' must be a collection of conversation members.")
 	}
 	if n := len(values); n == 0 || n > MaxMembersAddedAtOnce {
-		return bad(fmt.Sprintf("The action add takes 1 to %d members at a time, found %d.", MaxMembersAddedAtOnce, n))
+		return e.badRequest(q, fmt.Sprintf("The action add takes 1 to %d members at a time, found %d.", MaxMembersAddedAtOnce, n))
 	}
 	wires := make([]wireMember, len(values))
 	since := make([]time.Time, len(values))
@@ -64,7 +59,7 @@ func (e *Emulator) addMembers(q *request, sc scope, id string) *response {
 			since[i], msg = e.visibleSince(w)
 		}
 		if msg != "" {
-			return bad(fmt.Sprintf("values[%d]: %s", i, msg))
+			return e.badRequest(q, fmt.Sprintf("values[%d]: %s", i, msg))
 		}
 		wires[i] = w
 	}
@@ -75,11 +70,8 @@ func (e *Emulator) addMembers(q *request, sc scope, id string) *response {
 	if resp != nil {
 		return resp
 	}
-	if c.Type != "group" {
-		return bad("Members cannot be added to a one-on-one chat.")
-	}
-	if c.addsBlocked && e.opts.ReportedAddMemberBlocked {
-		return e.graphError(q, http.StatusBadRequest, "RosterAddMemberBlocked", "Adding members to this chat is blocked: it was created with two members.", nil)
+	if resp := e.refuseAdds(q, c); resp != nil {
+		return resp
 	}
 	results := make([]any, len(wires))
 	status := http.StatusOK
@@ -92,12 +84,8 @@ func (e *Emulator) addMembers(q *request, sc scope, id string) *response {
 			}
 		}
 		m, why := e.resolveMember(i, w)
-		switch {
-		case why != nil:
-		case c.hasMember(m.UserID):
-			why = &refusal{"Conflict", fmt.Sprintf("User '%s' is already a member of the chat.", m.UserID)}
-		case len(c.Members) >= MaxChatMembers:
-			why = &refusal{"BadRequest", fmt.Sprintf("The chat already has %d members.", MaxChatMembers)}
+		if why == nil {
+			why = admit(c, m)
 		}
 		var errObj any
 		if why != nil {
@@ -105,10 +93,7 @@ func (e *Emulator) addMembers(q *request, sc scope, id string) *response {
 			errObj = map[string]any{"code": why.code, "message": why.message}
 		} else {
 			user = m.UserID
-			m.ID = membershipID(e.tenant, c.ID, m.UserID)
-			m.VisibleSince = since[i]
-			c.Members = append(c.Members, m)
-			c.LastUpdated = now
+			e.join(c, m, since[i], now)
 		}
 		results[i] = map[string]any{"@odata.type": memberResultType, "userId": user, "error": errObj}
 	}

@@ -15,6 +15,7 @@ import (
 // each refusal; bodies it cannot read, and chats that take no member, are
 // refused as a whole.
 func TestAddMembersAction(t *testing.T) {
+	t.Parallel()
 	type outcome struct {
 		UserID string
 		Code   string // "" when added
@@ -110,6 +111,7 @@ func TestAddMembersAction(t *testing.T) {
 // The add action counts against the per-chat member-addition bucket, once
 // a request, and follows the reported opt-in behaviour of groups of two.
 func TestAddMembersActionLimits(t *testing.T) {
+	t.Parallel()
 	c := start(t, &graphchattest.Options{Throttle: graphchattest.Throttle{MemberAddsPerChat: 2}})
 	g := c.do("POST", "/v1.0/chats", map[string]any{"chatType": "group", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner"), member(graphchattest.NestorID, "owner")}})
 	id := url.PathEscape(g.body["id"].(string))

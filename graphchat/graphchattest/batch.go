@@ -47,20 +47,20 @@ func (e *Emulator) batch(q *request) *response {
 	}
 	var top map[string]json.RawMessage
 	if json.Unmarshal(body, &top) != nil || json.Unmarshal(body, &raw) != nil || json.Unmarshal(body, &in) != nil || in.Requests == nil {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", "Invalid batch payload: want {\"requests\": [...]}.", nil)
+		return e.badRequest(q, "Invalid batch payload: want {\"requests\": [...]}.")
 	}
 	k := unknownProperty(top, batchProperties)
 	for i := 0; k == "" && i < len(raw.Requests); i++ {
 		k = unknownProperty(raw.Requests[i], batchItemProperties)
 	}
 	if k != "" {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid batch payload: unknown property '%s'.", k), nil)
+		return e.badRequest(q, fmt.Sprintf("Invalid batch payload: unknown property '%s'.", k))
 	}
 	if n := len(in.Requests); n == 0 || n > MaxBatchRequests {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("A batch holds 1 to %d requests, found %d.", MaxBatchRequests, n), nil)
+		return e.badRequest(q, fmt.Sprintf("A batch holds 1 to %d requests, found %d.", MaxBatchRequests, n))
 	}
 	bad := func(format string, args ...any) *response {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf(format, args...), nil)
+		return e.badRequest(q, fmt.Sprintf(format, args...))
 	}
 	index := map[string]int{}
 	for i, r := range in.Requests {

@@ -10,6 +10,7 @@ import (
 // Bodies are read as the service reads them: property names are
 // case-sensitive, a repeated key is refused, a byte-order mark is skipped.
 func TestBodiesReadStrictly(t *testing.T) {
+	t.Parallel()
 	m := func(user string) string { return memberJSON(user, "owner") }
 	members := m(graphchattest.MeganID) + "," + m(graphchattest.LeeID) + "," + m(graphchattest.NestorID)
 	group := `{"chatType":"group","members":[` + members + `]}`

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -123,9 +122,18 @@ func readMember(data []byte) (wireMember, string) {
 	return w, ""
 }
 
-// refusal is why one member is refused: a Graph error code (BadRequest, or
-// NotFound for a user the directory does not hold) and a message.
+// refusal is why one member is refused: a Graph error code (BadRequest;
+// NotFound for a user the directory does not hold; Conflict for a member
+// already in the chat) and a message.
 type refusal struct{ code, message string }
+
+// status is the HTTP status of admit's refusal answered on its own.
+func (r *refusal) status() int {
+	if r.code == "Conflict" {
+		return http.StatusConflict
+	}
+	return http.StatusBadRequest
+}
 
 // resolveMember checks one member of a request and finds its user. A
 // non-nil refusal says why it is refused.
@@ -210,78 +218,20 @@ func (e *Emulator) createChat(q *request) *response {
 	if resp := e.authorize(q, opCreateChat); resp != nil {
 		return resp
 	}
-	body, resp := e.readBody(q)
+	body, raw, resp := e.readObject(q)
 	if resp != nil {
 		return resp
 	}
-	bad := func(msg string) *response { return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil) }
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
-		return bad("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
+	in, msg := readChatRequest(body, raw)
+	if msg != "" {
+		return e.badRequest(q, msg)
 	}
-	if k := unknownProperty(raw, chatProperties); k != "" {
-		return bad(unknownPropertyMessage(k, "microsoft.graph.chat"))
+	members, msg := e.resolveMembers(in.Members)
+	if msg != "" {
+		return e.badRequest(q, msg)
 	}
-	var in struct {
-		ChatType      *string           `json:"chatType"`
-		Topic         *string           `json:"topic"`
-		Members       []json.RawMessage `json:"members"`
-		InstalledApps []json.RawMessage `json:"installedApps"`
-	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		return bad("Unable to read JSON request payload: " + err.Error())
-	}
-	if in.ChatType == nil {
-		return bad("Chat type must be specified.")
-	}
-	if *in.ChatType != "oneOnOne" && *in.ChatType != "group" {
-		return bad(fmt.Sprintf("Chat type '%s' is not supported for creation.", *in.ChatType))
-	}
-	if in.Members == nil {
-		return bad("Chat members cannot be null. (Parameter 'Members')")
-	}
-	if in.Topic != nil {
-		if *in.ChatType == "oneOnOne" {
-			return bad("Topic can only be set on group chats.")
-		}
-		if msg := topicProblem(*in.Topic); msg != "" {
-			return bad(msg)
-		}
-	}
-	switch n := len(in.Members); {
-	case *in.ChatType == "oneOnOne" && n != 2:
-		return bad(fmt.Sprintf("A one-on-one chat must have exactly 2 members, found %d.", n))
-	case *in.ChatType == "group" && (n < 2 || n > 250):
-		return bad(fmt.Sprintf("A group chat must have 2 to 250 members, found %d.", n))
-	}
-	if len(in.InstalledApps) > 1 {
-		return bad("Only one app can be installed when a chat is created.")
-	}
-	members := make([]*member, 0, len(in.Members))
-	for i, rm := range in.Members {
-		w, msg := readMember(rm)
-		if msg != "" {
-			return bad(msg)
-		}
-		m, why := e.resolveMember(i, w)
-		if why != nil {
-			return bad(why.message)
-		}
-		for _, prev := range members {
-			if prev.UserID == m.UserID {
-				return bad(fmt.Sprintf("User '%s' is listed more than once.", m.UserID))
-			}
-		}
-		members = append(members, m)
-	}
-	if c := q.claims; c != nil && !c.app() {
-		found := false
-		for _, m := range members {
-			found = found || strings.EqualFold(m.UserID, c.ObjectID)
-		}
-		if !found {
-			return bad("The user initiating the request must be a member of the chat.")
-		}
+	if c := q.claims; c != nil && !c.app() && !slices.ContainsFunc(members, func(m *member) bool { return strings.EqualFold(m.UserID, c.ObjectID) }) {
+		return e.badRequest(q, "The user initiating the request must be a member of the chat.")
 	}
 
 	ch, out := e.saveChat(q, *in.ChatType, in.Topic, members)
@@ -297,6 +247,77 @@ func (e *Emulator) createChat(q *request) *response {
 		}}
 	}
 	return e.jsonResponse(http.StatusCreated, out, nil)
+}
+
+// chatRequest is a POST /chats body, as far as the emulator reads it.
+type chatRequest struct {
+	ChatType      *string           `json:"chatType"`
+	Topic         *string           `json:"topic"`
+	Members       []json.RawMessage `json:"members"`
+	InstalledApps []json.RawMessage `json:"installedApps"`
+}
+
+// readChatRequest reads a POST /chats body (raw are its properties) and
+// checks the chat's type, topic, number of members and apps; a non-empty
+// message is the reason for a 400.
+func readChatRequest(body []byte, raw map[string]json.RawMessage) (chatRequest, string) {
+	var in chatRequest
+	if k := unknownProperty(raw, chatProperties); k != "" {
+		return in, unknownPropertyMessage(k, "microsoft.graph.chat")
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return in, "Unable to read JSON request payload: " + err.Error()
+	}
+	if in.ChatType == nil {
+		return in, "Chat type must be specified."
+	}
+	if *in.ChatType != "oneOnOne" && *in.ChatType != "group" {
+		return in, fmt.Sprintf("Chat type '%s' is not supported for creation.", *in.ChatType)
+	}
+	if in.Members == nil {
+		return in, "Chat members cannot be null. (Parameter 'Members')"
+	}
+	if in.Topic != nil {
+		if *in.ChatType == "oneOnOne" {
+			return in, "Topic can only be set on group chats."
+		}
+		if msg := topicProblem(*in.Topic); msg != "" {
+			return in, msg
+		}
+	}
+	switch n := len(in.Members); {
+	case *in.ChatType == "oneOnOne" && n != 2:
+		return in, fmt.Sprintf("A one-on-one chat must have exactly 2 members, found %d.", n)
+	case *in.ChatType == "group" && (n < 2 || n > 250):
+		return in, fmt.Sprintf("A group chat must have 2 to 250 members, found %d.", n)
+	}
+	if len(in.InstalledApps) > 1 {
+		return in, "Only one app can be installed when a chat is created."
+	}
+	return in, ""
+}
+
+// resolveMembers reads and resolves the members of a new chat, none twice;
+// a non-empty message is the reason for a 400.
+func (e *Emulator) resolveMembers(list []json.RawMessage) ([]*member, string) {
+	members := make([]*member, 0, len(list))
+	for i, rm := range list {
+		w, msg := readMember(rm)
+		if msg != "" {
+			return nil, msg
+		}
+		m, why := e.resolveMember(i, w)
+		if why != nil {
+			return nil, why.message
+		}
+		for _, prev := range members {
+			if prev.UserID == m.UserID {
+				return nil, fmt.Sprintf("User '%s' is listed more than once.", m.UserID)
+			}
+		}
+		members = append(members, m)
+	}
+	return members, ""
 }
 
 // saveChat stores a new chat, or finds the one-on-one chat of the same
@@ -464,10 +485,17 @@ func (c *chat) hasMember(userID string) bool {
 	return slices.ContainsFunc(c.Members, func(m *member) bool { return strings.EqualFold(m.UserID, userID) })
 }
 
-func (e *Emulator) getChat(q *request, sc scope, id string) *response {
-	if resp := e.authorize(q, opGetChat); resp != nil {
+// onChat authorizes an operation on a chat, then answers withChat.
+func (e *Emulator) onChat(q *request, op operation, sc scope, id string, answer func(c *chat) *response) *response {
+	if resp := e.authorize(q, op); resp != nil {
 		return resp
 	}
+	return e.withChat(q, sc, id, answer)
+}
+
+// withChat finds the chat a path names in its scope (scopeUser and
+// lookupChat) and answers with answer, holding e.mu.
+func (e *Emulator) withChat(q *request, sc scope, id string, answer func(c *chat) *response) *response {
 	userID, resp := e.scopeUser(q, sc)
 	if resp != nil {
 		return resp
@@ -478,32 +506,27 @@ func (e *Emulator) getChat(q *request, sc scope, id string) *response {
 	if resp != nil {
 		return resp
 	}
-	return e.jsonResponse(http.StatusOK, e.chatJSON(q, c, view{entity: true, members: strings.Contains(q.r.URL.Query().Get("$expand"), "members")}), nil)
+	return answer(c)
+}
+
+func (e *Emulator) getChat(q *request, sc scope, id string) *response {
+	return e.onChat(q, opGetChat, sc, id, func(c *chat) *response {
+		return e.jsonResponse(http.StatusOK, e.chatJSON(q, c, view{entity: true, members: strings.Contains(q.r.URL.Query().Get("$expand"), "members")}), nil)
+	})
 }
 
 func (e *Emulator) listMembers(q *request, sc scope, id string) *response {
-	if resp := e.authorize(q, opListMembers); resp != nil {
-		return resp
-	}
-	userID, resp := e.scopeUser(q, sc)
-	if resp != nil {
-		return resp
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id, userID)
-	if resp != nil {
-		return resp
-	}
-	values := make([]any, len(c.Members))
-	for i, m := range c.Members {
-		values[i] = e.memberJSON(m)
-	}
-	return e.jsonResponse(http.StatusOK, map[string]any{
-		"@odata.context": fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats('%s')/members", q.version, c.ID),
-		"@odata.count":   len(values),
-		"value":          values,
-	}, nil)
+	return e.onChat(q, opListMembers, sc, id, func(c *chat) *response {
+		values := make([]any, len(c.Members))
+		for i, m := range c.Members {
+			values[i] = e.memberJSON(m)
+		}
+		return e.jsonResponse(http.StatusOK, map[string]any{
+			"@odata.context": fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats('%s')/members", q.version, c.ID),
+			"@odata.count":   len(values),
+			"value":          values,
+		}, nil)
+	})
 }
 
 // updateChat answers PATCH /chats/{id}: the topic of a group chat, at most
@@ -512,42 +535,33 @@ func (e *Emulator) updateChat(q *request, id string) *response {
 	if resp := e.authorize(q, opUpdateChat); resp != nil {
 		return resp
 	}
-	body, resp := e.readBody(q)
+	_, raw, resp := e.readObject(q)
 	if resp != nil {
 		return resp
 	}
-	bad := func(msg string) *response { return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil) }
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
-		return bad("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
-	}
 	if k := unknownProperty(raw, chatProperties); k != "" {
-		return bad(unknownPropertyMessage(k, "microsoft.graph.chat"))
+		return e.badRequest(q, unknownPropertyMessage(k, "microsoft.graph.chat"))
 	}
 	for k := range raw {
 		if k != "topic" && k != "@odata.type" {
-			return bad(fmt.Sprintf("The property '%s' cannot be updated: only topic can.", k))
+			return e.badRequest(q, fmt.Sprintf("The property '%s' cannot be updated: only topic can.", k))
 		}
 	}
 	var topic *string
 	if err := json.Unmarshal(raw["topic"], &topic); err != nil || topic == nil {
-		return bad("The topic must be a string.")
+		return e.badRequest(q, "The topic must be a string.")
 	}
 	if msg := topicProblem(*topic); msg != "" {
-		return bad(msg)
+		return e.badRequest(q, msg)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id, "")
-	if resp != nil {
-		return resp
-	}
-	if c.Type != "group" {
-		return bad("Topic can only be set on group chats.")
-	}
-	c.Topic = topic
-	c.LastUpdated = e.now().UTC().Truncate(time.Millisecond)
-	return e.jsonResponse(http.StatusOK, e.chatJSON(q, c, view{entity: true}), nil)
+	return e.withChat(q, scope{kind: "chats"}, id, func(c *chat) *response {
+		if c.Type != "group" {
+			return e.badRequest(q, "Topic can only be set on group chats.")
+		}
+		c.Topic = topic
+		c.LastUpdated = e.now().UTC().Truncate(time.Millisecond)
+		return e.jsonResponse(http.StatusOK, e.chatJSON(q, c, view{entity: true}), nil)
+	})
 }
 
 // topicProblem returns why a topic is refused, or "": at most 250
@@ -572,41 +586,62 @@ func (e *Emulator) addMember(q *request, id string) *response {
 	}
 	w, msg := readMember(body)
 	if msg != "" {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil)
+		return e.badRequest(q, msg)
 	}
 	m, why := e.resolveMember(0, w)
 	if why != nil {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", why.message, nil)
+		return e.badRequest(q, why.message)
 	}
 	since, msg := e.visibleSince(w)
 	if msg != "" {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil)
+		return e.badRequest(q, msg)
 	}
-	m.VisibleSince = since
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id, "")
-	if resp != nil {
-		return resp
-	}
+	return e.withChat(q, scope{kind: "chats"}, id, func(c *chat) *response {
+		if resp := e.refuseAdds(q, c); resp != nil {
+			return resp
+		}
+		if why := admit(c, m); why != nil {
+			return e.graphError(q, why.status(), why.code, why.message, nil)
+		}
+		e.join(c, m, since, e.now().UTC().Truncate(time.Millisecond))
+		return &response{status: http.StatusCreated, header: http.Header{
+			"Location": {fmt.Sprintf("/chats('%s')/members('%s')", c.ID, m.ID)},
+		}}
+	})
+}
+
+// refuseAdds answers why no member can be added to a chat (a one-on-one
+// chat, or one blocked under Options.ReportedAddMemberBlocked), or nil; the
+// caller holds e.mu.
+func (e *Emulator) refuseAdds(q *request, c *chat) *response {
 	if c.Type != "group" {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", "Members cannot be added to a one-on-one chat.", nil)
+		return e.badRequest(q, "Members cannot be added to a one-on-one chat.")
 	}
 	if c.addsBlocked && e.opts.ReportedAddMemberBlocked {
 		return e.graphError(q, http.StatusBadRequest, "RosterAddMemberBlocked", "Adding members to this chat is blocked: it was created with two members.", nil)
 	}
-	if c.hasMember(m.UserID) {
-		return e.graphError(q, http.StatusConflict, "Conflict", fmt.Sprintf("User '%s' is already a member of the chat.", m.UserID), nil)
+	return nil
+}
+
+// admit returns why a resolved member cannot join a chat (already a member,
+// or the chat is full), or nil; the caller holds e.mu.
+func admit(c *chat, m *member) *refusal {
+	switch {
+	case c.hasMember(m.UserID):
+		return &refusal{"Conflict", fmt.Sprintf("User '%s' is already a member of the chat.", m.UserID)}
+	case len(c.Members) >= MaxChatMembers:
+		return &refusal{"BadRequest", fmt.Sprintf("The chat already has %d members.", MaxChatMembers)}
 	}
-	if len(c.Members) >= MaxChatMembers {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("The chat already has %d members.", MaxChatMembers), nil)
-	}
+	return nil
+}
+
+// join adds a member to a chat, seeing its history since the given time;
+// the caller holds e.mu.
+func (e *Emulator) join(c *chat, m *member, since, now time.Time) {
 	m.ID = membershipID(e.tenant, c.ID, m.UserID)
+	m.VisibleSince = since
 	c.Members = append(c.Members, m)
-	c.LastUpdated = e.now().UTC().Truncate(time.Millisecond)
-	return &response{status: http.StatusCreated, header: http.Header{
-		"Location": {fmt.Sprintf("/chats('%s')/members('%s')", c.ID, m.ID)},
-	}}
+	c.LastUpdated = now
 }
 
 // visibleSince reads a member's visibleHistoryStartDateTime: now when it
@@ -623,25 +658,18 @@ func (e *Emulator) visibleSince(w wireMember) (time.Time, string) {
 }
 
 func (e *Emulator) removeMember(q *request, id, membership string) *response {
-	if resp := e.authorize(q, opRemoveMember); resp != nil {
-		return resp
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id, "")
-	if resp != nil {
-		return resp
-	}
-	if c.Type != "group" {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", "Members cannot be removed from a one-on-one chat.", nil)
-	}
-	i := slices.IndexFunc(c.Members, func(m *member) bool { return m.ID == membership })
-	if i < 0 {
-		return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("Membership '%s' was not found.", membership), nil)
-	}
-	c.Members = slices.Delete(c.Members, i, i+1)
-	c.LastUpdated = e.now().UTC().Truncate(time.Millisecond)
-	return &response{status: http.StatusNoContent}
+	return e.onChat(q, opRemoveMember, scope{kind: "chats"}, id, func(c *chat) *response {
+		if c.Type != "group" {
+			return e.badRequest(q, "Members cannot be removed from a one-on-one chat.")
+		}
+		i := slices.IndexFunc(c.Members, func(m *member) bool { return m.ID == membership })
+		if i < 0 {
+			return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("Membership '%s' was not found.", membership), nil)
+		}
+		c.Members = slices.Delete(c.Members, i, i+1)
+		c.LastUpdated = e.now().UTC().Truncate(time.Millisecond)
+		return &response{status: http.StatusNoContent}
+	})
 }
 
 func (e *Emulator) getUser(q *request, ref string) *response {
@@ -711,7 +739,7 @@ func (e *Emulator) listChats(q *request, sc scope) *response {
 	}
 	if sc.kind == "chats" {
 		if q.claims != nil && q.claims.app() {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", "GET /chats lists the signed-in user's chats: with application permissions use /users/{id}/chats.", nil)
+			return e.badRequest(q, "GET /chats lists the signed-in user's chats: with application permissions use /users/{id}/chats.")
 		}
 		sc.kind = "me"
 	}
@@ -719,80 +747,91 @@ func (e *Emulator) listChats(q *request, sc scope) *response {
 	if resp != nil {
 		return resp
 	}
-	bad := func(msg string) *response { return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil) }
-	query := q.r.URL.Query()
+	cq, msg := readChatQuery(q.r.URL.Query())
+	if msg != "" {
+		return e.badRequest(q, msg)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	matched := e.matchChats(userID, cq)
+	out := cq.page.collection(q, fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats", q.version), len(matched),
+		func(i int) any { return e.chatJSON(q, matched[i], cq.view) })
+	return e.jsonResponse(http.StatusOK, out, nil)
+}
+
+// chatQuery is what the query options of list chats ask for.
+type chatQuery struct {
+	conds         map[string]string // $filter: property to the value it must equal
+	byLastMessage bool              // $orderby=lastMessagePreview/createdDateTime desc
+	view          view              // $expand
+	page          page              // $top and $skiptoken
+}
+
+// readChatQuery reads the query options of list chats; a non-empty message
+// is the reason for a 400.
+func readChatQuery(query url.Values) (chatQuery, string) {
+	cq := chatQuery{conds: map[string]string{}}
 	for k := range query {
 		switch k {
 		case "$filter", "$expand", "$top", "$orderby", "$skiptoken":
 		default:
 			if strings.HasPrefix(k, "$") {
-				return bad(fmt.Sprintf("The query parameter '%s' is not supported by list chats.", k))
+				return cq, fmt.Sprintf("The query parameter '%s' is not supported by list chats.", k)
 			}
 		}
 	}
-	conds := map[string]string{}
 	if f := query.Get("$filter"); f != "" {
 		for _, clause := range strings.Split(f, " and ") {
 			m := filterClause.FindStringSubmatch(clause)
 			if m == nil {
-				return bad(fmt.Sprintf("Unsupported $filter clause '%s'.", strings.TrimSpace(clause)))
+				return cq, fmt.Sprintf("Unsupported $filter clause '%s'.", strings.TrimSpace(clause))
 			}
-			conds[m[1]] = strings.ReplaceAll(m[2], "''", "'")
+			cq.conds[m[1]] = strings.ReplaceAll(m[2], "''", "'")
 		}
 	}
-	top := maxListTop
-	if t := query.Get("$top"); t != "" {
-		n, err := strconv.Atoi(t)
-		if err != nil || n < 1 || n > maxListTop {
-			return bad(fmt.Sprintf("$top must be from 1 to %d.", maxListTop))
-		}
-		top = n
+	var msg string
+	if cq.page, msg = readPage(query, maxListTop); msg != "" {
+		return cq, msg
 	}
-	byLastMessage := false
 	if o := query.Get("$orderby"); o != "" {
 		if !orderBy.MatchString(o) {
-			return bad("$orderby supports only lastMessagePreview/createdDateTime desc.")
+			return cq, "$orderby supports only lastMessagePreview/createdDateTime desc."
 		}
-		byLastMessage = true
+		cq.byLastMessage = true
 	}
-	var v view
 	if x := query.Get("$expand"); x != "" {
 		for _, p := range strings.Split(x, ",") {
 			switch strings.TrimSpace(p) {
 			case "members":
-				v.members, v.memberLimit = true, maxExpandMember
+				cq.view.members, cq.view.memberLimit = true, maxExpandMember
 			case "lastMessagePreview":
-				v.lastMessagePreview = true
+				cq.view.lastMessagePreview = true
 			default:
-				return bad(fmt.Sprintf("$expand supports members and lastMessagePreview, not '%s'.", strings.TrimSpace(p)))
+				return cq, fmt.Sprintf("$expand supports members and lastMessagePreview, not '%s'.", strings.TrimSpace(p))
 			}
 		}
 	}
-	skip := 0
-	if s := query.Get("$skiptoken"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return bad("Invalid $skiptoken.")
-		}
-		skip = n
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	return cq, ""
+}
+
+// matchChats returns a user's chats that match a query, in its order: most
+// recently created first, or by last message; the caller holds e.mu.
+func (e *Emulator) matchChats(userID string, cq chatQuery) []*chat {
 	var matched []*chat
 	for i := len(e.chats) - 1; i >= 0; i-- { // most recently created first
 		c := e.chats[i]
 		if !c.hasMember(userID) {
 			continue
 		}
-		if t, ok := conds["chatType"]; ok && c.Type != t {
+		if t, ok := cq.conds["chatType"]; ok && c.Type != t {
 			continue
 		}
-		if t, ok := conds["topic"]; ok && (c.Topic == nil || *c.Topic != t) {
+		if t, ok := cq.conds["topic"]; ok && (c.Topic == nil || *c.Topic != t) {
 			continue
 		}
 		matched = append(matched, c)
 	}
-	if byLastMessage {
+	if cq.byLastMessage {
 		// Most recent message first; chats without a message last, most
 		// recently created first (the page does not say where they go).
 		slices.SortStableFunc(matched, func(a, b *chat) int {
@@ -808,25 +847,5 @@ func (e *Emulator) listChats(q *request, sc scope) *response {
 			return mb.Created.Compare(ma.Created)
 		})
 	}
-	values := []any{}
-	for i := skip; i < len(matched) && i < skip+top; i++ {
-		values = append(values, e.chatJSON(q, matched[i], v))
-	}
-	out := map[string]any{
-		"@odata.context": fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats", q.version),
-		"@odata.count":   len(values),
-		"value":          values,
-	}
-	if skip+top < len(matched) {
-		next := *q.r.URL
-		nq := next.Query()
-		nq.Set("$skiptoken", strconv.Itoa(skip+top))
-		next.RawQuery = nq.Encode()
-		next.Scheme, next.Host = "http", q.r.Host
-		if q.r.TLS != nil {
-			next.Scheme = "https"
-		}
-		out["@odata.nextLink"] = next.String()
-	}
-	return e.jsonResponse(http.StatusOK, out, nil)
+	return matched
 }

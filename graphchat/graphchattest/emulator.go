@@ -434,7 +434,7 @@ func (e *Emulator) route(q *request) *response {
 	case strings.HasPrefix(p, "/beta/"):
 		q.version, q.path = "beta", p[len("/beta"):]
 	default:
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid version in the request URL %q: want /v1.0/ or /beta/.", p), nil)
+		return e.badRequest(q, fmt.Sprintf("Invalid version in the request URL %q: want /v1.0/ or /beta/.", p))
 	}
 	if resp := e.authenticate(q); resp != nil {
 		return resp
@@ -505,7 +505,7 @@ func (e *Emulator) jsonResponse(status int, v any, h http.Header) *response {
 func (e *Emulator) readBody(q *request) ([]byte, *response) {
 	ct := q.r.Header.Get("Content-Type")
 	if ct == "" {
-		return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", "Write requests (excluding DELETE) must contain the Content-Type header declaration.", nil)
+		return nil, e.badRequest(q, "Write requests (excluding DELETE) must contain the Content-Type header declaration.")
 	}
 	if !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return nil, e.graphError(q, http.StatusUnsupportedMediaType, "UnsupportedMediaType", fmt.Sprintf("Content-Type %q is not supported: want application/json.", ct), nil)
@@ -517,7 +517,7 @@ func (e *Emulator) readBody(q *request) ([]byte, *response) {
 	case "gzip":
 		zr, err := gzip.NewReader(bufio.NewReader(rd))
 		if err != nil {
-			return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: the gzip stream is invalid.", nil)
+			return nil, e.badRequest(q, "Unable to read JSON request payload: the gzip stream is invalid.")
 		}
 		defer zr.Close()
 		rd = io.LimitReader(zr, limit+1)
@@ -530,14 +530,14 @@ func (e *Emulator) readBody(q *request) ([]byte, *response) {
 			fmt.Sprintf("The request body exceeds the limit of %d bytes.", limit), nil)
 	}
 	if err != nil {
-		return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload.", nil)
+		return nil, e.badRequest(q, "Unable to read JSON request payload.")
 	}
 	body = bytes.TrimPrefix(body, bom)
 	switch dup, err := duplicateKey(body); {
 	case err != nil:
-		return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.", nil)
+		return nil, e.badRequest(q, invalidJSON)
 	case dup != "":
-		return nil, e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Duplicate property named '%s' is not allowed.", dup), nil)
+		return nil, e.badRequest(q, fmt.Sprintf("Duplicate property named '%s' is not allowed.", dup))
 	}
 	return body, nil
 }

@@ -109,6 +109,7 @@ func errorCode(t *testing.T, r result) string {
 
 // Every body of testdata/create-chat gets the status Graph would give it.
 func TestTestdataBodies(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	dir := filepath.Join("..", "..", "testdata", "create-chat")
 	data, err := os.ReadFile(filepath.Join(dir, "cases.json"))
@@ -169,6 +170,7 @@ func TestTestdataBodies(t *testing.T) {
 }
 
 func TestCreateChat(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	one := map[string]any{"chatType": "oneOnOne", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner")}}
 	first := c.do("POST", "/v1.0/chats", one, "client-request-id", "0f0e0d0c-0000-4000-8000-000000000001")
@@ -224,6 +226,7 @@ func TestCreateChat(t *testing.T) {
 }
 
 func TestCreateChatRefusals(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	ok := []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner"), member(graphchattest.NestorID, "owner")}
 	tests := []struct {
@@ -270,6 +273,7 @@ func TestCreateChatRefusals(t *testing.T) {
 }
 
 func TestInstalledApps(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	r := c.do("POST", "/v1.0/chats", map[string]any{"chatType": "group", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner"), member(graphchattest.NestorID, "owner")},
 		"installedApps": []any{map[string]any{"teamsApp@odata.bind": "https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/05F59CEC-A742-4A50-A62E-202A57E478A4"}}})
@@ -279,6 +283,7 @@ func TestInstalledApps(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	body := map[string]any{"chatType": "oneOnOne", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner")}}
 	c.token = ""
@@ -309,6 +314,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestMembersAndUsers(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	g := c.do("POST", "/v1.0/chats", map[string]any{"chatType": "group", "topic": "Plan", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner"), member(graphchattest.NestorID, "owner")}})
 	id := g.body["id"].(string)
@@ -372,6 +378,7 @@ func TestMembersAndUsers(t *testing.T) {
 }
 
 func TestListChats(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	ms := []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner"), member(graphchattest.NestorID, "owner")}
 	for _, topic := range []string{"A", "B", "A", "it's"} {
@@ -408,6 +415,7 @@ func TestListChats(t *testing.T) {
 }
 
 func TestBatch(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	one := func(id, user string, dep ...string) map[string]any {
 		return map[string]any{"id": id, "method": "POST", "url": "/chats", "headers": map[string]string{"Content-Type": "application/json"},
@@ -443,6 +451,7 @@ func TestBatch(t *testing.T) {
 }
 
 func TestRateLimitAndFaults(t *testing.T) {
+	t.Parallel()
 	c := start(t, &graphchattest.Options{RateLimit: 2})
 	body := map[string]any{"chatType": "oneOnOne", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner")}}
 	var limited result

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net/http"
 	"slices"
-	"sort"
+	"strings"
 )
 
 // Request bodies are read as the service reads them: OData property names
@@ -16,6 +18,29 @@ import (
 // refused; a UTF-8 byte-order mark before the JSON is skipped.
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
+
+// invalidJSON is the reason given for a body that is not valid JSON, or not
+// the JSON object expected.
+const invalidJSON = "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format."
+
+// readObject reads a request body (readBody) that must be a JSON object,
+// and returns it with its properties. A non-nil response refuses it.
+func (e *Emulator) readObject(q *request) ([]byte, map[string]json.RawMessage, *response) {
+	body, resp := e.readBody(q)
+	if resp != nil {
+		return nil, nil, resp
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
+		return nil, nil, e.badRequest(q, invalidJSON)
+	}
+	return body, raw, nil
+}
+
+// badRequest answers 400 BadRequest with a message.
+func (e *Emulator) badRequest(q *request, msg string) *response {
+	return e.graphError(q, http.StatusBadRequest, "BadRequest", msg, nil)
+}
 
 // Properties of the types the emulator reads, from Microsoft Graph v1.0's
 // resource pages (chat, aadUserConversationMember) and JSON batching. Read-only
@@ -94,13 +119,20 @@ func walkValue(dec *json.Decoder, depth int) (string, error) {
 // unknownProperty returns the first key of obj (in sorted order) that is
 // not one of known, compared case-sensitively, or "".
 func unknownProperty(obj map[string]json.RawMessage, known []string) string {
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if !slices.Contains(known, k) {
+			return k
+		}
+	}
+	return ""
+}
+
+// caseVariant returns the first key of obj (in sorted order) that differs
+// from a known property only in letter case, or "". Bodies whose other
+// unknown properties are accepted (a chat message) still refuse these.
+func caseVariant(obj map[string]json.RawMessage, known []string) string {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		if !slices.Contains(known, k) && slices.ContainsFunc(known, func(p string) bool { return strings.EqualFold(p, k) }) {
 			return k
 		}
 	}

@@ -29,6 +29,7 @@ func serve(emu *graphchattest.Emulator, method, path, body string, hdr ...string
 // The request log keeps the last MaxEntries requests, whatever the traffic;
 // the counters count every one.
 func TestLogBounded(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		max      int
@@ -72,6 +73,7 @@ func TestLogBounded(t *testing.T) {
 // ForgetOldChats the oldest is forgotten instead, and a one-on-one chat
 // forgotten is created anew.
 func TestChatsBounded(t *testing.T) {
+	t.Parallel()
 	group := `{"chatType":"group","members":[` + memberJSON(graphchattest.MeganID, "owner") + `,` + memberJSON(graphchattest.LeeID, "owner") + `,` + memberJSON(graphchattest.NestorID, "owner") + `]}`
 	one := `{"chatType":"oneOnOne","members":[` + memberJSON(graphchattest.MeganID, "owner") + `,` + memberJSON(graphchattest.LeeID, "owner") + `]}`
 	t.Run("refused", func(t *testing.T) {
@@ -146,6 +148,7 @@ func memberJSON(user, role string) string {
 // A body larger than MaxBodyBytes, plain or once decompressed, gets a 413
 // with a Graph error body.
 func TestBodyLimit(t *testing.T) {
+	t.Parallel()
 	emu := graphchattest.New(&graphchattest.Options{Anonymous: true, MaxBodyBytes: 1000})
 	big := `{"chatType":"group","topic":"` + strings.Repeat("a", 2000) + `"}`
 	var zipped bytes.Buffer

@@ -1,13 +1,11 @@
 package graphchattest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,24 +141,11 @@ func (e *Emulator) routeMessage(q *request, seg []string) (resp *response, ok bo
 		// per user in a chat is sendMessage's own.
 		return e.throttled(q, classRead, "", "", func() *response { return e.sendMessage(q, seg[1]) }), true
 	case len(seg) == 3 && seg[0] == "chats" && seg[2] == "messages" && m == http.MethodGet:
-		return e.listMessages(q, "", seg[1]), true
+		return e.listMessages(q, scope{kind: "chats"}, seg[1]), true
 	case len(seg) == 4 && seg[0] == "me" && seg[1] == "chats" && seg[3] == "messages" && m == http.MethodGet:
-		if q.claims == nil || q.claims.app() {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow.", nil), true
-		}
-		return e.listMessages(q, q.claims.ObjectID, seg[2]), true
+		return e.listMessages(q, scope{kind: "me"}, seg[2]), true
 	case len(seg) == 5 && seg[0] == "users" && seg[2] == "chats" && seg[4] == "messages" && m == http.MethodGet:
-		ref, _ := url.PathUnescape(seg[1])
-		e.mu.Lock()
-		u := e.findUser(ref)
-		e.mu.Unlock()
-		if u == nil {
-			return e.graphError(q, http.StatusNotFound, "NotFound", fmt.Sprintf("User '%s' was not found.", ref), nil), true
-		}
-		if c := q.claims; c != nil && !c.app() && !strings.EqualFold(c.ObjectID, u.ID) {
-			return e.graphError(q, http.StatusForbidden, "Forbidden", "A delegated call can read only the signed-in user's chats.", nil), true
-		}
-		return e.listMessages(q, u.ID, seg[3]), true
+		return e.listMessages(q, scope{kind: "users", user: seg[1]}, seg[3]), true
 	}
 	return nil, false
 }
@@ -187,105 +172,124 @@ func (e *Emulator) sendMessage(q *request, id string) *response {
 	if !q.claims.holds(sendPermissions...) {
 		return e.graphError(q, http.StatusForbidden, "Forbidden", fmt.Sprintf("Missing role permissions on the request. API requires one of '%s'.", strings.Join(sendPermissions, ", ")), nil)
 	}
-	body, resp := e.readBody(q)
+	body, raw, resp := e.readObject(q)
 	if resp != nil {
 		return resp
 	}
-	bad := func(format string, a ...any) *response {
-		return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf(format, a...), nil)
+	in, resp := e.readMessage(q, body, raw)
+	if resp != nil {
+		return resp
 	}
-	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
-		return bad("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
-	}
-	if key := firstDuplicateKey(body); key != "" {
-		return bad("Duplicate property '%s' in the request payload.", key)
-	}
+
+	return e.withChat(q, scope{kind: "chats"}, id, func(c *chat) *response {
+		for _, m := range in.Mentions {
+			if !c.hasMember(m.Mentioned.User.ID) {
+				// Not documented: the emulator's reading that a chat message
+				// mentions members of the chat.
+				return e.badRequest(q, fmt.Sprintf("Mentioned user '%s' is not a member of the chat.", m.Mentioned.User.ID))
+			}
+		}
+		if resp := e.paceSend(q, c); resp != nil {
+			return resp
+		}
+		msg := e.storeMessage(c, q.claims.ObjectID, in)
+		out := messageJSON(msg)
+		out["@odata.context"] = fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats('%s')/messages/$entity", q.version, url.QueryEscape(c.ID))
+		return e.jsonResponse(http.StatusCreated, out, nil)
+	})
+}
+
+// messageRequest is a POST message body, as far as the emulator reads it.
+type messageRequest struct {
+	Body *struct {
+		ContentType *string `json:"contentType"`
+		Content     *string `json:"content"`
+	} `json:"body"`
+	Mentions []wireChatMention `json:"mentions"`
+}
+
+// readMessage reads and checks a POST message body (raw are its
+// properties): its body, its size and its mentions. A non-nil response
+// refuses it.
+func (e *Emulator) readMessage(q *request, body []byte, raw map[string]json.RawMessage) (*chatMessage, *response) {
 	// Property names are case-sensitive: a key that differs from a defined
 	// property only in letter case is an unknown property, refused.
 	if k := caseVariant(raw, knownChatMessageProps); k != "" {
-		return bad("The property '%s' does not exist on type 'microsoft.graph.chatMessage'. Make sure to only use property names that are defined by the type.", k)
+		return nil, e.badRequest(q, unknownPropertyMessage(k, "microsoft.graph.chatMessage"))
 	}
-	var in struct {
-		Body *struct {
-			ContentType *string `json:"contentType"`
-			Content     *string `json:"content"`
-		} `json:"body"`
-		Mentions []wireChatMention `json:"mentions"`
-	}
+	var in messageRequest
 	if err := json.Unmarshal(body, &in); err != nil {
-		return bad("Unable to read JSON request payload: %v", err)
+		return nil, e.badRequest(q, fmt.Sprintf("Unable to read JSON request payload: %v", err))
 	}
 	if rb, ok := raw["body"]; ok {
 		var keys map[string]json.RawMessage
 		json.Unmarshal(rb, &keys) //nolint:errcheck // in.Body decoded it
 		if k := caseVariant(keys, []string{"@odata.type", "contentType", "content"}); k != "" {
-			return bad("The property '%s' does not exist on type 'microsoft.graph.itemBody'. Make sure to only use property names that are defined by the type.", k)
+			return nil, e.badRequest(q, unknownPropertyMessage(k, "microsoft.graph.itemBody"))
 		}
 	}
 	if in.Body == nil || in.Body.Content == nil || strings.TrimSpace(*in.Body.Content) == "" {
-		return bad("Message body cannot be empty.")
+		return nil, e.badRequest(q, "Message body cannot be empty.")
 	}
-	contentType := "text"
+	m := &chatMessage{ContentType: "text", Content: *in.Body.Content, Mentions: in.Mentions}
 	if in.Body.ContentType != nil {
-		contentType = *in.Body.ContentType
+		m.ContentType = *in.Body.ContentType
 	}
-	if contentType != "text" && contentType != "html" {
-		return bad("Requested value '%s' was not found: body.contentType is 'text' or 'html'.", contentType)
+	if m.ContentType != "text" && m.ContentType != "html" {
+		return nil, e.badRequest(q, fmt.Sprintf("Requested value '%s' was not found: body.contentType is 'text' or 'html'.", m.ContentType))
 	}
-	content := *in.Body.Content
-	size := len(content)
-	if len(in.Mentions) > 0 {
-		b, _ := json.Marshal(in.Mentions)
+	size := len(m.Content)
+	if len(m.Mentions) > 0 {
+		b, _ := json.Marshal(m.Mentions)
 		size += len(b)
 	}
 	if size > MaxMessageBytes {
 		// Reported as "Request Entity too large"; the limit is documented as
 		// approximately 28 KB.
-		return e.graphError(q, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("Request Entity too large: the message is %d bytes, over the limit of about 28 KB.", size), nil)
+		return nil, e.graphError(q, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("Request Entity too large: the message is %d bytes, over the limit of about 28 KB.", size), nil)
 	}
-	if len(in.Mentions) > 0 && contentType != "html" {
-		return bad("Mentions need an html body with an <at id=\"n\"> tag for each mention.")
+	if msg := mentionProblem(m); msg != "" {
+		return nil, e.badRequest(q, msg)
+	}
+	return m, nil
+}
+
+// mentionProblem returns why a message's mentions and the <at> tags of its
+// body do not match one to one, or "".
+func mentionProblem(m *chatMessage) string {
+	if len(m.Mentions) > 0 && m.ContentType != "html" {
+		return "Mentions need an html body with an <at id=\"n\"> tag for each mention."
 	}
 	tags := map[string]int{}
-	for _, m := range atTagPattern.FindAllStringSubmatch(content, -1) {
-		tags[m[1]+m[2]+m[3]]++
+	for _, t := range atTagPattern.FindAllStringSubmatch(m.Content, -1) {
+		tags[t[1]+t[2]+t[3]]++
 	}
 	seen := map[int]bool{}
-	for i, m := range in.Mentions {
+	for i, x := range m.Mentions {
 		switch {
-		case m.ID == nil:
-			return bad("mentions[%d] has no id.", i)
-		case seen[*m.ID]:
-			return bad("Mention id %d is used more than once.", *m.ID)
-		case tags[strconv.Itoa(*m.ID)] != 1:
-			return bad("Mention id %d must match exactly one <at id=\"%d\"> tag of the body, found %d.", *m.ID, *m.ID, tags[strconv.Itoa(*m.ID)])
-		case m.Mentioned == nil || m.Mentioned.User == nil || m.Mentioned.User.ID == "":
-			return bad("mentions[%d] names no user: set mentioned.user.id.", i)
+		case x.ID == nil:
+			return fmt.Sprintf("mentions[%d] has no id.", i)
+		case seen[*x.ID]:
+			return fmt.Sprintf("Mention id %d is used more than once.", *x.ID)
+		case tags[strconv.Itoa(*x.ID)] != 1:
+			return fmt.Sprintf("Mention id %d must match exactly one <at id=\"%d\"> tag of the body, found %d.", *x.ID, *x.ID, tags[strconv.Itoa(*x.ID)])
+		case x.Mentioned == nil || x.Mentioned.User == nil || x.Mentioned.User.ID == "":
+			return fmt.Sprintf("mentions[%d] names no user: set mentioned.user.id.", i)
 		}
-		seen[*m.ID] = true
+		seen[*x.ID] = true
 	}
 	for tag := range tags {
 		n, err := strconv.Atoi(tag)
 		if err != nil || !seen[n] {
-			return bad("The <at id=\"%s\"> tag of the body has no mention.", tag)
+			return fmt.Sprintf("The <at id=\"%s\"> tag of the body has no mention.", tag)
 		}
 	}
+	return ""
+}
 
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, resp := e.lookupChat(q, id, "")
-	if resp != nil {
-		return resp
-	}
-	for _, m := range in.Mentions {
-		if !c.hasMember(m.Mentioned.User.ID) {
-			// Not documented: the emulator's reading that a chat message
-			// mentions members of the chat.
-			return bad("Mentioned user '%s' is not a member of the chat.", m.Mentioned.User.ID)
-		}
-	}
+// paceSend applies the documented limit of one message a second per user
+// in a chat: a non-nil response is the 429; the caller holds e.mu.
+func (e *Emulator) paceSend(q *request, c *chat) *response {
 	if e.msg.last == nil {
 		e.msg.last, e.msg.byChat, e.msg.read = map[string]time.Time{}, map[*chat][]*chatMessage{}, map[*chat]map[string]time.Time{}
 	}
@@ -296,7 +300,13 @@ func (e *Emulator) sendMessage(q *request, id string) *response {
 			http.Header{"Retry-After": {formatSeconds(wait)}})
 	}
 	e.msg.last[key] = now
+	return nil
+}
 
+// storeMessage posts a message read by readMessage to a chat, from a user:
+// it gets its id and time, its mentioned users their display names, and
+// the sender has read the chat up to it. The caller holds e.mu.
+func (e *Emulator) storeMessage(c *chat, from string, msg *chatMessage) *chatMessage {
 	created := e.now().UTC().Truncate(time.Millisecond)
 	ms := created.UnixMilli()
 	if list := e.msg.byChat[c]; len(list) > 0 {
@@ -304,8 +314,8 @@ func (e *Emulator) sendMessage(q *request, id string) *response {
 			ms = prev + 1 // ids are unique in a chat
 		}
 	}
-	msg := &chatMessage{ID: strconv.FormatInt(ms, 10), ChatID: c.ID, From: e.findUser(q.claims.ObjectID), FromID: strings.ToLower(q.claims.ObjectID),
-		ContentType: contentType, Content: content, Mentions: in.Mentions, Created: created}
+	msg.ID, msg.ChatID, msg.Created = strconv.FormatInt(ms, 10), c.ID, created
+	msg.From, msg.FromID = e.findUser(from), strings.ToLower(from)
 	for _, m := range msg.Mentions {
 		if u := e.findUser(m.Mentioned.User.ID); u != nil && m.Mentioned.User.DisplayName == "" {
 			m.Mentioned.User.DisplayName = u.DisplayName
@@ -317,9 +327,7 @@ func (e *Emulator) sendMessage(q *request, id string) *response {
 		e.msg.read[c] = map[string]time.Time{}
 	}
 	e.msg.read[c][msg.FromID] = created
-	out := messageJSON(msg)
-	out["@odata.context"] = fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats('%s')/messages/$entity", q.version, url.QueryEscape(c.ID))
-	return e.jsonResponse(http.StatusCreated, out, nil)
+	return msg
 }
 
 // messageJSON renders a message as the documented response shows it.
@@ -348,8 +356,13 @@ func messageJSON(m *chatMessage) map[string]any {
 }
 
 // listMessages answers the documented GET routes of a chat's messages,
-// newest first. userID, when set, is the user whose chat it must be.
-func (e *Emulator) listMessages(q *request, userID, id string) *response {
+// newest first, in a scope: any chat the caller may see, or the chats of
+// the user the scope names.
+func (e *Emulator) listMessages(q *request, sc scope, id string) *response {
+	userID, resp := e.scopeUser(q, sc)
+	if resp != nil {
+		return resp
+	}
 	if c := q.claims; c != nil {
 		allowed := readPermissions
 		if c.app() {
@@ -359,22 +372,9 @@ func (e *Emulator) listMessages(q *request, userID, id string) *response {
 			return e.graphError(q, http.StatusForbidden, "Forbidden", fmt.Sprintf("Missing role permissions on the request. API requires one of '%s'.", strings.Join(allowed, ", ")), nil)
 		}
 	}
-	query := q.r.URL.Query()
-	top := 50
-	if t := query.Get("$top"); t != "" {
-		n, err := strconv.Atoi(t)
-		if err != nil || n < 1 || n > 50 {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", "$top must be from 1 to 50.", nil)
-		}
-		top = n
-	}
-	skip := 0
-	if s := query.Get("$skiptoken"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", "Invalid $skiptoken.", nil)
-		}
-		skip = n
+	p, msg := readPage(q.r.URL.Query(), 50)
+	if msg != "" {
+		return e.badRequest(q, msg)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -383,86 +383,7 @@ func (e *Emulator) listMessages(q *request, userID, id string) *response {
 		return resp
 	}
 	list := e.msg.byChat[c]
-	values := []any{}
-	for i := len(list) - 1 - skip; i >= 0 && len(values) < top; i-- {
-		values = append(values, messageJSON(list[i]))
-	}
-	out := map[string]any{
-		"@odata.context": fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats('%s')/messages", q.version, url.QueryEscape(c.ID)),
-		"@odata.count":   len(values),
-		"value":          values,
-	}
-	if skip+top < len(list) {
-		next := *q.r.URL
-		nq := next.Query()
-		nq.Set("$skiptoken", strconv.Itoa(skip+top))
-		next.RawQuery = nq.Encode()
-		next.Scheme, next.Host = "http", q.r.Host
-		if q.r.TLS != nil {
-			next.Scheme = "https"
-		}
-		out["@odata.nextLink"] = next.String()
-	}
+	out := p.collection(q, fmt.Sprintf("https://graph.microsoft.com/%s/$metadata#chats('%s')/messages", q.version, url.QueryEscape(c.ID)), len(list),
+		func(i int) any { return messageJSON(list[len(list)-1-i]) })
 	return e.jsonResponse(http.StatusOK, out, nil)
-}
-
-// caseVariant returns a key of obj that differs from a known property only
-// in letter case, or "".
-func caseVariant(obj map[string]json.RawMessage, known []string) string {
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if !slices.Contains(known, k) && slices.ContainsFunc(known, func(p string) bool { return strings.EqualFold(p, k) }) {
-			return k
-		}
-	}
-	return ""
-}
-
-// firstDuplicateKey returns a key given twice in one object of a valid JSON
-// document, or "".
-func firstDuplicateKey(data []byte) string {
-	d := json.NewDecoder(bytes.NewReader(data))
-	var dup string
-	var walk func() bool
-	walk = func() bool {
-		tok, err := d.Token()
-		if err != nil {
-			return false
-		}
-		switch tok {
-		case json.Delim('{'):
-			seen := map[string]bool{}
-			for d.More() {
-				kt, err := d.Token()
-				if err != nil {
-					return false
-				}
-				k, _ := kt.(string)
-				if seen[k] && dup == "" {
-					dup = k
-				}
-				seen[k] = true
-				if !walk() {
-					return false
-				}
-			}
-			_, err = d.Token()
-			return err == nil
-		case json.Delim('['):
-			for d.More() {
-				if !walk() {
-					return false
-				}
-			}
-			_, err = d.Token()
-			return err == nil
-		}
-		return true
-	}
-	walk()
-	return dup
 }

@@ -34,6 +34,7 @@ func (c *client) group() string {
 func messagesPath(chatID string) string { return "/v1.0/chats/" + url.PathEscape(chatID) + "/messages" }
 
 func TestSendAndListMessages(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	chatID := c.group()
 	megan := c.as(graphchattest.MeganID, "ChatMessage.Send")
@@ -114,6 +115,7 @@ func TestSendAndListMessages(t *testing.T) {
 }
 
 func TestSendMessageRefusals(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	chatID := c.group()
 	lee := graphchattest.LeeID
@@ -171,6 +173,7 @@ func TestSendMessageRefusals(t *testing.T) {
 // One POST message a second per user in a given chat (throttling limits,
 // Teams section): the next one gets 429 with Retry-After.
 func TestSendMessageThrottled(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	chatID := c.group()
 	other := c.group()
@@ -208,6 +211,7 @@ func TestSendMessageThrottled(t *testing.T) {
 // control characters, which the service (and the emulator) store
 // sanitized or as sent instead of refusing them.
 func TestMessageTestdataAgreesWithPolicy(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	dir := filepath.Join("..", "..", "testdata", "send-message")
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
@@ -245,6 +249,7 @@ func TestMessageTestdataAgreesWithPolicy(t *testing.T) {
 // (and its order with $orderby), the sender's viewpoint, and not
 // lastUpdatedDateTime.
 func TestMessageChangesItsChat(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	first, second, quiet := c.group(), c.group(), c.group()
 	megan := c.as(graphchattest.MeganID, "ChatMessage.Send", "Chat.ReadBasic")

@@ -21,6 +21,7 @@ func directory(n int) []graphchattest.User {
 // Every documented path of the operations served answers, under /chats,
 // /me/chats and /users/{id | upn}/chats.
 func TestDocumentedPaths(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	c.token = graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadWrite", "ChatMember.ReadWrite")
 	g := c.do("POST", "/v1.0/chats", map[string]any{"chatType": "group", "topic": "Plan", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner"), member(graphchattest.GradyID, "owner", graphchattest.PartnerTenantID)}})
@@ -82,6 +83,7 @@ func TestDocumentedPaths(t *testing.T) {
 // Chats and members carry the properties of the resource pages; viewpoint
 // only in delegated calls; external members without displayName and email.
 func TestResourceProperties(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	g := c.do("POST", "/v1.0/chats", map[string]any{"chatType": "group", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner"), member(graphchattest.GradyID, "owner", graphchattest.PartnerTenantID)}})
 	id := url.PathEscape(g.body["id"].(string))
@@ -119,6 +121,7 @@ func TestResourceProperties(t *testing.T) {
 }
 
 func TestUpdateChat(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	c.token = graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.ReadWrite")
 	ms := []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner"), member(graphchattest.NestorID, "owner")}
@@ -174,6 +177,7 @@ func TestUpdateChat(t *testing.T) {
 // List chats applies its documented query options, refuses the others,
 // and expands at most 25 members per chat.
 func TestListChatsQuery(t *testing.T) {
+	t.Parallel()
 	c := start(t, &graphchattest.Options{Users: directory(40)})
 	ms := []any{member(graphchattest.MeganID, "owner")}
 	for i := range 30 {

@@ -17,6 +17,7 @@ import (
 // agree and pins where they differ, so that a change on either side shows
 // up here. Each difference is explained in knownDifferences.
 func TestPermissionTableAgainstPolicy(t *testing.T) {
+	t.Parallel()
 	knownDifferences := map[string]string{
 		// user-get: User.Read (the signed-in user only) is least privileged;
 		// the catalogue starts at User.Read.All, because the façade needs
@@ -98,6 +99,7 @@ func tokenSet(s []string) []string {
 
 // Each operation is allowed by exactly the permissions of the table.
 func TestAuthorizeByTable(t *testing.T) {
+	t.Parallel()
 	c := start(t, nil)
 	g := c.do("POST", "/v1.0/chats", map[string]any{"chatType": "group", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner"), member(graphchattest.NestorID, "owner")}})
 	id := g.body["id"].(string)

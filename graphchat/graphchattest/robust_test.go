@@ -10,6 +10,7 @@ import (
 
 // Malformed requests get a Graph error, never a panic.
 func TestMalformedRequests(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		method string
@@ -44,6 +45,7 @@ func TestMalformedRequests(t *testing.T) {
 // A panic in a handler is answered 500 with a generic Graph error, counted,
 // and the emulator keeps answering; inside a batch it fails only its item.
 func TestRecover(t *testing.T) {
+	t.Parallel()
 	emu := graphchattest.New(&graphchattest.Options{Anonymous: true})
 	graphchattest.SetHook(emu, func(r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/boom") {

@@ -34,7 +34,7 @@ func (e *Emulator) dispatch(q *request) *response {
 	for i, s := range raw {
 		u, err := url.PathUnescape(s)
 		if err != nil {
-			return e.graphError(q, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid escape in the URL segment '%s'.", s), nil)
+			return e.badRequest(q, fmt.Sprintf("Invalid escape in the URL segment '%s'.", s))
 		}
 		seg[i] = u
 	}
@@ -120,7 +120,7 @@ func (e *Emulator) scopeUser(q *request, sc scope) (string, *response) {
 	switch sc.kind {
 	case "me":
 		if c == nil || c.app() {
-			return "", e.graphError(q, http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow.", nil)
+			return "", e.badRequest(q, "/me request is only valid with delegated authentication flow.")
 		}
 		return c.ObjectID, nil
 	case "users":

@@ -13,6 +13,7 @@ import (
 // Each throttling bucket refuses the request past its limit with 429,
 // Retry-After and TooManyRequests, and counts only what it applies to.
 func TestThrottleBuckets(t *testing.T) {
+	t.Parallel()
 	group := map[string]any{"chatType": "group", "members": []any{member(graphchattest.MeganID, "owner"), member(graphchattest.LeeID, "owner"), member(graphchattest.NestorID, "owner")}}
 	tests := []struct {
 		name     string
@@ -89,6 +90,7 @@ func first429(n int, send func(int) result) (int, result) {
 // Batch validation per JSON batching: the batch is refused 400 for a
 // malformed envelope; items are answered after their dependencies.
 func TestBatchValidation(t *testing.T) {
+	t.Parallel()
 	get := func(id, u string, dep ...string) map[string]any {
 		return map[string]any{"id": id, "method": "GET", "url": u, "dependsOn": dep}
 	}

@@ -19,7 +19,8 @@ type Claims struct {
 	UserPrincipalName string   `json:"upn,omitempty"`
 	AppID             string   `json:"appid,omitempty"`
 	// Audience is the resource the token is for: Microsoft Graph or the
-	// emulator (see [Audiences]). Token sets GraphAudience when empty.
+	// emulator (see [GraphAudience], [GraphAppID] and [EmulatorAudience]).
+	// Token sets GraphAudience when empty.
 	Audience string `json:"aud,omitempty"`
 	// IssuedAt, NotBefore and Expires are Unix times in seconds. Token sets
 	// them, when zero, to a token valid from now for TokenLifetime.

@@ -11,6 +11,7 @@ import (
 // Tokens are valid as the access-token claims reference defines: exp not
 // passed, nbf reached, aud Microsoft Graph or the emulator, tid present.
 func TestTokenValidity(t *testing.T) {
+	t.Parallel()
 	now := time.Now().Unix()
 	base := graphchattest.Claims{Scopes: "Chat.ReadBasic", TenantID: graphchattest.DefaultTenantID, ObjectID: graphchattest.MeganID}
 	with := func(f func(*graphchattest.Claims)) string {

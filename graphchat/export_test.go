@@ -1,4 +1,0 @@
-package graphchat
-
-// LookupDelay lets tests shorten the wait before a lookup.
-var LookupDelay = &lookupDelay
