@@ -3,17 +3,20 @@
 // graphchat's creation next to the SDK's own Post, and bulk creation next to
 // the service's rate limit and to a plain loop of SDK calls.
 //
-//	go run ./bench [-n 1000] [-latency 20ms] [-limit 300] [-messages 1000]
+//	go run ./bench [-n 1000] [-latency 20ms] [-limit 300] [-messages 1000] [-reuse-lines 1000 -reuse-chats 10000]
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
 	"sort"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,11 +31,13 @@ import (
 )
 
 func main() {
-	n := flag.Int("n", 1000, "one-on-one chats for the bulk measurement")
+	n := flag.Int("n", 1000, "one-on-one chats for the bulk measurement (0 skips it)")
 	latency := flag.Duration("latency", 20*time.Millisecond, "emulator latency for the bulk measurement")
 	limit := flag.Float64("limit", 300, "emulator rate limit (requests per second) for the bulk measurement")
 	rounds := flag.Int("rounds", 5, "rounds of the micro-benchmarks; the median is kept")
 	messages := flag.Int("messages", 1000, "first messages for the messages measurement, one a chat, under graphchattest.DocumentedThrottle (0 skips it)")
+	reuseLines := flag.Int("reuse-lines", 0, "lines of the bulk creation with Reuse, measured against plain creation plus one listing of the caller's chats (0 skips it; 1000 with -reuse-chats 10000 takes about 4 minutes)")
+	reuseChats := flag.Int("reuse-chats", 10000, "the caller's group chats for the Reuse measurement")
 	flag.Parse()
 	if err := run(*n, *latency, *limit, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -44,6 +49,135 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	if *reuseLines > 0 {
+		if err := runReuse(*reuseLines, *reuseChats, *latency); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// runReuse measures bulk creation with Reuse: a caller with chats group
+// chats creates lines new group chats with Reuse, and then the same lines
+// again (every chat exists). It compares the time with one listing of the
+// caller's chats plus a plain bulk creation of as many new chats, and counts
+// the listing requests against one pass over the pages. The emulator has
+// the latency and throttles listing at the documented five requests a
+// second per user; creations are paced by the client at the documented
+// 30 a second per app (the emulator does not also throttle them, so that
+// the caller's chats can be created quickly first).
+func runReuse(lines, chats int, latency time.Duration) error {
+	const rate = 30 // graphchattest.DocumentedThrottle.PerApp
+	emu := graphchattest.New(&graphchattest.Options{Users: append(graphchattest.DefaultUsers(), users(60)...), MaxChats: -1, MaxEntries: -1,
+		Throttle: graphchattest.Throttle{PerUserList: graphchattest.DocumentedThrottle.PerUserList}})
+	var delay, lists atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Duration(delay.Load()))
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/chats") {
+			lists.Add(1)
+		}
+		emu.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	megan := graphchat.User(graphchattest.MeganID)
+	client, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic")), &graphchat.Options{
+		BaseURL: srv.URL + "/v1.0", Operations: []policy.Operation{policy.OpCreateChat, policy.OpListChats}})
+	if err != nil {
+		return err
+	}
+	others := members(60)
+	groups := func(prefix string, n int) []graphchat.Item {
+		out := make([]graphchat.Item, n)
+		for i := range out {
+			out[i] = graphchat.Item{Type: policy.ChatTypeGroup, Topic: fmt.Sprintf("%s %d", prefix, i), Members: []graphchat.Member{megan, others[i%60], others[(i+1)%60]}}
+		}
+		return out
+	}
+	created := func(results []graphchat.ItemResult, want graphchat.Outcome) error {
+		for i, r := range results {
+			if r.Outcome() != want {
+				return fmt.Errorf("item %d: %s, want %s: %v", i, r.Outcome(), want, r.Err)
+			}
+		}
+		return nil
+	}
+	// The caller's chats, without latency.
+	results, err := client.CreateMany(ctx, groups("existing", chats), &graphchat.BulkOptions{Rate: 1e6})
+	if err != nil {
+		return err
+	}
+	if err := created(results, graphchat.OutcomeCreated); err != nil {
+		return err
+	}
+	delay.Store(int64(latency))
+	pages := (chats + 49) / 50
+
+	// One pass over the pages.
+	time.Sleep(time.Second) // the listing bucket refills
+	lists.Store(0)
+	start := time.Now()
+	if _, err := client.ListChats(ctx, &graphchat.FindOptions{Type: policy.ChatTypeGroup}); err != nil {
+		return err
+	}
+	pass, passLists := time.Since(start), lists.Load()
+
+	// Reuse, lines new chats.
+	time.Sleep(time.Second)
+	lists.Store(0)
+	n0 := len(emu.Chats())
+	in := groups("line", lines)
+	start = time.Now()
+	results, err = client.CreateMany(ctx, in, &graphchat.BulkOptions{Rate: rate, Reuse: true})
+	if err != nil {
+		return err
+	}
+	reuse, reuseLists := time.Since(start), lists.Load()
+	if err := created(results, graphchat.OutcomeCreated); err != nil {
+		return err
+	}
+	reuseCreated := len(emu.Chats()) - n0
+
+	// Reuse again: every chat exists.
+	time.Sleep(time.Second)
+	lists.Store(0)
+	n0 = len(emu.Chats())
+	start = time.Now()
+	results, err = client.CreateMany(ctx, in, &graphchat.BulkOptions{Rate: rate, Reuse: true})
+	if err != nil {
+		return err
+	}
+	again, againLists := time.Since(start), lists.Load()
+	if err := created(results, graphchat.OutcomeExisting); err != nil {
+		return err
+	}
+	againCreated := len(emu.Chats()) - n0
+
+	// Plain creation of as many new chats.
+	time.Sleep(time.Second)
+	start = time.Now()
+	results, err = client.CreateMany(ctx, groups("plain", lines), &graphchat.BulkOptions{Rate: rate})
+	if err != nil {
+		return err
+	}
+	plain := time.Since(start)
+	if err := created(results, graphchat.OutcomeCreated); err != nil {
+		return err
+	}
+	throttled := emu.Stats().ByStatus[http.StatusTooManyRequests]
+
+	r := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
+	fmt.Printf("| reuse: one listing of the caller's %d group chats, %s latency: requests / one pass (%d pages); rate / 5 rps per user | %d requests in %s, %.2f rps | %.2f; %.3f |\n",
+		chats, latency, pages, passLists, r(pass), float64(passLists)/pass.Seconds(), float64(passLists)/float64(pages), float64(passLists)/pass.Seconds()/graphchattest.DocumentedThrottle.PerUserList)
+	fmt.Printf("| reuse: bulk of %d new group chats with Reuse (%d created, %d listing requests) / plain bulk of %d (%s) + one listing (%s), %d rps | %s / %s | %.3f |\n",
+		lines, reuseCreated, reuseLists, lines, r(plain), r(pass), rate, r(reuse), r(plain+pass), reuse.Seconds()/(plain+pass).Seconds())
+	fmt.Printf("| reuse: the same %d lines again, every chat existing (%d created, %d listing requests) / one listing | %s / %s | %.3f |\n",
+		lines, againCreated, againLists, r(again), r(pass), again.Seconds()/pass.Seconds())
+	fmt.Printf("| reuse: listing requests / one pass over %d+ chats (first run; again) | %d; %d / %d | %.2f; %.2f |\n",
+		chats, reuseLists, againLists, pages, float64(reuseLists)/float64(pages), float64(againLists)/float64((chats+lines+49)/50))
+	if throttled > 0 {
+		fmt.Printf("| reuse: 429s answered by the emulator's listing limit | %d | |\n", throttled)
+	}
+	return nil
 }
 
 // runMessages posts n messages, one in each of n chats, through CreateMany
@@ -215,6 +349,9 @@ func run(n int, latency time.Duration, limit float64, rounds int) error {
 		len(ratios), dur(gc[len(gc)/2]), dur(raw[len(raw)/2]), ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
 
 	// 3. Bulk: n one-on-one chats at the emulator's limit, and a plain loop.
+	if n <= 0 {
+		return nil
+	}
 	bulkSrv := httptest.NewServer(graphchattest.New(&graphchattest.Options{Users: users(60), Latency: latency, RateLimit: limit}))
 	defer bulkSrv.Close()
 	appTok := graphchattest.AppToken("Chat.Create", "Chat.ReadBasic.All")

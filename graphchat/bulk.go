@@ -224,6 +224,34 @@ type BulkOptions struct {
 	// been posted (see Item.MessageSentAt). A non-nil error vetoes the
 	// request as OnSend's does.
 	OnSendMessages func(sends []MessageSend) error
+
+	// Reuse makes every group item find-or-create, as FindOrCreate does
+	// for one chat: before an item's chat is created, it is looked for
+	// among the chats of the listed user (the signed-in user's, or
+	// User's), read once for the whole run, at the first group item, into
+	// a ChatIndex (policy.OpListChats must be declared; policy.OpListMembers
+	// for items of 25 members or more), and matched in memory. An item
+	// whose chat exists is not created: its result is that chat, Existed
+	// (Outcome "existing"), and its message, if any, is posted in it.
+	// Several matches fail the item with a *MatchesError, unless Pick
+	// chooses one. The chats the run creates are added to the index, and
+	// an item that asks for the same chat (members as a set, and topic) as
+	// an earlier item not finished yet waits for it, so that a run never
+	// creates one chat twice; after an earlier item's unknown outcome it
+	// is unknown too (an *AmbiguousError), and not sent. When the listing
+	// fails, every group item fails with its error and none is created.
+	// One-on-one items are created as without Reuse: the service returns
+	// the chat that exists.
+	Reuse bool
+	// Pick, with Reuse, chooses among several chats that match an item:
+	// PickOldest takes the oldest. Default: the item fails with a
+	// *MatchesError.
+	Pick Pick
+	// User, with Reuse, is whose chats are read, as FindOptions.User: an
+	// application client must name one, and every group item must have
+	// that user among its members (its chats cannot hold the others); a
+	// delegated client reads the signed-in user's chats.
+	User string
 }
 
 // MessageSend is an item whose message is about to be sent, for
@@ -329,10 +357,13 @@ func (c *Client) CreateMany(ctx context.Context, items []Item, opts *BulkOptions
 // are retried after their own Retry-After while the rest of the batch goes
 // on. One-on-one items are retried after ambiguous failures; group items
 // are looked up first (when list-chats is declared), so that no chat is
-// created twice.
+// created twice. With Reuse, group items are looked for among the chats
+// that exist, read once for the whole run, and created only when absent
+// (see BulkOptions.Reuse).
 //
 // The error is non-nil for invalid options, a failing credential, a grant
-// refused by the policy, or when OnSend vetoed a send (it wraps OnSend's
+// refused by the policy, Reuse without its user or operation (see
+// NewChatIndex), or when OnSend vetoed a send (it wraps OnSend's
 // error). Cancelling ctx is not an error: the items not sent are reported
 // with ErrNotSent.
 func (c *Client) CreateEach(ctx context.Context, items iter.Seq[Item], opts *BulkOptions) error {
@@ -349,9 +380,21 @@ func (c *Client) CreateEach(ctx context.Context, items iter.Seq[Item], opts *Bul
 			return err
 		}
 	}
+	b := &bulk{c: c, o: o, pc: pc, done: make(chan batchOutcome), lim: newPacer(o.Rate)}
+	if o.Reuse {
+		// Judged before any item is read: an application that names no
+		// user, or a grant without list-chats, fails the whole call.
+		if b.ix, err = c.NewChatIndex(ctx, &FindOptions{Type: policy.ChatTypeGroup, User: o.User}); err != nil {
+			return err
+		}
+		if b.pcList, err = c.context(ctx, policy.OpListChats); err != nil {
+			return err
+		}
+		b.holders, b.holdOf, b.unknown = map[string]int{}, map[int]string{}, map[string]int{}
+	}
 	next, stop := iter.Pull(items)
 	defer stop()
-	b := &bulk{c: c, o: o, pc: pc, next: next, done: make(chan batchOutcome), lim: newPacer(o.Rate)}
+	b.next = next
 	return b.run(ctx)
 }
 
@@ -376,6 +419,12 @@ func bulkDefaults(opts *BulkOptions) (BulkOptions, error) {
 		o.MaxAttempts = 8
 	}
 	switch {
+	case o.Pick != PickNone && o.Pick != PickOldest:
+		return o, fmt.Errorf("graphchat: BulkOptions.Pick %q: want \"\" or %q", o.Pick, PickOldest)
+	case o.Pick != PickNone && !o.Reuse:
+		return o, errors.New("graphchat: BulkOptions.Pick is for Reuse: set Reuse too")
+	case o.User != "" && !o.Reuse:
+		return o, errors.New("graphchat: BulkOptions.User is for Reuse (whose chats are searched): set Reuse too")
 	case o.Rate < 0:
 		return o, errors.New("graphchat: BulkOptions.Rate must be positive")
 	case o.Concurrency < 0:
@@ -407,6 +456,12 @@ type job struct {
 	msgAttempts int       // requests sent for the message
 	lookupSince time.Time // the message's first send, for the lookup
 	lookups     int       // lookups that failed
+
+	// With BulkOptions.Reuse, for group items: hold is the chat asked for
+	// (its members' set and topic), which one item at a time may look up
+	// and create; given is the members as given, for a *MatchesError.
+	hold  string
+	given []string
 }
 
 // messageStage reports whether the job's next request sends its message.
@@ -425,6 +480,16 @@ type bulk struct {
 	done   chan batchOutcome
 	lim    *pacer
 	fatal  error // stops the run: messages cannot be sent at all
+
+	// With BulkOptions.Reuse: the index of the listed user's chats, group
+	// items waiting to be looked up in it, and the holds (see job.hold).
+	ix      *ChatIndex
+	pcList  *policy.Context // the list-chats context
+	finds   []*job
+	holders map[string]int // hold → the index of the item holding it
+	holdOf  map[int]string // item index → the hold it holds
+	unknown map[string]int // hold → an item of it whose outcome is unknown
+	readErr error          // the index could not be read: group items fail with it
 }
 
 // prepare checks an item and builds its model; a non-nil result refuses it.
@@ -466,6 +531,15 @@ func (b *bulk) prepare(ctx context.Context, i int, it Item) (*job, *ItemResult) 
 	chat, err := ChatModel(b.c.cloud, b.c.version(), it.Type, it.Topic, it.Members...)
 	if err != nil {
 		return nil, &ItemResult{Index: i, Err: err}
+	}
+	if b.ix != nil && it.Type == policy.ChatTypeGroup {
+		if key, err = b.c.reuseKey(ctx, key, it.Topic, it.Members, b.pcList); err == nil {
+			err = b.ix.accepts(key, "", b.pcList)
+		}
+		if err != nil {
+			return nil, &ItemResult{Index: i, Err: err}
+		}
+		j.hold, j.given = key.setKey()+"|"+it.Topic, usersOf(it.Members)
 	}
 	j.chat, j.key, j.warnings = chat, key, append(res.Warnings, j.warnings...)
 	return j, nil
@@ -536,6 +610,13 @@ func serializeMessage(msg models.ChatMessageable) ([]byte, error) {
 }
 
 func (b *bulk) finish(r ItemResult) {
+	if hold, ok := b.holdOf[r.Index]; ok { // the chat is settled: the next item asking for it may go
+		delete(b.holdOf, r.Index)
+		delete(b.holders, hold)
+		if r.Outcome() == OutcomeUnknown {
+			b.unknown[hold] = r.Index
+		}
+	}
 	if b.o.OnResult != nil {
 		b.o.OnResult(r)
 	}
@@ -549,7 +630,7 @@ func (b *bulk) messageResult(j *job, posted *Posted, err error) ItemResult {
 // fill pulls items until the queue holds a batch more than can be in
 // flight, or the sequence ends. Items the policy refuses finish at once.
 func (b *bulk) fill(ctx context.Context) {
-	for !b.ended && b.fatal == nil && len(b.queue)+len(b.lookup) < (b.o.Concurrency+1)*b.o.BatchSize {
+	for !b.ended && b.fatal == nil && len(b.queue)+len(b.lookup)+len(b.finds) < (b.o.Concurrency+1)*b.o.BatchSize {
 		it, ok := b.next()
 		if !ok {
 			b.ended = true
@@ -562,6 +643,8 @@ func (b *bulk) fill(ctx context.Context) {
 		case res != nil:
 			b.finish(*res)
 		case job.msgSent: // queued for its lookup
+		case job.hold != "": // looked up in the index first
+			b.finds = append(b.finds, job)
 		default:
 			b.queue = append(b.queue, job)
 		}
@@ -576,6 +659,8 @@ type batchOutcome struct {
 	lookup   []*job
 	throttle time.Duration // the longest Retry-After of its 429s; 0 when none
 	lookedUp bool          // the outcome of a lookup, not of a batch
+	found    bool          // the outcome of lookups in the index (Reuse)
+	readErr  error         // the index could not be read
 }
 
 // run dispatches batches until every item has a result, or until the
@@ -584,12 +669,26 @@ type batchOutcome struct {
 // still holds, not sent.
 func (b *bulk) run(ctx context.Context) error {
 	inFlight := 0
-	lookingUp := false
+	lookingUp, finding := false, false
 	var vetoed error
+	// slots is the batches in flight: lookups in the index do not hold one
+	// (reading it may take minutes of paced listing).
+	slots := func() int {
+		if finding {
+			return inFlight - 1
+		}
+		return inFlight
+	}
 	collect := func(out batchOutcome) {
 		inFlight--
 		if out.lookedUp {
 			lookingUp = false
+		}
+		if out.found {
+			finding = false
+			if out.readErr != nil {
+				b.readErr = out.readErr
+			}
 		}
 		for _, r := range out.finished {
 			b.finish(r)
@@ -623,20 +722,37 @@ func (b *bulk) run(ctx context.Context) error {
 			for _, j := range b.lookup { // sent, never looked up
 				b.finish(b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("not looked up: %w", cause)}))
 			}
-			b.queue, b.lookup = nil, nil
+			for _, j := range b.finds {
+				b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}})
+			}
+			b.queue, b.lookup, b.finds = nil, nil, nil
 			if vetoed != nil {
 				return fmt.Errorf("%w: %w", errStopped, vetoed)
 			}
 			return nil
 		}
-		if b.ended && len(b.queue) == 0 && len(b.lookup) == 0 && inFlight == 0 {
+		if b.ended && len(b.queue) == 0 && len(b.lookup) == 0 && len(b.finds) == 0 && inFlight == 0 {
 			return nil
+		}
+		// Group items are looked up in the index (Reuse), those of a chat
+		// no other item holds, one goroutine at a time.
+		if n := len(b.finds); n > 0 && !finding && !stopping {
+			due := b.dueFinds()
+			if len(due) > 0 {
+				inFlight++
+				finding = true
+				go func() { b.done <- b.findAll(ctx, due) }()
+				continue
+			}
+			if len(b.finds) < n {
+				continue // some finished at once: the run may be over
+			}
 		}
 		// Messages sent without a clear answer are looked up together, one
 		// listing at a time, once the requests that may still be in flight
 		// have had time to finish.
 		lookupWait := time.Duration(-1)
-		if len(b.lookup) > 0 && !lookingUp && !stopping && inFlight < b.o.Concurrency {
+		if len(b.lookup) > 0 && !lookingUp && !stopping && slots() < b.o.Concurrency {
 			var due, later []*job
 			for _, j := range b.lookup {
 				if d := time.Until(j.notBefore); d > 0 {
@@ -658,7 +774,7 @@ func (b *bulk) run(ctx context.Context) error {
 			}
 		}
 		ready, wait := b.take()
-		if len(ready) > 0 && inFlight < b.o.Concurrency && !stopping {
+		if len(ready) > 0 && slots() < b.o.Concurrency && !stopping {
 			var first []int
 			var firstMsg []MessageSend
 			for _, j := range ready {
@@ -696,7 +812,7 @@ func (b *bulk) run(ctx context.Context) error {
 			wait = lookupWait
 		}
 		var timer <-chan time.Time
-		if wait > 0 && inFlight < b.o.Concurrency {
+		if wait > 0 && slots() < b.o.Concurrency {
 			timer = time.After(wait)
 		}
 		select {
@@ -859,7 +975,11 @@ func (b *bulk) sendBatch(ctx context.Context, batch msgraphgocore.BatchRequest) 
 }
 
 // created finishes an item whose chat exists, or sends its message next.
+// A group chat created for an item of Reuse is added to the index.
 func (b *bulk) created(j *job, c *Created, out *batchOutcome) {
+	if j.hold != "" && !c.Existed && c.Chat != nil {
+		b.ix.record(j.key, c.Chat)
+	}
 	if j.msg == nil {
 		out.finished = append(out.finished, ItemResult{Index: j.index, Created: c, Attempts: j.attempts})
 		return
@@ -922,6 +1042,76 @@ func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start 
 			retry(0) // not created: a retry cannot duplicate it
 		}
 	}
+}
+
+// dueFinds takes the group items that may be looked up in the index now:
+// each holds its chat until it finishes. An item whose chat another item
+// holds waits; one whose chat an item left unknown, or any when the index
+// could not be read, finishes at once.
+func (b *bulk) dueFinds() []*job {
+	var due, waiting []*job
+	for _, j := range b.finds {
+		_, held := b.holders[j.hold]
+		earlier, unknown := b.unknown[j.hold]
+		switch {
+		case held:
+			waiting = append(waiting, j)
+		case unknown:
+			b.finish(ItemResult{Index: j.index, Err: &AmbiguousError{
+				Err: fmt.Errorf("item %d asked for the same chat, and whether it was created is unknown", earlier), LookupErr: errHeldBack}})
+		case b.readErr != nil:
+			b.finish(ItemResult{Index: j.index, Err: fmt.Errorf("graphchat: create-chat: not created: the chats to reuse could not be read: %w", b.readErr)})
+		default:
+			b.holders[j.hold], b.holdOf[j.index] = j.index, j.hold
+			due = append(due, j)
+		}
+	}
+	b.finds = waiting
+	return due
+}
+
+// errHeldBack explains why an item of a chat whose outcome is unknown is
+// not looked up.
+var errHeldBack = errors.New("not looked up: the earlier item's request may still be processed")
+
+// findAll looks items up in the index (reading it at the first call): a
+// chat found is the item's (Existed, and its message goes next), several
+// fail it unless BulkOptions.Pick chooses, and none sends it to be
+// created.
+func (b *bulk) findAll(ctx context.Context, jobs []*job) batchOutcome {
+	out := batchOutcome{found: true}
+	fail := func(j *job, err error) {
+		if ctx.Err() != nil {
+			err = &notSentError{ctx.Err()}
+		}
+		out.finished = append(out.finished, ItemResult{Index: j.index, Err: err, Attempts: j.attempts})
+	}
+	if err := b.ix.read(ctx); err != nil {
+		if ctx.Err() == nil {
+			out.readErr = err
+		}
+		for _, j := range jobs {
+			fail(j, fmt.Errorf("graphchat: create-chat: not created: the chats to reuse could not be read: %w", err))
+		}
+		return out
+	}
+	for _, j := range jobs {
+		found, err := b.ix.lookup(ctx, j.key)
+		if err != nil {
+			fail(j, fmt.Errorf("graphchat: create-chat: not created: looking the chat up: %w", err))
+			continue
+		}
+		chat, err := chooseFound(found, b.o.Pick, j.given)
+		switch {
+		case err != nil:
+			fail(j, err)
+		case chat != nil:
+			b.created(j, &Created{Chat: chat, Existed: true, Warnings: j.warnings}, &out)
+		default:
+			out.again = append(out.again, j) // not found: created next
+		}
+	}
+	return out
 }
 
 // lookUp resolves messages sent without a clear answer, with one listing

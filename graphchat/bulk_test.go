@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -652,4 +654,264 @@ func messagesUnderFaults(t *testing.T, n int, seed uint64) int {
 		t.Errorf("%d messages of unknown outcome: the lookup should decide every one", unknown)
 	}
 	return s.MessagesRecovered
+}
+
+var reuseOps = []policy.Operation{policy.OpCreateChat, policy.OpListChats, policy.OpListMembers, policy.OpResolveUser, policy.OpSendMessage}
+
+func reuseToken() string {
+	return graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All", "ChatMessage.Send")
+}
+
+// chatCreations counts the creations the emulator was asked for, inside
+// $batch requests or not.
+func chatCreations(emu *graphchattest.Emulator) int {
+	n := 0
+	for _, en := range emu.Entries() {
+		if en.Method == http.MethodPost && strings.HasSuffix(en.Path, "/chats") {
+			n++
+		}
+	}
+	return n
+}
+
+// With Reuse, group items whose chat exists are that chat (existing, not
+// created, a message posted in it); several matches fail the item (or the
+// oldest is taken with PickOldest); items asking for the same chat as an
+// earlier one get the chat it created; the caller's chats are listed once
+// per run, one pass over the pages.
+func TestCreateEachReuse(t *testing.T) {
+	t.Parallel()
+	e := setup(t, &graphchattest.Options{Now: clock()}, &graphchat.Options{Operations: reuseOps}, reuseToken())
+	var seeded []string
+	for i := range 60 {
+		seeded = append(seeded, mustGroup(t, e.client, fmt.Sprint("t", i), megan, lee, alex))
+	}
+	dupOld := mustGroup(t, e.client, "dup", megan, lee, nestor)
+	dupNew := mustGroup(t, e.client, "dup", megan, lee, nestor)
+	leeByName := graphchat.User("lee@contoso.com")
+	group := policy.ChatTypeGroup
+	in := []graphchat.Item{
+		{Type: group, Topic: "t0", Members: []graphchat.Member{alex, megan, lee}},                                                    // 0: seeded[0]
+		{Type: group, Topic: "t59", Members: []graphchat.Member{megan, leeByName, alex}, Message: graphchat.TextMessage("into t59")}, // 1: seeded[59], and a message
+		{Type: group, Topic: "dup", Members: []graphchat.Member{megan, lee, nestor}},                                                 // 2: two match
+		{Type: group, Topic: "new", Members: []graphchat.Member{megan, lee, nestor}},                                                 // 3: created
+		{Type: group, Topic: "new", Members: []graphchat.Member{nestor, leeByName, megan}},                                           // 4: 3's chat
+		{Type: group, Topic: "new", Members: []graphchat.Member{megan, lee, nestor}},                                                 // 5: 3's chat
+		{Type: group, Topic: "t0", Members: []graphchat.Member{megan, lee, nestor}},                                                  // 6: other members: created
+		{Type: policy.ChatTypeOneOnOne, Members: []graphchat.Member{megan, lee}},                                                     // 7: as ever
+	}
+	for i := range 20 { // 8-27: one chat asked for 20 times, in batches in flight together
+		m := []graphchat.Member{megan, alex, nestor}
+		if i%2 == 1 {
+			m = []graphchat.Member{graphchat.User("nestor@contoso.com"), megan, graphchat.User("alex@contoso.com")}
+		}
+		in = append(in, graphchat.Item{Type: group, Topic: "many", Members: m})
+	}
+	chatsBefore, creationsBefore, listingsBefore := len(e.emu.Chats()), chatCreations(e.emu), e.listings()
+	results, err := e.client.CreateMany(ctx, in, &graphchat.BulkOptions{Reuse: true, Rate: 1000, BatchSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []graphchat.Outcome{graphchat.OutcomeExisting, graphchat.OutcomeExisting, graphchat.OutcomeFailed, graphchat.OutcomeCreated,
+		graphchat.OutcomeExisting, graphchat.OutcomeExisting, graphchat.OutcomeCreated, graphchat.OutcomeCreated}
+	for i, r := range results {
+		w := graphchat.OutcomeExisting
+		switch {
+		case i < len(want):
+			w = want[i]
+		case i == 8:
+			w = graphchat.OutcomeCreated // the first of "many"
+		}
+		switch {
+		case i == 7: // judged by its date, which the emulator's clock sets an hour ago: existing
+			if r.Err != nil || r.Created.Chat == nil {
+				t.Errorf("item 7: %v", r.Err)
+			}
+		case r.Outcome() != w:
+			t.Errorf("item %d: %s (%v), want %s", i, r.Outcome(), r.Err, w)
+		}
+	}
+	for i, id := range map[int]string{0: seeded[0], 1: seeded[59], 4: results[3].Created.ID(), 5: results[3].Created.ID()} {
+		if got := results[i].Created; got == nil || got.ID() != id || !got.Existed {
+			t.Errorf("item %d: %+v, want existing %s", i, got, id)
+		}
+	}
+	for i := 9; i < len(in); i++ {
+		if got := results[i].Created; got == nil || got.ID() != results[8].Created.ID() {
+			t.Errorf("item %d: %+v, want item 8's chat %s", i, got, results[8].Created.ID())
+		}
+	}
+	var several *graphchat.MatchesError
+	if !errors.As(results[2].Err, &several) || !errors.Is(results[2].Err, graphchat.ErrMultipleMatches) || !slices.Equal(ids(several.Candidates), []string{dupOld, dupNew}) {
+		t.Errorf("item 2: %v, want a *MatchesError with %s, %s", results[2].Err, dupOld, dupNew)
+	}
+	if msgs := e.emu.Messages(seeded[59]); results[1].Posted == nil || len(msgs) != 1 || msgs[0].ID != results[1].Posted.ID {
+		t.Errorf("the message of item 1: posted %+v, the chat holds %+v", results[1].Posted, msgs)
+	}
+	if n := chatCreations(e.emu) - creationsBefore; n != 4 {
+		t.Errorf("%d creations sent, want 4 (new, t0 of other members, many, the one-on-one)", n)
+	}
+	if n := len(e.emu.Chats()) - chatsBefore; n != 4 {
+		t.Errorf("%d chats created, want 4", n)
+	}
+	if n := e.listings() - listingsBefore; n != 2 { // 62 group chats, 50 a page, once
+		t.Errorf("%d listing requests, want 2", n)
+	}
+
+	// Again, with PickOldest: everything exists; one pass over the pages.
+	for i := range in {
+		in[i].Message = nil
+	}
+	creationsBefore, listingsBefore = chatCreations(e.emu), e.listings()
+	again, err := e.client.CreateMany(ctx, in, &graphchat.BulkOptions{Reuse: true, Pick: graphchat.PickOldest, Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range again {
+		if r.Outcome() != graphchat.OutcomeExisting || r.Created.ID() != map[bool]string{true: dupOld, false: results[i].Created.ID()}[i == 2] {
+			t.Errorf("again, item %d: %s %+v", i, r.Outcome(), r.Created)
+		}
+	}
+	if n := chatCreations(e.emu) - creationsBefore; n != 1 {
+		t.Errorf("again: %d creations sent, want 1 (the one-on-one, which the service returns)", n)
+	}
+	if n := e.listings() - listingsBefore; n != 2 {
+		t.Errorf("again: %d listing requests, want 2", n)
+	}
+}
+
+// What Reuse cannot honour is refused before anything is sent: options
+// without Reuse, an unknown pick, list-chats not declared, an application
+// that names no user. An application's items without the named user fail.
+func TestCreateEachReuseRefused(t *testing.T) {
+	t.Parallel()
+	appOps := []policy.Operation{policy.OpCreateChat, policy.OpListChats, policy.OpResolveUser}
+	appTok := graphchattest.AppToken("Chat.Create", "Chat.ReadBasic.All", "User.Read.All")
+	items := []graphchat.Item{{Type: policy.ChatTypeGroup, Members: []graphchat.Member{megan, lee, nestor}}}
+	for _, tc := range []struct {
+		name string
+		ops  []policy.Operation
+		auth policy.AuthType
+		tok  string
+		opts graphchat.BulkOptions
+	}{
+		{"pick without reuse", reuseOps, "", reuseToken(), graphchat.BulkOptions{Pick: graphchat.PickOldest}},
+		{"user without reuse", reuseOps, "", reuseToken(), graphchat.BulkOptions{User: "megan@contoso.com"}},
+		{"unknown pick", reuseOps, "", reuseToken(), graphchat.BulkOptions{Reuse: true, Pick: "newest"}},
+		{"list-chats not declared", []policy.Operation{policy.OpCreateChat}, "", reuseToken(), graphchat.BulkOptions{Reuse: true}},
+		{"another user, delegated", reuseOps, "", reuseToken(), graphchat.BulkOptions{Reuse: true, User: "lee@contoso.com"}},
+		{"application without a user", appOps, policy.AuthApplication, appTok, graphchat.BulkOptions{Reuse: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, nil, &graphchat.Options{Operations: tc.ops, Auth: tc.auth}, tc.tok)
+			called := false
+			tc.opts.OnResult = func(graphchat.ItemResult) { called = true }
+			if err := e.client.CreateEach(ctx, slices.Values(items), &tc.opts); err == nil || called {
+				t.Errorf("error %v, results given %v: want an error and no result", err, called)
+			}
+			if n := len(e.requests()); n != 0 {
+				t.Errorf("%d requests sent", n)
+			}
+		})
+	}
+
+	e := setup(t, nil, &graphchat.Options{Operations: appOps, Auth: policy.AuthApplication}, appTok)
+	results, err := e.client.CreateMany(ctx, []graphchat.Item{
+		{Type: policy.ChatTypeGroup, Members: []graphchat.Member{megan, lee, nestor}},
+		{Type: policy.ChatTypeGroup, Members: []graphchat.Member{megan, alex, nestor}}, // lee is not a member
+	}, &graphchat.BulkOptions{Reuse: true, User: "lee@contoso.com", Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if results[0].Outcome() != graphchat.OutcomeCreated || results[1].Outcome() != graphchat.OutcomeFailed {
+		t.Errorf("outcomes %s (%v), %s (%v): want created, failed", results[0].Outcome(), results[0].Err, results[1].Outcome(), results[1].Err)
+	}
+	if n := chatCreations(e.emu); n != 1 {
+		t.Errorf("%d creations sent, want 1", n)
+	}
+}
+
+// failListings answers every listing of chats with status, from the
+// after-th on (counting from 1): 429 with a Retry-After beyond what the
+// pipeline waits for, or 403.
+func failListings(after int32, status int) func(w http.ResponseWriter, r *http.Request) bool {
+	var n atomic.Int32
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/chats") || n.Add(1) < after {
+			return false
+		}
+		code := "Forbidden"
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "120")
+			code = "TooManyRequests"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error":{"code":%q,"message":"refused by the test"}}`, code)
+		return true
+	}
+}
+
+// When the caller's chats cannot be read, no group item is created: each
+// fails with the listing's error, after one attempt at the listing for the
+// whole run; one-on-one items are created as ever.
+func TestCreateEachReuseListingFails(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil, &graphchat.Options{Operations: reuseOps}, reuseToken())
+	e.before = failListings(1, http.StatusTooManyRequests)
+	in := []graphchat.Item{{Type: policy.ChatTypeOneOnOne, Members: []graphchat.Member{megan, lee}}}
+	for i := range 30 {
+		in = append(in, graphchat.Item{Type: policy.ChatTypeGroup, Topic: fmt.Sprint("g", i), Members: []graphchat.Member{megan, lee, nestor}})
+	}
+	results, err := e.client.CreateMany(ctx, in, &graphchat.BulkOptions{Reuse: true, Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range results {
+		switch {
+		case i == 0 && r.Outcome() != graphchat.OutcomeCreated:
+			t.Errorf("the one-on-one item: %s, %v", r.Outcome(), r.Err)
+		case i > 0 && (r.Outcome() != graphchat.OutcomeFailed || !errors.Is(r.Err, graphchat.ErrThrottled)):
+			t.Errorf("item %d: %s, %v: want failed with the listing's 429", i, r.Outcome(), r.Err)
+		}
+	}
+	if n := chatCreations(e.emu); n != 1 {
+		t.Errorf("%d creations reached the emulator, want 1 (the one-on-one)", n)
+	}
+	if n := e.listings(); n != 1 {
+		t.Errorf("%d listing requests, want 1", n)
+	}
+}
+
+// An item asking for the chat of an earlier item whose outcome is unknown
+// is unknown too, and not sent: the earlier request may still create it.
+func TestCreateEachReuseHoldsBackUnknown(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil, &graphchat.Options{Operations: reuseOps}, reuseToken())
+	listings := failListings(2, http.StatusForbidden) // the index is read; the lookup after the failure is not
+	var batches atomic.Int32
+	e.before = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/$batch") {
+			batches.Add(1)
+			w.WriteHeader(http.StatusGatewayTimeout)
+			return true
+		}
+		return listings(w, r)
+	}
+	in := []graphchat.Item{
+		{Type: policy.ChatTypeGroup, Topic: "u", Members: []graphchat.Member{megan, lee, nestor}},
+		{Type: policy.ChatTypeGroup, Topic: "u", Members: []graphchat.Member{megan, graphchat.User("lee@contoso.com"), nestor}},
+	}
+	results, err := e.client.CreateMany(ctx, in, &graphchat.BulkOptions{Reuse: true, Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range results {
+		if r.Outcome() != graphchat.OutcomeUnknown {
+			t.Errorf("item %d: %s, %v: want unknown", i, r.Outcome(), r.Err)
+		}
+	}
+	if n := batches.Load(); n != 1 {
+		t.Errorf("%d $batch requests, want 1: the second item is not sent", n)
+	}
 }

@@ -626,15 +626,9 @@ func (c *Client) FindOrCreate(ctx context.Context, typ policy.ChatType, topic st
 	if err != nil {
 		return nil, err
 	}
-	if key.unresolved != nil {
-		return nil, fmt.Errorf("graphchat: find-or-create: the chat cannot be told from others: %w", key.unresolved)
-	}
-	// Members identified as Find does: the same refusals, and no user twice
-	// (an object id and a name may be the same user).
-	if key.members, err = c.memberKeys(ctx, members, pcList); err != nil {
+	if key, err = c.reuseKey(ctx, key, topic, members, pcList); err != nil {
 		return nil, err
 	}
-	key.topic = &topic // "" and no topic are the same chat
 	q := query{key: key}
 	if opts.Index != nil {
 		q.who = opts.Index.who
@@ -656,15 +650,11 @@ func (c *Client) FindOrCreate(ctx context.Context, typ policy.ChatType, topic st
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case len(found) == 1 || len(found) > 1 && opts.Pick == PickOldest:
-		return &Created{Chat: found[0], Existed: true, Warnings: res.Warnings}, nil
-	case len(found) > 1:
-		given := make([]string, len(members))
-		for i, m := range members {
-			given[i] = m.User
+	if one, err := chooseFound(found, opts.Pick, usersOf(members)); err != nil || one != nil {
+		if err != nil {
+			return nil, err
 		}
-		return nil, &MatchesError{Members: given, Candidates: found}
+		return &Created{Chat: one, Existed: true, Warnings: res.Warnings}, nil
 	}
 	chat, err := ChatModel(c.cloud, c.version(), typ, topic, members...)
 	if err != nil {
@@ -688,6 +678,46 @@ func (c *Client) FindOrCreate(ctx context.Context, typ policy.ChatType, topic st
 		}
 	}
 	return created, nil
+}
+
+// reuseKey completes the key of a group chat to find or create (from
+// prepareCreate): its members identified as Find does (the same refusals,
+// and no user twice: an object id and a name may be the same user), and its
+// topic ("" and no topic are the same chat). FindOrCreate and bulk creation
+// with BulkOptions.Reuse use it.
+func (c *Client) reuseKey(ctx context.Context, key groupKey, topic string, members []Member, pcList *policy.Context) (groupKey, error) {
+	if key.unresolved != nil {
+		return key, fmt.Errorf("graphchat: find-or-create: the chat cannot be told from others: %w", key.unresolved)
+	}
+	var err error
+	if key.members, err = c.memberKeys(ctx, members, pcList); err != nil {
+		return key, err
+	}
+	key.topic = &topic
+	return key, nil
+}
+
+// chooseFound decides among the chats found for members, as given (in
+// Find's order):
+// the one, or the oldest with PickOldest; nil when there is none. Several
+// without a pick are a *MatchesError.
+func chooseFound(found []models.Chatable, pick Pick, members []string) (models.Chatable, error) {
+	switch {
+	case len(found) == 0:
+		return nil, nil
+	case len(found) == 1 || pick == PickOldest:
+		return found[0], nil
+	}
+	return nil, &MatchesError{Members: members, Candidates: found}
+}
+
+// usersOf is the members' users as given.
+func usersOf(members []Member) []string {
+	out := make([]string, len(members))
+	for i, m := range members {
+		out[i] = m.User
+	}
+	return out
 }
 
 // ChatIndex holds one user's chats by set of members, read from the
@@ -893,6 +923,14 @@ func (ix *ChatIndex) lookup(ctx context.Context, key groupKey) ([]models.Chatabl
 		found = []models.Chatable{}
 	}
 	return found, nil
+}
+
+// read reads the index, unless it was read already: bulk creation reads it
+// once, up front, so that a failure is told from a failed lookup.
+func (ix *ChatIndex) read(ctx context.Context) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.load(ctx)
 }
 
 // load reads the index once; after a failure the next lookup tries again.

@@ -46,6 +46,9 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	rate := fs.Float64("rate", 30, "creations per second at most (30 is Teams' limit per app and tenant)")
 	concurrency := fs.Int("concurrency", 4, "$batch requests in flight")
 	lookup := fs.Bool("lookup", true, "look group chats up after ambiguous failures before retrying (adds the list-chats and resolve-user permissions: Chat.ReadBasic, User.ReadBasic.All)")
+	reuse := fs.Bool("reuse", false, "find each group chat first among the signed-in user's chats (an application: --user's), read once for the run, and create it only when there is none; a line whose chat exists is \"existing\" (adds list-chats and resolve-user, and for delegated auth list-members)")
+	pick := fs.String("pick", "", "with --reuse, when several chats match a line: `oldest` takes the oldest (default: the line fails, naming them)")
+	user := fs.String("user", "", "with --reuse and --auth application: whose chats to search, by `ID or UPN`; every group line must have that user among its members")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return e.helpFor(fs, "bulk [flags] FILE", err)
@@ -67,6 +70,21 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	}
 	if *rate <= 0 || *concurrency <= 0 {
 		return usagef("--rate and --concurrency must be positive")
+	}
+	switch {
+	case f.set["pick"] && !*reuse:
+		return usagef("--pick is for --reuse")
+	case f.set["pick"] && *pick != string(graphchat.PickOldest):
+		return usagef("--pick %q: want oldest", *pick)
+	case f.set["user"] && !*reuse:
+		return usagef("--user is for --reuse: it names whose chats are searched")
+	case *reuse && !*lookup:
+		return usagef("--reuse reads the chats, and looks group chats up after ambiguous failures as --lookup does: drop --lookup=false")
+	}
+	if *reuse {
+		if err := checkListedUser(&f, *user); err != nil {
+			return err
+		}
 	}
 	if *results == "" {
 		*results = input + ".results.jsonl"
@@ -110,22 +128,34 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	if messages {
 		ops = append(ops, policy.OpSendMessage)
 	}
-	if *lookup {
-		// A lookup claims a chat only when its members are the requested
-		// users by object id: members given by name are resolved.
-		ops = append(ops, policy.OpListChats, policy.OpResolveUser)
+	var client *graphchat.Client
+	if *reuse {
+		s, err := e.open(ctx, &f, &t, reuseNeeds(ops, authOf(&f))...)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		client = s.client
+	} else {
+		if *lookup {
+			// A lookup claims a chat only when its members are the requested
+			// users by object id: members given by name are resolved.
+			ops = append(ops, policy.OpListChats, policy.OpResolveUser)
+		}
+		c, done, err := e.connect(ctx, t, f, ops)
+		if err != nil {
+			return err
+		}
+		defer done()
+		client = c
 	}
-	client, done, err := e.connect(ctx, t, f, ops)
-	if err != nil {
-		return err
-	}
-	defer done()
 
-	b := &bulkRun{e: e, client: client, rd: rd, res: res, lookup: *lookup, inFlight: map[int]lineRef{},
+	b := &bulkRun{e: e, client: client, rd: rd, res: res, lookup: *lookup, reuse: *reuse, inFlight: map[int]lineRef{},
 		progress: e.newProgress(counted, size)}
 	b.sum.Input, b.sum.Results = input, *results
 	runErr := client.CreateEach(ctx, b.items(ctx), &graphchat.BulkOptions{
 		Rate: *rate, Concurrency: *concurrency,
+		Reuse: *reuse, Pick: graphchat.Pick(*pick), User: *user,
 		OnSend:         b.sent,
 		OnSendMessages: b.sentMessages,
 		OnResult:       b.finished,
@@ -133,7 +163,7 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	b.progress.clear()
 	var list policy.List
 	if errors.As(runErr, &list) && (b.sum.Lines == 0 || b.started == 0) {
-		return e.grantRefused(list, *lookup)
+		return e.grantRefused(list, *lookup, *reuse)
 	}
 	b.drain(ctx)
 	b.progress.clear()
@@ -165,12 +195,33 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	return nil
 }
 
+// reuseNeeds are the operations of bulk --reuse: ops, listing the chats
+// (once, for every line), resolving members given by name to match them,
+// and for delegated auth (where Chat.ReadBasic covers it) reading every
+// member of a chat the listing cut at 25.
+func reuseNeeds(ops []policy.Operation, auth policy.AuthType) []need {
+	var needs []need
+	for _, op := range ops {
+		needs = append(needs, need{op: op})
+	}
+	needs = append(needs, need{op: policy.OpListChats, without: "run without --reuse"},
+		need{op: policy.OpResolveUser, without: "give members (and --user) by object id, or run without --reuse"})
+	if auth != policy.AuthApplication {
+		needs = append(needs, need{op: policy.OpListMembers, without: "run without --reuse"})
+	}
+	return needs
+}
+
 // grantRefused explains a grant the policy refuses before any line: once,
 // with the fix.
-func (e *env) grantRefused(list policy.List, lookup bool) error {
+func (e *env) grantRefused(list policy.List, lookup, reuse bool) error {
 	fmt.Fprintln(e.stderr, "demo: the token's permissions are refused before any line is sent:")
 	for _, v := range list {
 		fmt.Fprintf(e.stderr, "  %s %s: %s\n", v.Code, orBody(v.Field), v.Message)
+	}
+	if reuse {
+		fmt.Fprintln(e.stderr, "bulk --reuse reads the chats to find each group chat before creating it: grant what is missing above (Chat.ReadBasic and User.ReadBasic.All for a delegated call), or run without --reuse")
+		return errRefused
 	}
 	if lookup {
 		fmt.Fprintln(e.stderr, "bulk looks group chats up after ambiguous failures, so that none is created twice, and resolves members given by name to find them: grant what is missing above (Chat.ReadBasic and User.ReadBasic.All for a delegated call), or run with --lookup=false to report such chats as unknown instead")
@@ -209,6 +260,7 @@ type bulkRun struct {
 	rd       *bulkfile.Reader
 	res      *resultsFile
 	lookup   bool
+	reuse    bool            // group chats are found before they are created (--reuse)
 	inFlight map[int]lineRef // by CreateEach's index
 	next     int             // the next index
 	ended    bool            // the input is read to its end
@@ -246,7 +298,9 @@ func (b *bulkRun) items(ctx context.Context) iter.Seq[graphchat.Item] {
 				if !b.messageItem(c, &it, &ref) {
 					continue
 				}
-			case it.Type == policy.ChatTypeGroup && s.sentAt != 0 && (s.status == stSent || s.status == stUnknown || s.status == stNotSent):
+			case it.Type == policy.ChatTypeGroup && s.sentAt != 0 && (s.status == stSent || s.status == stUnknown || s.status == stNotSent) && !b.reuse:
+				// With --reuse, the run's listing of the chats finds it
+				// (existing) or not (created): no listing of its own.
 				id, settled := b.resolve(ctx, c, k, it, s)
 				if settled {
 					continue
@@ -579,6 +633,7 @@ func errorInfo(err error) *errInfo {
 	info := &errInfo{Message: err.Error()}
 	var list policy.List
 	var ge *graphchat.Error
+	var several *graphchat.MatchesError
 	switch {
 	case errors.As(err, &list):
 		info.Code = string(list[0].Code)
@@ -587,6 +642,11 @@ func errorInfo(err error) *errInfo {
 		}
 	case errors.As(err, &ge): // also inside an *AmbiguousError
 		info.Code, info.Status, info.RequestID = ge.Code, ge.StatusCode, ge.RequestID
+	case errors.As(err, &several):
+		info.Code = "multiple_matches"
+		for _, c := range several.Candidates {
+			info.Candidates = append(info.Candidates, deref(c.GetId()))
+		}
 	case errors.Is(err, graphchat.ErrOutcomeUnknown):
 		info.Code = "outcome_unknown"
 	case errors.Is(err, graphchat.ErrNotSent):

@@ -262,12 +262,12 @@ func countMessages(t *testing.T, base, tok, chatID string) int {
 	return n
 }
 
-// runBulk runs the demo's bulk command as a process; with killAfter > 0 it
-// is killed with SIGKILL after that long, if still running. It returns the
-// exit code (-1 when killed) and standard error.
-func runBulk(t *testing.T, bin, url, input string, killAfter time.Duration) (int, string) {
+// runBulk runs the demo's bulk command as a process, with the extra flags;
+// with killAfter > 0 it is killed with SIGKILL after that long, if still
+// running. It returns the exit code (-1 when killed) and standard error.
+func runBulk(t *testing.T, bin, url, input string, killAfter time.Duration, extra ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "bulk", "--target", url, "--rate", "150", input)
+	cmd := exec.Command(bin, append(append([]string{"bulk", "--target", url, "--rate", "150"}, extra...), input)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -297,11 +297,18 @@ func runBulk(t *testing.T, bin, url, input string, killAfter time.Duration) (int
 // the chats the emulator holds are counted: each line's chat exactly once,
 // no other chat. GRAPHCHAT_KILL_LINES sets the size (60 by default),
 // GRAPHCHAT_KILL_SEED the seed.
-func TestBulkKillAndResume(t *testing.T) {
+func TestBulkKillAndResume(t *testing.T) { killAndResume(t, false, 60) }
+
+// The same with --reuse, when a third of the group lines' chats exist
+// before the first run (created without their messages by runs of their
+// own input): those lines find them, the others are created, and each
+// line's chat is still there exactly once, with its one message.
+func TestBulkKillAndResumeReuse(t *testing.T) { killAndResume(t, true, 30) }
+
+func killAndResume(t *testing.T, reuse bool, n int) {
 	if testing.Short() {
 		t.Skip("runs the program as processes")
 	}
-	n := 60
 	if v := os.Getenv("GRAPHCHAT_KILL_LINES"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
@@ -337,6 +344,32 @@ func TestBulkKillAndResume(t *testing.T) {
 		}
 	}
 	write(lines)
+	var extra []string
+	seeded := 0
+	if reuse {
+		extra = []string{"--reuse"}
+		var b strings.Builder
+		for i, l := range lines {
+			if strings.HasPrefix(l.json, `{"type":"group"`) && i%3 == 0 {
+				j, _, _ := strings.Cut(l.json, `,"message":`)
+				b.WriteString(strings.TrimSuffix(j, "}") + "}\n")
+				seeded++
+			}
+		}
+		seedInput := filepath.Join(dir, "seed.jsonl")
+		if err := os.WriteFile(seedInput, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; ; i++ { // faults are injected: a run may end with some lines unknown
+			code, stderr := runBulk(t, bin, url, seedInput, 0)
+			if code == exitOK {
+				break
+			}
+			if i == 10 {
+				t.Fatalf("seeding: exit %d\n%s", code, stderr)
+			}
+		}
+	}
 
 	// Two runs at once: one of them is refused, naming the other.
 	type ended struct {
@@ -346,7 +379,7 @@ func TestBulkKillAndResume(t *testing.T) {
 	both := make(chan ended, 2)
 	for range 2 {
 		go func() {
-			code, stderr := runBulk(t, bin, url, input, 400*time.Millisecond)
+			code, stderr := runBulk(t, bin, url, input, 400*time.Millisecond, extra...)
 			both <- ended{code, stderr}
 		}()
 	}
@@ -365,7 +398,7 @@ func TestBulkKillAndResume(t *testing.T) {
 	finish := func(what string, kills int) {
 		t.Helper()
 		for i := range kills {
-			code, stderr := runBulk(t, bin, url, input, time.Duration(50+rng.IntN(700))*time.Millisecond)
+			code, stderr := runBulk(t, bin, url, input, time.Duration(50+rng.IntN(700))*time.Millisecond, extra...)
 			runs++
 			if code == -1 {
 				killed++
@@ -375,7 +408,7 @@ func TestBulkKillAndResume(t *testing.T) {
 			}
 		}
 		for i := 0; ; i++ {
-			code, stderr := runBulk(t, bin, url, input, 0)
+			code, stderr := runBulk(t, bin, url, input, 0, extra...)
 			runs++
 			if code == exitOK {
 				return
@@ -442,6 +475,9 @@ func TestBulkKillAndResume(t *testing.T) {
 		statuses[r.Status]++
 	}
 	t.Logf("%d runs, %d killed; records %v", runs, killed, statuses)
+	if reuse && statuses["existing"] < seeded {
+		t.Errorf("%d existing records, want at least the %d lines whose chats existed", statuses["existing"], seeded)
+	}
 	t.Logf("%d lines asked for %d chats; the emulator holds %d: %d duplicates, %d lost, %d unexpected", len(removed)+len(kept)+len(added), len(want), total, duplicates, lost, unexpected)
 	nMessages := 0
 	for _, g := range gotMessages {

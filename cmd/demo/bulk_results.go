@@ -62,6 +62,9 @@ type errInfo struct {
 	Status    int      `json:"status,omitempty"`
 	Message   string   `json:"message"`
 	RequestID string   `json:"requestId,omitempty"`
+	// Candidates are the chats that match a line of --reuse, oldest first,
+	// when there are several (code multiple_matches).
+	Candidates []string `json:"candidates,omitempty"`
 }
 
 // Statuses of records: "sent" (written and synced before the request

@@ -193,10 +193,19 @@ func commands() []*command {
 				"demo send --one-on-one megan@contoso.com lee@contoso.com --json - < note.txt",
 			},
 			run: (*env).send},
-		{name: "bulk", synopsis: "bulk [flags] FILE.csv|FILE.jsonl", summary: "create many chats ($batch, rate-limited, resumable with --results)",
-			about:    "Creates the chats of a CSV or JSON Lines file, one a line, checking each with the policy first.",
-			examples: []string{"demo bulk testdata/bulk/chats.csv"},
-			run:      (*env).bulk},
+		{name: "bulk", synopsis: "bulk [flags] [--reuse [--pick oldest] [--user U]] FILE.csv|FILE.jsonl", summary: "create many chats ($batch, rate-limited, resumable with --results)",
+			about: "Creates the chats of a CSV or JSON Lines file, one a line, checking each with the policy first.\n" +
+				"With --reuse, each group chat is first looked for among the signed-in user's chats (an application names whose\n" +
+				"with --user, who must be a member of every group line), read once for the whole run: a line whose chat has exactly\n" +
+				"its members and topic is \"existing\" with that chat's id, and its message, if any, is posted there; several such\n" +
+				"chats fail the line (exit 1, the candidates in its record) unless --pick oldest. The listing needs list-chats\n" +
+				"(Chat.ReadBasic) and, for members given by name, resolve-user (User.ReadBasic.All).",
+			examples: []string{
+				"demo bulk testdata/bulk/chats.csv",
+				"demo bulk --target http://127.0.0.1:8080 --reuse testdata/bulk/chats.csv",
+				"demo bulk --target http://127.0.0.1:8080 --auth application --user megan@contoso.com --reuse --pick oldest chats.jsonl",
+			},
+			run: (*env).bulk},
 		{name: "permissions", synopsis: "permissions --op OPS [flags] | --metadata FILE --method M --path P [flags]", summary: "least-privileged permissions of operations or Graph paths, and judge a grant",
 			about: "Prints the least-privileged permissions of chat operations (from the embedded catalog), or of any Graph method\n" +
 				"and path (from Microsoft's permissions.json), and judges a grant given with --scopes.",
