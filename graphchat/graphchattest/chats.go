@@ -29,6 +29,7 @@ type chat struct {
 	// addsBlocked is set on groups created with two members, which the
 	// service is reported to keep at two (Options.ReportedAddMemberBlocked).
 	addsBlocked bool
+	Apps        []*installation // installed at creation (installedApps)
 }
 
 type member struct {
@@ -47,6 +48,7 @@ type Chat struct {
 	Topic    string
 	Created  time.Time
 	Members  []string // user ids
+	Apps     []string // catalog ids of the apps installed
 }
 
 // Chats returns a snapshot of every chat, oldest first.
@@ -61,6 +63,9 @@ func (e *Emulator) Chats() []Chat {
 		}
 		for _, m := range c.Members {
 			out[i].Members = append(out[i].Members, m.UserID)
+		}
+		for _, a := range c.Apps {
+			out[i].Apps = append(out[i].Apps, a.AppID)
 		}
 	}
 	return out
@@ -240,10 +245,16 @@ func (e *Emulator) createChat(q *request) *response {
 			fmt.Sprintf("The emulator holds its limit of %d chats (Options.MaxChats).", e.opts.MaxChats), nil)
 	}
 
-	if len(in.InstalledApps) == 1 {
-		op := newID()
+	if len(in.apps) > 0 {
+		// The emulator installs at once; the operation the Location names
+		// is not served (v1.0 documents no GET of a chat's operations).
+		e.mu.Lock()
+		for _, a := range in.apps {
+			e.install(ch, a)
+		}
+		e.mu.Unlock()
 		return &response{status: http.StatusAccepted, header: http.Header{
-			"Location": {fmt.Sprintf("/chats('%s')/operations('%s')", ch.ID, op)},
+			"Location": {fmt.Sprintf("/chats('%s')/operations('%s')", ch.ID, newID())},
 		}}
 	}
 	return e.jsonResponse(http.StatusCreated, out, nil)
@@ -255,6 +266,7 @@ type chatRequest struct {
 	Topic         *string           `json:"topic"`
 	Members       []json.RawMessage `json:"members"`
 	InstalledApps []json.RawMessage `json:"installedApps"`
+	apps          []*installation   // InstalledApps, read
 }
 
 // readChatRequest reads a POST /chats body (raw are its properties) and
@@ -293,6 +305,13 @@ func readChatRequest(body []byte, raw map[string]json.RawMessage) (chatRequest, 
 	}
 	if len(in.InstalledApps) > 1 {
 		return in, "Only one app can be installed when a chat is created."
+	}
+	for i, a := range in.InstalledApps {
+		app, msg := readInstalledApp(i, a)
+		if msg != "" {
+			return in, msg
+		}
+		in.apps = append(in.apps, app)
 	}
 	return in, ""
 }
@@ -713,9 +732,14 @@ func (e *Emulator) getUser(q *request, ref string) *response {
 	return e.jsonResponse(http.StatusOK, out, nil)
 }
 
-// filterClause matches the $filter clauses the emulator supports:
-// chatType eq '...' and topic eq '...', joined by "and".
+// filterClause matches the $filter clauses chatType eq '...' and
+// topic eq '...'; with appsClause, they are joined by "and".
 var filterClause = regexp.MustCompile(`^\s*(chatType|topic)\s+eq\s+'((?:[^']|'')*)'\s*$`)
+
+// appsClause matches the documented filter on installed apps:
+// installedApps/any(a:a/teamsApp/id eq '...'), with any name for the
+// lambda variable.
+var appsClause = regexp.MustCompile(`^\s*installedApps/any\(\s*(\w+)\s*:\s*(\w+)/teamsApp/id\s+eq\s+'((?:[^']|'')*)'\s*\)\s*$`)
 
 // orderBy is the one $orderby list chats supports.
 var orderBy = regexp.MustCompile(`^\s*lastMessagePreview/createdDateTime\s+desc\s*$`)
@@ -730,7 +754,7 @@ const (
 
 // listChats answers GET /chats and /me/chats (the signed-in user's chats,
 // delegated) and /users/{u}/chats. It applies the documented query options
-// ($filter on chatType and topic, $expand of members and
+// ($filter on chatType, topic and installed apps, $expand of members and
 // lastMessagePreview, $top, $orderby=lastMessagePreview/createdDateTime
 // desc) and refuses the others, which the page says are not supported.
 func (e *Emulator) listChats(q *request, sc scope) *response {
@@ -782,6 +806,10 @@ func readChatQuery(query url.Values) (chatQuery, string) {
 	}
 	if f := query.Get("$filter"); f != "" {
 		for _, clause := range strings.Split(f, " and ") {
+			if a := appsClause.FindStringSubmatch(clause); a != nil && a[1] == a[2] {
+				cq.conds["installedApps"] = strings.ReplaceAll(a[3], "''", "'")
+				continue
+			}
 			m := filterClause.FindStringSubmatch(clause)
 			if m == nil {
 				return cq, fmt.Sprintf("Unsupported $filter clause '%s'.", strings.TrimSpace(clause))
@@ -827,6 +855,9 @@ func (e *Emulator) matchChats(userID string, cq chatQuery) []*chat {
 			continue
 		}
 		if t, ok := cq.conds["topic"]; ok && (c.Topic == nil || *c.Topic != t) {
+			continue
+		}
+		if a, ok := cq.conds["installedApps"]; ok && !slices.ContainsFunc(c.Apps, func(in *installation) bool { return strings.EqualFold(in.AppID, a) }) {
 			continue
 		}
 		matched = append(matched, c)

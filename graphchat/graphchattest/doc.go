@@ -12,10 +12,15 @@
 // Under /v1.0 and /beta:
 //
 //   - POST /chats: 201 with the chat; the existing chat for a one-on-one
-//     pair; a new chat for every group; 202 and a Location with
-//     installedApps; 400 with a Graph error body for invalid bodies.
+//     pair; a new chat for every group; with installedApps (one app,
+//     teamsApp@odata.bind to appCatalogs/teamsApps/{id}, optionally a
+//     consentedPermissionSet) 202, an empty body and a Location
+//     /chats('{id}')/operations('{id}'): the chat and the app are recorded
+//     at once, and the operation is not served (v1.0 documents no GET of a
+//     chat's operations); 400 with a Graph error body for invalid bodies.
 //   - GET /chats, /me/chats (delegated) and /users/{id | upn}/chats, with
-//     $filter (chatType, topic eq), $expand (members, at most 25 a chat,
+//     $filter (chatType eq, topic eq, installedApps/any(a:a/teamsApp/id eq
+//     '...'), joined by and), $expand (members, at most 25 a chat,
 //     and lastMessagePreview), $top (1 to 50) and
 //     $orderby=lastMessagePreview/createdDateTime desc; other query options
 //     are refused 400, as the page says they are not supported.
@@ -23,6 +28,11 @@
 //     GET /members under each; PATCH /chats/{id} (topic, group chats only,
 //     at most 250 characters, no ':'); POST /chats/{id}/members; DELETE
 //     /chats/{id}/members/{membership-id}.
+//   - GET /chats/{id}/installedApps and /chats/{id}/installedApps/{id}:
+//     the apps installed at creation, with $expand=teamsApp,teamsAppDefinition
+//     (the app's id; no catalog, so names and versions are null),
+//     $select=id,consentedPermissionSet and, when listing, $filter on
+//     teamsApp/id.
 //   - POST /chats/{id}/members/add (and under /me/chats/{id},
 //     /users/{u}/chats/{id}), the conversationMember add action: body
 //     {"values": [...]} of 1 to [MaxMembersAddedAtOnce] (200) members, one

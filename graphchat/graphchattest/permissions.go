@@ -19,6 +19,9 @@ const (
 	opAddMember    operation = "add-member"    // POST /chats/{id}/members
 	opRemoveMember operation = "remove-member" // DELETE /chats/{id}/members/{membership-id}
 	opGetUser      operation = "get-user"      // GET /users/{id | userPrincipalName}
+
+	opListInstalledApps operation = "list-installed-apps" // GET /chats/{id}/installedApps
+	opGetInstalledApp   operation = "get-installed-app"   // GET /chats/{id}/installedApps/{installation-id}
 )
 
 // grant lists the permissions that allow an operation, as the section
@@ -31,7 +34,8 @@ type grant struct {
 
 // permissionTable is the emulator's own reading of the reference pages
 // chat-post, chat-get, chat-patch, chat-list, chat-list-members,
-// chat-post-members, chat-delete-members and user-get (v1.0). It is written
+// chat-post-members, chat-delete-members, user-get, chat-list-installedapps
+// and chat-get-installedapps (v1.0). It is written
 // independently of package policy's catalogue so that the two witness each
 // other; TestPermissionTableAgainstPolicy lists where they differ.
 var permissionTable = map[operation]grant{
@@ -64,6 +68,22 @@ var permissionTable = map[operation]grant{
 	opRemoveMember: {
 		delegatedLeast:   []string{"ChatMember.ReadWrite"},
 		applicationLeast: []string{"ChatMember.ReadWrite.All"}, applicationHigher: []string{"Chat.Manage.Chat"},
+	},
+	opListInstalledApps: {
+		delegatedLeast: []string{"TeamsAppInstallation.ReadForChat"},
+		delegatedHigher: []string{"TeamsAppInstallation.ReadWriteSelfForChat", "TeamsAppInstallation.ManageSelectedForChat",
+			"TeamsAppInstallation.ReadWriteAndConsentForChat", "TeamsAppInstallation.ReadWriteAndConsentSelfForChat", "TeamsAppInstallation.ReadWriteForChat"},
+		applicationLeast: []string{"TeamsAppInstallation.ReadForChat.All"},
+		applicationHigher: []string{"TeamsAppInstallation.ReadWriteSelfForChat.All", "Chat.Manage.Chat", "TeamsAppInstallation.ManageSelectedForChat.All",
+			"TeamsAppInstallation.Read.All", "TeamsAppInstallation.Read.Chat", "TeamsAppInstallation.ReadWriteAndConsentForChat.All",
+			"TeamsAppInstallation.ReadWriteAndConsentSelfForChat.All", "TeamsAppInstallation.ReadWriteForChat.All"},
+	},
+	opGetInstalledApp: {
+		delegatedLeast:   []string{"TeamsAppInstallation.ReadForChat"},
+		delegatedHigher:  []string{"TeamsAppInstallation.ReadWriteSelfForChat", "TeamsAppInstallation.ManageSelectedForChat", "TeamsAppInstallation.ReadWriteForChat"},
+		applicationLeast: []string{"TeamsAppInstallation.ReadForChat.All"},
+		applicationHigher: []string{"TeamsAppInstallation.ReadWriteSelfForChat.All", "Chat.Manage.Chat", "TeamsAppInstallation.ManageSelectedForChat.All",
+			"TeamsAppInstallation.Read.All", "TeamsAppInstallation.Read.Chat", "TeamsAppInstallation.ReadWriteForChat.All"},
 	},
 	opGetUser: {
 		delegatedLeast:   []string{"User.Read"},

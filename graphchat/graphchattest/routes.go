@@ -25,6 +25,7 @@ type scope struct {
 //	POST   /chats/{id}/members             add a member
 //	POST   /chats/{id}/members/add         add members (and under /me/chats/{id}, /users/{u}/chats/{id})
 //	DELETE /chats/{id}/members/{membership-id}
+//	GET    /chats/{id}/installedApps, /chats/{id}/installedApps/{installation-id}
 //	GET    /users/{u}
 //
 // A path of these with another method is answered 405.
@@ -98,6 +99,16 @@ func (e *Emulator) dispatch(q *request) *response {
 			return e.throttled(q, classAddMember, rest[0], "", func() *response { return e.addMembers(q, sc, rest[0]) })
 		}
 		allow = "POST"
+	case sc.kind == "chats" && len(rest) == 2 && rest[1] == "installedApps":
+		if m == http.MethodGet {
+			return e.throttled(q, classRead, "", "", func() *response { return e.listInstalledApps(q, rest[0]) })
+		}
+		allow = "GET"
+	case sc.kind == "chats" && len(rest) == 3 && rest[1] == "installedApps" && rest[2] != "":
+		if m == http.MethodGet {
+			return e.throttled(q, classRead, "", "", func() *response { return e.getInstalledApp(q, rest[0], rest[2]) })
+		}
+		allow = "GET"
 	case sc.kind == "chats" && len(rest) == 3 && rest[1] == "members":
 		if m == http.MethodDelete {
 			return e.throttled(q, classWrite, rest[0], "", func() *response { return e.removeMember(q, rest[0], rest[2]) })
