@@ -32,7 +32,10 @@
 //     issued to; when set it must be the token's appid claim.
 //   - GRAPHCHAT_LIVE_BASE (optional): default https://graph.microsoft.com/v1.0.
 //   - GRAPHCHAT_LIVE_TEAMS_APP (optional): a teamsApp id from the tenant's
-//     app catalog, for the case that installs an app with a chat.
+//     app catalog, for the case that installs an app with a chat. That case
+//     also needs TeamsAppInstallation.ReadForChat in the token (it lists the
+//     chat's apps) and, as the service installs asynchronously, checks for
+//     the app every 31 seconds, at most 6 times.
 //
 // # What a live run leaves behind
 //

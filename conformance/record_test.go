@@ -90,6 +90,8 @@ func endpoint(method, rawURL string) string {
 			seg[i] = "{user}"
 		case i > 0 && seg[i-1] == "members" && s != "add":
 			seg[i] = "{membership}"
+		case i > 0 && seg[i-1] == "installedApps":
+			seg[i] = "{installation}"
 		}
 	}
 	return method + " /" + strings.Join(seg, "/")
@@ -145,6 +147,7 @@ func TestLiveRequests(t *testing.T) {
 		case "POST /v1.0/chats":
 			if body != nil {
 				checkMembersShape(t, ep, body["members"])
+				checkAppsShape(t, ep, body["installedApps"])
 				if body["chatType"] == "group" {
 					groups++
 				}
@@ -163,6 +166,7 @@ func TestLiveRequests(t *testing.T) {
 		"DELETE /v1.0/chats/{chat}/members/{membership}", "POST /v1.0/$batch", "GET /v1.0/users/{user}",
 		"POST /v1.0/chats/{chat}/messages", "GET /v1.0/chats/{chat}/messages", "GET /v1.0/me/chats/{chat}/messages",
 		"GET /v1.0/users/{user}/chats/{chat}/messages",
+		"GET /v1.0/chats/{chat}/installedApps", "GET /v1.0/chats/{chat}/installedApps/{installation}",
 	}
 	for _, ep := range want {
 		if !seen[ep] {
@@ -182,6 +186,24 @@ func TestLiveRequests(t *testing.T) {
 		if c.ChatType == "group" && len(c.Members) != 3 {
 			t.Errorf("group %s ends with %d members, not the 3 it was created with", c.ID, len(c.Members))
 		}
+	}
+}
+
+// checkAppsShape checks installedApps as a creation sends them: absent, or
+// one app bound to the catalog of graphHost.
+func checkAppsShape(t *testing.T, ep string, v any) {
+	t.Helper()
+	if v == nil {
+		return
+	}
+	apps, ok := v.([]any)
+	if !ok || len(apps) != 1 {
+		t.Errorf("%s: installedApps %v, want one app", ep, v)
+		return
+	}
+	a, _ := apps[0].(map[string]any)
+	if !strings.HasPrefix(str(a["teamsApp@odata.bind"]), graphHost+"/appCatalogs/teamsApps/") {
+		t.Errorf("%s: installedApps[0] %v", ep, a)
 	}
 }
 

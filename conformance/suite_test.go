@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ var suite = []testCase{
 	{name: "create/group", run: createGroup},
 	{name: "create/group with an in-tenant guest", needs: []string{"guest"}, run: createGroupGuest},
 	{name: "create/group with an external user", needs: []string{"external"}, run: createGroupExternal},
-	{name: "create/installed app answers 202 with Location", needs: []string{"teamsApp"}, run: createInstalledApps},
+	{name: "create/installed app: 202, Location, the app listed and found", needs: []string{"teamsApp"}, run: createInstalledApps},
 	{name: "create/body encodings", run: createEncodings},
 	{name: "create/documented refusals", run: createRefusals},
 	{name: "create/refusals that need the guest", needs: []string{"guest"}, run: createGuestRefusals},
@@ -235,20 +236,83 @@ func createGroupExternal(t *testing.T, tg *target) {
 	}
 }
 
-var operationLocation = regexp.MustCompile(`^/chats\('[^']+'\)/operations\('[^']+'\)$`)
+var operationLocation = regexp.MustCompile(`^/chats\('([^']+)'\)/operations\('[^']+'\)$`)
 
+// createInstalledApps: creation with an app answers 202, an empty body and
+// a Location naming the chat's operation (chat-post); the app is then
+// listed and got in the chat (chat-list-installedapps,
+// chat-get-installedapps), and list chats finds the chat by the app
+// (chat-list). The operation itself is not polled: v1.0 documents no GET
+// of a chat's operations.
 func createInstalledApps(t *testing.T, tg *target) {
 	u := tg.cfg.users
 	app := tg.cfg.teamsApp
 	if app == "" {
-		app = "05f7b1a4-44c0-4e0e-8c7a-0d5b5d7e2c71" // the emulator installs nothing
+		app = "05f7b1a4-44c0-4e0e-8c7a-0d5b5d7e2c71" // the emulator has no catalog
 	}
 	r := tg.do(t, "POST", "/chats", map[string]any{"chatType": "group", "topic": tg.topic("app"),
 		"members":       members(member(u.caller, "owner"), member(u.member1, "owner"), member(u.member2, "owner")),
 		"installedApps": []any{map[string]any{"teamsApp@odata.bind": graphHost + "/appCatalogs/teamsApps/" + app}}})
 	want(t, "create with an app", r, http.StatusAccepted, "")
-	if loc := r.header.Get("Location"); !operationLocation.MatchString(loc) {
-		t.Errorf("Location %q, want /chats('{id}')/operations('{id}')", loc)
+	if len(bytes.TrimSpace(r.raw)) != 0 {
+		t.Errorf("create with an app: a body, want none: %s", r)
+	}
+	m := operationLocation.FindStringSubmatch(r.header.Get("Location"))
+	if m == nil {
+		t.Fatalf("Location %q, want /chats('{id}')/operations('{id}')", r.header.Get("Location"))
+	}
+	chatID := m[1]
+	apps := chatPath(chatID) + "/installedApps"
+
+	// The service installs asynchronously: live, wait for the app (the
+	// resource page asks for more than 30 seconds between checks).
+	var inst map[string]any
+	for attempt := 0; inst == nil; attempt++ {
+		r = tg.do(t, "GET", apps+"?$expand=teamsApp,teamsAppDefinition", nil)
+		if r.status == http.StatusOK {
+			for _, v := range list(t, r) {
+				if a, _ := v["teamsApp"].(map[string]any); strings.EqualFold(str(a["id"]), app) {
+					inst = v
+				}
+			}
+		}
+		if inst != nil || !tg.live || attempt == 5 {
+			break
+		}
+		t.Logf("list installed apps: %d, the app not yet installed; checking again in 31 s", r.status)
+		time.Sleep(31 * time.Second)
+	}
+	if inst == nil {
+		t.Fatalf("list installed apps: the app %s is not listed: %s", app, r)
+	}
+	instID := str(inst["id"])
+	def, _ := inst["teamsAppDefinition"].(map[string]any)
+	if instID == "" || strings.EqualFold(instID, app) || !strings.EqualFold(str(def["teamsAppId"]), app) {
+		t.Errorf("installation: id %q, teamsAppDefinition %v; want its own id and the app's definition", instID, def)
+	}
+
+	r = tg.do(t, "GET", apps+"/"+url.PathEscape(instID), nil)
+	want(t, "get installed app", r, http.StatusOK, "")
+	if str(r.body["id"]) != instID {
+		t.Errorf("get installed app: id %q, want %q", str(r.body["id"]), instID)
+	}
+	r = tg.do(t, "GET", apps+"?$filter="+query("teamsApp/id eq '"+app+"'"), nil)
+	want(t, "list installed apps, $filter teamsApp/id", r, http.StatusOK, "")
+	if vs := list(t, r); len(vs) != 1 || str(vs[0]["id"]) != instID {
+		t.Errorf("$filter teamsApp/id eq: %s, want the installation only", r)
+	}
+
+	byApp := "installedApps/any(a:a/teamsApp/id eq '" + app + "')"
+	for _, f := range []string{byApp, "chatType eq 'group' and " + byApp} {
+		r = tg.do(t, "GET", "/me/chats?$filter="+query(f), nil)
+		want(t, "list chats, $filter "+f, r, http.StatusOK, "")
+		found := false
+		for _, c := range list(t, r) {
+			found = found || c["id"] == chatID
+		}
+		if !found {
+			t.Errorf("list chats, $filter %s: the chat is not listed: %s", f, r)
+		}
 	}
 }
 

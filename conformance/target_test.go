@@ -167,7 +167,7 @@ func emulatorConfig() *config {
 
 // callerScopes are the scopes of the emulator caller's token, those a live
 // token needs.
-var callerScopes = []string{"Chat.Create", "Chat.ReadWrite", "ChatMember.ReadWrite", "User.ReadBasic.All"}
+var callerScopes = []string{"Chat.Create", "Chat.ReadWrite", "ChatMember.ReadWrite", "User.ReadBasic.All", "TeamsAppInstallation.ReadForChat"}
 
 func callerToken() string {
 	return graphchattest.DelegatedToken(graphchattest.MeganID, callerScopes...)
