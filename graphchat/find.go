@@ -611,42 +611,25 @@ func (c *Client) FindOrCreate(ctx context.Context, typ policy.ChatType, topic st
 	if err := c.checkGrant(ctx, policy.OpListChats); err != nil {
 		return nil, err
 	}
-	req := &policy.Request{ChatType: typ, Members: make([]policy.Member, len(members))}
+	var tp *string
 	if topic != "" {
-		req.Topic = &topic
+		tp = &topic
 	}
-	for i, m := range members {
-		req.Members[i] = m.policy()
-	}
-	pc, err := c.context(ctx, policy.OpCreateChat)
-	if err != nil {
-		return nil, err
-	}
-	res, key, err := c.prepareCreate(ctx, req, pc, nil)
+	res, key, err := c.prepareMembers(ctx, typ, tp, members)
 	if err != nil {
 		return nil, err
 	}
 	if key, err = c.reuseKey(ctx, key, topic, members, pcList); err != nil {
 		return nil, err
 	}
-	q := query{key: key}
-	if opts.Index != nil {
-		q.who = opts.Index.who
-		if err := opts.Index.accepts(key, opts.User, pcList); err != nil {
-			return nil, err
-		}
-	} else if q.who, err = c.lister(ctx, key, opts.User, pcList); err != nil {
+	q, err := c.reuseQuery(ctx, key, opts, pcList)
+	if err != nil {
 		return nil, err
 	}
 	unlock := c.finding.lock(key.setKey() + "|" + topic)
 	defer unlock()
 
-	var found []models.Chatable
-	if opts.Index != nil {
-		found, err = opts.Index.lookup(ctx, key)
-	} else {
-		found, err = c.find(ctx, q, time.Time{})
-	}
+	found, err := c.lookupQuery(ctx, q, opts.Index)
 	if err != nil {
 		return nil, err
 	}
@@ -656,16 +639,46 @@ func (c *Client) FindOrCreate(ctx context.Context, typ policy.ChatType, topic st
 		}
 		return &Created{Chat: one, Existed: true, Warnings: res.Warnings}, nil
 	}
+	return c.createNotFound(ctx, q, typ, topic, members, opts.Index, res.Warnings)
+}
+
+// reuseQuery is the listing FindOrCreate looks in for the key: the index's,
+// when it can answer for the key and user, or that of the user whose chats
+// are listed (see lister).
+func (c *Client) reuseQuery(ctx context.Context, key groupKey, opts *FindOrCreateOptions, pcList *policy.Context) (query, error) {
+	q := query{key: key}
+	if opts.Index != nil {
+		q.who = opts.Index.who
+		return q, opts.Index.accepts(key, opts.User, pcList)
+	}
+	var err error
+	q.who, err = c.lister(ctx, key, opts.User, pcList)
+	return q, err
+}
+
+// lookupQuery returns the chats that match q's key, from the index when
+// there is one, otherwise by listing q's user's chats.
+func (c *Client) lookupQuery(ctx context.Context, q query, ix *ChatIndex) ([]models.Chatable, error) {
+	if ix != nil {
+		return ix.lookup(ctx, q.key)
+	}
+	return c.find(ctx, q, time.Time{})
+}
+
+// createNotFound creates the group chat FindOrCreate found none of, as
+// CreateGroup does, then records it in the index, or, without one, lists
+// again and reports the other chats that match as Created.Duplicates.
+func (c *Client) createNotFound(ctx context.Context, q query, typ policy.ChatType, topic string, members []Member, ix *ChatIndex, warnings policy.List) (*Created, error) {
 	chat, err := ChatModel(c.cloud, c.version(), typ, topic, members...)
 	if err != nil {
 		return nil, err
 	}
-	created, err := c.postGroup(ctx, chat, key, res.Warnings)
+	created, err := c.postGroup(ctx, chat, q.key, warnings)
 	if err != nil || created.Chat == nil {
 		return created, err
 	}
-	if opts.Index != nil {
-		opts.Index.record(key, created.Chat)
+	if ix != nil {
+		ix.record(q.key, created.Chat)
 		return created, nil
 	}
 	after, err := c.find(ctx, q, time.Time{})
