@@ -12,8 +12,20 @@ import (
 // app knows (CreateOptions.Directory and Options.Directory), then, when
 // that allows the request and Options.ResolveKinds is on, also what Graph
 // says of members of unknown kind, so that a refused request costs no
-// lookup. pc is not modified.
+// lookup. pc is not modified. The warnings of an allowed request are
+// logged.
 func (c *Client) checkWith(ctx context.Context, op policy.Operation, members []policy.Member, pc *policy.Context, call *policy.Directory, check func(*policy.Context) *policy.Result) (*policy.Result, *policy.Directory, error) {
+	res, dir, err := c.judgeWith(ctx, members, pc, call, check)
+	if err != nil {
+		return res, dir, err
+	}
+	c.warn(ctx, op, res.Warnings)
+	return res, dir, nil
+}
+
+// judgeWith is checkWith without logging, for a check whose warnings the
+// caller's next step logs.
+func (c *Client) judgeWith(ctx context.Context, members []policy.Member, pc *policy.Context, call *policy.Directory, check func(*policy.Context) *policy.Result) (*policy.Result, *policy.Directory, error) {
 	known := *pc
 	dir, err := c.directory(ctx, members, &known, call, false)
 	if err != nil {
@@ -28,11 +40,7 @@ func (c *Client) checkWith(ctx context.Context, op policy.Operation, members []p
 		known.Directory = dir
 		res = check(&known)
 	}
-	if err := res.Err(); err != nil {
-		return res, dir, err
-	}
-	c.warn(ctx, op, res.Warnings)
-	return res, dir, nil
+	return res, dir, res.Err()
 }
 
 // checkGrant applies the permission rules to an operation with no body.

@@ -341,7 +341,8 @@ func (c *Client) checkMessageTo(ctx context.Context, typ policy.ChatType, topic 
 	for i, x := range members {
 		req.Members[i] = x.policy()
 	}
-	chatRes, _, err := c.checkCreate(ctx, req, pcChat, nil)
+	// Not logged here: FindOrCreate checks the chat again, and logs.
+	chatRes, _, err := c.judgeWith(ctx, req.Members, pcChat, nil, func(pc *policy.Context) *policy.Result { return policy.Check(req, pc) })
 	if err != nil && chatRes == nil {
 		return nil, err // not a refusal: the check could not run
 	}

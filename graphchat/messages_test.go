@@ -2,6 +2,7 @@ package graphchat_test
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -489,4 +490,67 @@ func TestSendToUndeclared(t *testing.T) {
 			t.Errorf("operations %v: %v, %d requests", ops, err, len(e.requests()))
 		}
 	}
+}
+
+// With a logger, SendTo logs each policy warning once: the chat's are not
+// logged again by the lookup or creation that follows the up-front check.
+func TestSendToLogsWarningsOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		typ   policy.ChatType
+		topic string
+		users []string
+	}{
+		{"group", policy.ChatTypeGroup, "Launch", []string{graphchattest.MeganID, graphchattest.LeeID, graphchattest.NestorID}},
+		{"one-on-one", policy.ChatTypeOneOnOne, "", []string{graphchattest.MeganID, graphchattest.LeeID}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var buf strings.Builder
+			opts := *sendTo
+			opts.Logger = slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, nil))
+			// Chat.ReadWrite is more than any of the operations needs: a warning.
+			tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All", "ChatMessage.Send", "Chat.ReadWrite")
+			e := setup(t, nil, &opts, tok)
+			members := make([]graphchat.Member, len(tc.users))
+			for i, u := range tc.users {
+				members[i] = graphchat.User(u)
+			}
+			if _, err := e.client.SendTo(ctx, tc.typ, tc.topic, members, graphchat.TextMessage("Hello"), nil); err != nil {
+				t.Fatal(err)
+			}
+			logged := map[string]int{}
+			for _, line := range strings.Split(buf.String(), "\n") {
+				if !strings.Contains(line, `msg="policy warning"`) {
+					continue
+				}
+				op, code := logAttr(line, "operation"), logAttr(line, "code")
+				logged[op+" "+code+" "+logAttr(line, "field")]++
+			}
+			if logged["create-chat "+string(policy.CodePermissionExcess)+" grant.permissions"] == 0 {
+				t.Errorf("the chat's warning %s was not logged: %v", policy.CodePermissionExcess, logged)
+			}
+			for w, n := range logged {
+				if n != 1 {
+					t.Errorf("%s logged %d times, want once", w, n)
+				}
+			}
+		})
+	}
+}
+
+// logAttr is the value of a key=value attribute in a line of slog's text
+// handler ("" when absent).
+func logAttr(line, key string) string {
+	_, after, ok := strings.Cut(line, " "+key+"=")
+	if !ok {
+		return ""
+	}
+	if strings.HasPrefix(after, `"`) {
+		v, _, _ := strings.Cut(after[1:], `"`)
+		return v
+	}
+	v, _, _ := strings.Cut(after, " ")
+	return v
 }
