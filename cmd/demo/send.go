@@ -20,58 +20,13 @@ import (
 // found or created first, and the message is checked with them as its
 // members before anything is listed, created or sent.
 func (e *env) send(ctx context.Context, args []string) error {
-	var f checkFlags
-	var t targetFlags
-	fs := newCallFlags("send", &f, &t)
-	chatID := fs.String("chat", "", "the chat's `ID`")
-	oneOnOne := fs.Bool("one-on-one", false, "send to the one-on-one chat of two users given as arguments (the service keeps one per pair)")
-	group := fs.Bool("group", false, "send to the group chat of exactly the users given as arguments, creating it when there is none")
-	topic := fs.String("topic", "", "with --group: the chat's topic; a chat matches by its members and topic")
-	pick := fs.String("pick", "", "with --group, when several chats match: oldest sends to the oldest (default: nothing is sent, exit 1)")
-	text := fs.String("text", "", "the message `text`")
-	file := fs.String("file", "", "read the message from a `FILE` (- for standard input); a final line break is dropped")
-	asHTML := fs.Bool("html", false, "the text is HTML (default: plain text)")
-	var mentions listFlag
-	fs.Var(&mentions, "mention", "mention a member, by `ID or UPN` (repeatable); its tag is added at the end of the message, which is sent as HTML")
-	checkMembers := fs.Bool("check-members", false, "with --chat: list the chat's members first to check the caller and mentions (adds the list-members permission)")
-	pos, err := e.parseCall(fs, args, &f, &t)
+	a, err := e.parseSend(args)
 	if err != nil {
 		return err
 	}
-	fromFile := f.set["file"]
-	if i := slices.Index(pos, "-"); i >= 0 && !fromFile {
-		*file, pos, fromFile = "-", slices.Delete(pos, i, i+1), true
-	}
-	toPeople := *oneOnOne || *group
-	switch {
-	case *oneOnOne && *group:
-		return usagef("--one-on-one and --group conflict: choose one")
-	case *chatID != "" && toPeople:
-		return usagef("--chat and --%s conflict: send to a chat by its id, or to its people", map[bool]string{true: "group", false: "one-on-one"}[*group])
-	case !toPeople && *chatID == "":
-		return usagef("send: want --chat ID, or the people of the chat: --one-on-one A B, or --group [--topic T] A B C... (their chat is found or created)")
-	case *chatID != "" && (!strings.HasPrefix(*chatID, "19:") || strings.ContainsAny(*chatID, "/?# ")):
-		return usagef("--chat %q: want a chat id such as 19:…@thread.v2", *chatID)
-	case *chatID != "" && len(pos) > 0:
-		return usagef("send: unexpected argument %q: give the message with --text, --file FILE or -", pos[0])
-	case !*group && f.set["topic"]:
-		return usagef("--topic is for --group: a one-on-one chat has no topic, and a chat given by id keeps its own")
-	case !*group && f.set["pick"]:
-		return usagef("--pick is for --group: only group chats can match several times")
-	case f.set["pick"] && *pick != string(graphchat.PickOldest):
-		return usagef("--pick %q: want oldest", *pick)
-	case toPeople && *checkMembers:
-		return usagef("--check-members is for --chat: the members of a chat sent to by its people are the users given")
-	case *oneOnOne && len(pos) != 2:
-		return usagef("--one-on-one takes two users, got %d", len(pos))
-	case *group && len(pos) < 2:
-		return usagef("--group takes at least two users, got %d", len(pos))
-	case f.set["text"] == fromFile:
-		return usagef("send: give the message with exactly one of --text, --file FILE or -")
-	}
-	content := *text
-	if fromFile {
-		data, err := e.readInput(ctx, "the message", *file, 1<<20)
+	content := a.text
+	if a.fromFile {
+		data, err := e.readInput(ctx, "the message", a.file, 1<<20)
 		if err != nil {
 			return err
 		}
@@ -79,35 +34,119 @@ func (e *env) send(ctx context.Context, args []string) error {
 	}
 	// Application permissions cannot send chat messages: refused by the
 	// policy here, before any sign-in or request.
-	auth := policy.AuthType(f.auth)
-	if f.token != "" {
-		if claims, err := policy.ParseToken(f.token); err == nil {
-			auth = claims.Auth()
-		}
-	}
-	if auth == policy.AuthApplication {
+	if auth := authOf(&a.f); auth == policy.AuthApplication {
 		return policy.CheckMessage(&policy.Message{Content: content}, &policy.Context{Auth: auth}).Violations
 	}
-	needs := []need{{op: policy.OpSendMessage}}
-	if *checkMembers {
-		needs = append(needs, need{op: policy.OpListMembers, without: "run without --check-members"})
-	}
-	if toPeople {
-		needs = append(needs, peopleNeeds(*group, pos, len(mentions) > 0)...)
-	}
-	s, err := e.open(ctx, &f, &t, needs...)
+	s, err := e.open(ctx, &a.f, &a.t, a.needs()...)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	msg, err := buildMessage(content, *asHTML, mentions, s.know)
+	msg, err := buildMessage(content, a.asHTML, a.mentions, s.know)
 	if err != nil {
 		return err
 	}
-	if toPeople {
-		return e.sendTo(ctx, s, *group, *topic, pos, msg, graphchat.Pick(*pick))
+	if a.toPeople() {
+		return e.sendTo(ctx, s, a.group, a.topic, a.users, msg, graphchat.Pick(a.pick))
 	}
-	res, err := s.client.CheckMessage(ctx, *chatID, msg, &graphchat.SendOptions{FetchMembers: *checkMembers})
+	return e.sendToChat(ctx, s, a.chatID, msg, a.checkMembers)
+}
+
+// sendArgs is what send is asked for: a chat by id, or the people of one
+// (--one-on-one, --group), and the message.
+type sendArgs struct {
+	f               checkFlags
+	t               targetFlags
+	chatID          string
+	oneOnOne, group bool
+	topic, pick     string
+	users           []string // --one-on-one and --group: the members
+	text, file      string
+	fromFile        bool // the message is read from file ("-": standard input)
+	asHTML          bool
+	mentions        listFlag
+	checkMembers    bool
+}
+
+// toPeople reports whether the message goes to the chat of people, found
+// or created, rather than to a chat given by id.
+func (a *sendArgs) toPeople() bool { return a.oneOnOne || a.group }
+
+// parseSend reads send's flags and arguments and refuses conflicting or
+// missing ones.
+func (e *env) parseSend(args []string) (*sendArgs, error) {
+	a := &sendArgs{}
+	fs := newCallFlags("send", &a.f, &a.t)
+	fs.StringVar(&a.chatID, "chat", "", "the chat's `ID`")
+	fs.BoolVar(&a.oneOnOne, "one-on-one", false, "send to the one-on-one chat of two users given as arguments (the service keeps one per pair)")
+	fs.BoolVar(&a.group, "group", false, "send to the group chat of exactly the users given as arguments, creating it when there is none")
+	fs.StringVar(&a.topic, "topic", "", "with --group: the chat's topic; a chat matches by its members and topic")
+	fs.StringVar(&a.pick, "pick", "", "with --group, when several chats match: oldest sends to the oldest (default: nothing is sent, exit 1)")
+	fs.StringVar(&a.text, "text", "", "the message `text`")
+	fs.StringVar(&a.file, "file", "", "read the message from a `FILE` (- for standard input); a final line break is dropped")
+	fs.BoolVar(&a.asHTML, "html", false, "the text is HTML (default: plain text)")
+	fs.Var(&a.mentions, "mention", "mention a member, by `ID or UPN` (repeatable); its tag is added at the end of the message, which is sent as HTML")
+	fs.BoolVar(&a.checkMembers, "check-members", false, "with --chat: list the chat's members first to check the caller and mentions (adds the list-members permission)")
+	pos, err := e.parseCall(fs, args, &a.f, &a.t)
+	if err != nil {
+		return nil, err
+	}
+	a.fromFile = a.f.set["file"]
+	if i := slices.Index(pos, "-"); i >= 0 && !a.fromFile {
+		a.file, pos, a.fromFile = "-", slices.Delete(pos, i, i+1), true
+	}
+	a.users = pos
+	return a, a.validate()
+}
+
+// validate refuses send's conflicting or missing flags and arguments.
+func (a *sendArgs) validate() error {
+	set, pos := a.f.set, a.users
+	switch {
+	case a.oneOnOne && a.group:
+		return usagef("--one-on-one and --group conflict: choose one")
+	case a.chatID != "" && a.toPeople():
+		return usagef("--chat and --%s conflict: send to a chat by its id, or to its people", map[bool]string{true: "group", false: "one-on-one"}[a.group])
+	case !a.toPeople() && a.chatID == "":
+		return usagef("send: want --chat ID, or the people of the chat: --one-on-one A B, or --group [--topic T] A B C... (their chat is found or created)")
+	case a.chatID != "" && (!strings.HasPrefix(a.chatID, "19:") || strings.ContainsAny(a.chatID, "/?# ")):
+		return usagef("--chat %q: want a chat id such as 19:…@thread.v2", a.chatID)
+	case a.chatID != "" && len(pos) > 0:
+		return usagef("send: unexpected argument %q: give the message with --text, --file FILE or -", pos[0])
+	case !a.group && set["topic"]:
+		return usagef("--topic is for --group: a one-on-one chat has no topic, and a chat given by id keeps its own")
+	case !a.group && set["pick"]:
+		return usagef("--pick is for --group: only group chats can match several times")
+	case set["pick"] && a.pick != string(graphchat.PickOldest):
+		return usagef("--pick %q: want oldest", a.pick)
+	case a.toPeople() && a.checkMembers:
+		return usagef("--check-members is for --chat: the members of a chat sent to by its people are the users given")
+	case a.oneOnOne && len(pos) != 2:
+		return usagef("--one-on-one takes two users, got %d", len(pos))
+	case a.group && len(pos) < 2:
+		return usagef("--group takes at least two users, got %d", len(pos))
+	case set["text"] == a.fromFile:
+		return usagef("send: give the message with exactly one of --text, --file FILE or -")
+	}
+	return nil
+}
+
+// needs are the operations of the send.
+func (a *sendArgs) needs() []need {
+	needs := []need{{op: policy.OpSendMessage}}
+	if a.checkMembers {
+		needs = append(needs, need{op: policy.OpListMembers, without: "run without --check-members"})
+	}
+	if a.toPeople() {
+		needs = append(needs, peopleNeeds(a.group, a.users, len(a.mentions) > 0)...)
+	}
+	return needs
+}
+
+// sendToChat checks the message (with the chat's members when
+// checkMembers) and sends it to the chat given by id.
+func (e *env) sendToChat(ctx context.Context, s *session, chatID string, msg models.ChatMessageable, checkMembers bool) error {
+	res, err := s.client.CheckMessage(ctx, chatID, msg, &graphchat.SendOptions{FetchMembers: checkMembers})
 	if err != nil {
 		var list policy.List
 		if errors.As(err, &list) {
@@ -115,11 +154,11 @@ func (e *env) send(ctx context.Context, args []string) error {
 		}
 		return err
 	}
-	got, err := s.client.SendMessage(ctx, *chatID, msg, nil) // checked above, members included
+	got, err := s.client.SendMessage(ctx, chatID, msg, nil) // checked above, members included
 	if err != nil {
 		return e.sendFailed(ctx, res, nil, err)
 	}
-	return e.printSent(res, nil, *chatID, got)
+	return e.printSent(res, nil, chatID, got)
 }
 
 // peopleNeeds are the operations of sending to people: creating their
