@@ -259,33 +259,9 @@ func (e *env) connectGraph(ctx context.Context, s *session, t *targetFlags, f *c
 		return usagef("--token is for emulator targets; --target graph signs in through azidentity")
 	}
 	auth := policy.AuthType(f.auth)
-	cfg := credentialConfig{Auth: auth, UseCLI: t.useCLI, Cloud: opts.Cloud, TenantID: e.getenv("AZURE_TENANT_ID"), ClientID: e.getenv("AZURE_CLIENT_ID"),
-		Prompt: func(msg string) { fmt.Fprintln(e.stderr, msg) }}
-	var missing []string
-	switch {
-	case auth == policy.AuthApplication:
-		if t.useCLI {
-			return usagef("--use-cli signs in a user: it is for --auth delegated")
-		}
-		for _, v := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID"} {
-			if e.getenv(v) == "" {
-				missing = append(missing, v)
-			}
-		}
-		if e.getenv("AZURE_CLIENT_SECRET") == "" && e.getenv("AZURE_CLIENT_CERTIFICATE_PATH") == "" {
-			missing = append(missing, "AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)")
-		}
-		if len(missing) > 0 {
-			return authf(nil, "--target graph --auth application reads the app's credentials from the environment: set %s", strings.Join(missing, ", "))
-		}
-	case t.useCLI:
-		// The Azure CLI takes one resource scope: ask for .default; the
-		// token's grant is still judged against the operations.
-		opts.TokenScopes = []string{"https://" + opts.Cloud.GraphHost() + "/.default"}
-	default:
-		if cfg.ClientID == "" {
-			return authf(nil, "--target graph --auth delegated signs in with a device code for your app registration: set AZURE_CLIENT_ID (and AZURE_TENANT_ID), or use --use-cli after \"az login\"")
-		}
+	cfg, err := e.credentialConfig(auth, t.useCLI, opts)
+	if err != nil {
+		return err
 	}
 	opts.Auth = auth
 	if e.transport != nil {
@@ -295,27 +271,12 @@ func (e *env) connectGraph(ctx context.Context, s *session, t *targetFlags, f *c
 	if err != nil {
 		return authf(err, "building the credential: %v", err)
 	}
-	scopes := opts.TokenScopes
-	if len(scopes) == 0 {
-		if scopes, err = graphchat.Scopes(auth, opts.Cloud, opts.Operations...); err != nil {
-			return usagef("%v", err)
-		}
+	if s.token, err = signIn(ctx, cred, auth, t.useCLI, opts); err != nil {
+		return err
 	}
-	tok, err := cred.GetToken(ctx, azpolicy.TokenRequestOptions{Scopes: scopes})
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		fix := "check the settings above"
-		if t.useCLI {
-			fix = "run \"az login\" (the Azure CLI must be installed)"
-		}
-		return authf(err, "signing in for %s: %v: %s", strings.Join(scopes, " "), firstLine(err), fix)
-	}
-	s.token = tok.Token
 	// Tokens are opaque to clients: a token that cannot be read (such as a
 	// personal account's) leaves the context to the flags.
-	claims, _ := policy.ParseToken(tok.Token)
+	claims, _ := policy.ParseToken(s.token)
 	if claims == nil {
 		fmt.Fprintln(e.stderr, "warning: the token's claims cannot be read: the caller and the grant are not checked before sending")
 		s.token = ""
@@ -328,6 +289,66 @@ func (e *env) connectGraph(ctx context.Context, s *session, t *targetFlags, f *c
 		return usagef("%v", err)
 	}
 	return nil
+}
+
+// credentialConfig checks that the environment has what signing in with
+// auth (and --use-cli) needs, and returns the credential's configuration.
+// With the Azure CLI it sets opts.TokenScopes.
+func (e *env) credentialConfig(auth policy.AuthType, useCLI bool, opts *graphchat.Options) (credentialConfig, error) {
+	cfg := credentialConfig{Auth: auth, UseCLI: useCLI, Cloud: opts.Cloud, TenantID: e.getenv("AZURE_TENANT_ID"), ClientID: e.getenv("AZURE_CLIENT_ID"),
+		Prompt: func(msg string) { fmt.Fprintln(e.stderr, msg) }}
+	var missing []string
+	switch {
+	case auth == policy.AuthApplication:
+		if useCLI {
+			return cfg, usagef("--use-cli signs in a user: it is for --auth delegated")
+		}
+		for _, v := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID"} {
+			if e.getenv(v) == "" {
+				missing = append(missing, v)
+			}
+		}
+		if e.getenv("AZURE_CLIENT_SECRET") == "" && e.getenv("AZURE_CLIENT_CERTIFICATE_PATH") == "" {
+			missing = append(missing, "AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)")
+		}
+		if len(missing) > 0 {
+			return cfg, authf(nil, "--target graph --auth application reads the app's credentials from the environment: set %s", strings.Join(missing, ", "))
+		}
+	case useCLI:
+		// The Azure CLI takes one resource scope: ask for .default; the
+		// token's grant is still judged against the operations.
+		opts.TokenScopes = []string{"https://" + opts.Cloud.GraphHost() + "/.default"}
+	default:
+		if cfg.ClientID == "" {
+			return cfg, authf(nil, "--target graph --auth delegated signs in with a device code for your app registration: set AZURE_CLIENT_ID (and AZURE_TENANT_ID), or use --use-cli after \"az login\"")
+		}
+	}
+	return cfg, nil
+}
+
+// signIn fetches a token for opts.TokenScopes, or the scopes of
+// opts.Operations, and returns it; a failure is an authentication error
+// (exit code 3) that says what to do.
+func signIn(ctx context.Context, cred azcore.TokenCredential, auth policy.AuthType, useCLI bool, opts *graphchat.Options) (string, error) {
+	scopes := opts.TokenScopes
+	if len(scopes) == 0 {
+		var err error
+		if scopes, err = graphchat.Scopes(auth, opts.Cloud, opts.Operations...); err != nil {
+			return "", usagef("%v", err)
+		}
+	}
+	tok, err := cred.GetToken(ctx, azpolicy.TokenRequestOptions{Scopes: scopes})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		fix := "check the settings above"
+		if useCLI {
+			fix = "run \"az login\" (the Azure CLI must be installed)"
+		}
+		return "", authf(err, "signing in for %s: %v: %s", strings.Join(scopes, " "), firstLine(err), fix)
+	}
+	return tok.Token, nil
 }
 
 func firstLine(err error) string {
