@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
@@ -293,19 +292,14 @@ func newChatDoc(c *graphchat.Created) chatDoc {
 		doc.ChatType = ct.String()
 	}
 	doc.Topic = c.Chat.GetTopic()
-	if t := c.Chat.GetCreatedDateTime(); t != nil {
-		doc.CreatedDateTime = t.UTC().Format(time.RFC3339Nano)
-	}
+	doc.CreatedDateTime = timeString(c.Chat.GetCreatedDateTime())
 	doc.WebURL = c.Chat.GetWebUrl()
 	return doc
 }
 
 func (e *env) printCreated(res *policy.Result, c *graphchat.Created) error {
-	warnings := append(nonNil(res.Warnings), c.Warnings...)
-	warnings = dedup(warnings)
+	v := verdictWith(res, c.Warnings)
 	if e.json {
-		v := newVerdict(res)
-		v.Warnings = warnings
 		doc := struct {
 			*verdictDoc
 			Chat chatDoc `json:"chat"`
@@ -320,7 +314,7 @@ func (e *env) printCreated(res *policy.Result, c *graphchat.Created) error {
 		e.emit(doc)
 		return nil
 	}
-	e.printWarnings(warnings)
+	e.printWarnings(v.Warnings)
 	fmt.Fprintln(e.stdout, describeCreated(c))
 	if len(c.Duplicates) > 0 {
 		fmt.Fprintf(e.stderr, "warning: %d other chat%s with these members and this topic were created at the same time (another program); --pick oldest returns the oldest:\n", len(c.Duplicates), plural(len(c.Duplicates)))
@@ -331,6 +325,17 @@ func (e *env) printCreated(res *policy.Result, c *graphchat.Created) error {
 
 // dedup drops repeated findings (the library reports the warnings the
 // demo's own judgement found too).
+// verdictWith is the verdict of res with, after its warnings, those the
+// library found (about the chat, the message): each once.
+func verdictWith(res *policy.Result, found ...policy.List) *verdictDoc {
+	v := newVerdict(res)
+	for _, l := range found {
+		v.Warnings = append(v.Warnings, l...)
+	}
+	v.Warnings = dedup(v.Warnings)
+	return v
+}
+
 func dedup(l policy.List) policy.List {
 	out := policy.List{}
 	for _, v := range l {

@@ -7,7 +7,6 @@ import (
 	"html"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
@@ -247,14 +246,14 @@ func (k *knowledge) lookup(ref string) (id, name string, ok bool) {
 // sendVerdict is the verdict of a send: res with the warnings the library
 // found about the chat and the message.
 func sendVerdict(res *policy.Result, sent *graphchat.Sent) *verdictDoc {
-	v := newVerdict(res)
-	if sent != nil {
-		if sent.Chat != nil {
-			v.Warnings = append(v.Warnings, sent.Chat.Warnings...)
-		}
-		v.Warnings = dedup(append(v.Warnings, sent.Warnings...))
+	if sent == nil {
+		return newVerdict(res)
 	}
-	return v
+	var chat policy.List
+	if sent.Chat != nil {
+		chat = sent.Chat.Warnings
+	}
+	return verdictWith(res, chat, sent.Warnings)
 }
 
 // printSent prints a sent message and, when sent to people, their chat.
@@ -262,12 +261,7 @@ func (e *env) printSent(res *policy.Result, sent *graphchat.Sent, chatID string,
 	v := sendVerdict(res, sent)
 	doc := messageDoc{ChatID: chatID}
 	if m != nil {
-		if m.GetId() != nil {
-			doc.ID = *m.GetId()
-		}
-		if t := m.GetCreatedDateTime(); t != nil {
-			doc.CreatedDateTime = t.UTC().Format(time.RFC3339Nano)
-		}
+		doc.ID, doc.CreatedDateTime = deref(m.GetId()), timeString(m.GetCreatedDateTime())
 	}
 	if e.json {
 		e.emit(struct {
@@ -278,8 +272,8 @@ func (e *env) printSent(res *policy.Result, sent *graphchat.Sent, chatID string,
 		return nil
 	}
 	e.printWarnings(v.Warnings)
-	if sent != nil {
-		fmt.Fprintln(e.stdout, describeCreated(sent.Chat))
+	if c := sentCreated(sent); c != nil {
+		fmt.Fprintln(e.stdout, describeCreated(c))
 	}
 	fmt.Fprintf(e.stdout, "sent message %s to %s\n", doc.ID, chatID)
 	return nil
@@ -287,11 +281,21 @@ func (e *env) printSent(res *policy.Result, sent *graphchat.Sent, chatID string,
 
 // sentChat is the chat of a send to people in JSON; nil for a send by id.
 func sentChat(sent *graphchat.Sent) *chatDoc {
+	c := sentCreated(sent)
+	if c == nil {
+		return nil
+	}
+	doc := newChatDoc(c)
+	return &doc
+}
+
+// sentCreated is the chat a send to people found or created; nil for a
+// send by id, or before the chat was known.
+func sentCreated(sent *graphchat.Sent) *graphchat.Created {
 	if sent == nil || sent.Chat == nil || sent.Chat.Chat == nil {
 		return nil
 	}
-	doc := newChatDoc(sent.Chat)
-	return &doc
+	return sent.Chat
 }
 
 // sendFailed reports a send that was allowed and then failed: several
@@ -316,7 +320,7 @@ func (e *env) sendFailed(ctx context.Context, res *policy.Result, sent *graphcha
 		var candidates []chatDoc
 		if several != nil {
 			for _, c := range several.Candidates {
-				candidates = append(candidates, *sentChat(&graphchat.Sent{Chat: &graphchat.Created{Chat: c, Existed: true}}))
+				candidates = append(candidates, newChatDoc(&graphchat.Created{Chat: c, Existed: true}))
 			}
 		}
 		e.emit(struct {
@@ -328,15 +332,15 @@ func (e *env) sendFailed(ctx context.Context, res *policy.Result, sent *graphcha
 		return reported{err}
 	}
 	e.printWarnings(sendVerdict(res, sent).Warnings)
-	if sent != nil && sent.Chat != nil && sent.Chat.Chat != nil {
-		fmt.Fprintln(e.stdout, describeCreated(sent.Chat))
+	if c := sentCreated(sent); c != nil {
+		fmt.Fprintln(e.stdout, describeCreated(c))
 	}
 	fmt.Fprintln(e.stderr, "demo:", msg)
 	if several != nil {
 		for _, c := range several.Candidates {
 			created := ""
-			if t := c.GetCreatedDateTime(); t != nil {
-				created = " created " + t.UTC().Format(time.RFC3339Nano)
+			if t := timeString(c.GetCreatedDateTime()); t != "" {
+				created = " created " + t
 			}
 			fmt.Fprintf(e.stderr, "  candidate %s%s\n", deref(c.GetId()), created)
 		}

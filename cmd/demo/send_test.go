@@ -103,9 +103,13 @@ type sendDoc struct {
 		Topic   *string
 		Existed bool
 	}
-	Candidates []struct{ ID string }
-	Message    struct{ ChatID, ID string }
-	Error      *struct {
+	Candidates []struct {
+		ID              string
+		Existed         bool
+		CreatedDateTime string
+	}
+	Message struct{ ChatID, ID string }
+	Error   *struct {
 		Kind     string
 		ExitCode int
 		Message  string
@@ -191,6 +195,11 @@ func TestSendToPeople(t *testing.T) {
 		d := decodeSend(t, r)
 		if r.code != exitRefused || len(d.Candidates) != 2 || d.Error == nil || d.Error.ExitCode != exitRefused || messagePosts(srv) != 0 {
 			t.Fatalf("--json: exit %d\n%s", r.code, r.stdout)
+		}
+		for i, c := range d.Candidates {
+			if c.ID != ids[i] || !c.Existed || c.CreatedDateTime == "" {
+				t.Errorf("--json: candidate %d %+v, want the existing chat %s with its creation time (oldest first)", i, c, ids[i])
+			}
 		}
 		r = demo(t, nil, append([]string{"send", "--target", srv.URL, "--json", "--group", "--topic", "Twice", "--pick", "oldest", "--text", "hi"}, people...)...)
 		d = decodeSend(t, r)
