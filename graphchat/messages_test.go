@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,21 +84,9 @@ func TestSendMessage(t *testing.T) {
 			statuses = append(statuses, ent.Status)
 		}
 	}
-	if want := []int{201, 429, 201}; !equalInts(statuses, want) {
+	if want := []int{201, 429, 201}; !slices.Equal(statuses, want) {
 		t.Errorf("message POST statuses %v, want %v (the 429 retried)", statuses, want)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // A message the policy refuses never reaches the service.
@@ -131,7 +120,7 @@ func TestSendMessageRefusedSendsNothing(t *testing.T) {
 			if !errors.As(err, &list) {
 				t.Fatalf("got %v, want a policy.List", err)
 			}
-			if got := list.Codes(); !equalCodes(got, tt.want) {
+			if got := list.Codes(); !slices.Equal(got, tt.want) {
 				t.Errorf("codes %v, want %v", got, tt.want)
 			}
 			if n := e.messagePosts() - before; n != 0 {
@@ -142,18 +131,6 @@ func TestSendMessageRefusedSendsNothing(t *testing.T) {
 	if n := len(e.emu.Messages(chatID)); n != 0 {
 		t.Errorf("%d messages stored", n)
 	}
-}
-
-func equalCodes(a, b []policy.Code) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Application permissions cannot send chat messages: a client cannot even
@@ -349,7 +326,7 @@ func TestSendToRefusedSendsNothing(t *testing.T) {
 			if sent != nil || !errors.As(err, &list) {
 				t.Fatalf("got %+v, %v, want a policy.List", sent, err)
 			}
-			if got := list.Codes(); !equalCodes(got, tt.want) {
+			if got := list.Codes(); !slices.Equal(got, tt.want) {
 				t.Errorf("codes %v, want %v", got, tt.want)
 			}
 			if n := len(e.emu.Chats()); n != 0 {
