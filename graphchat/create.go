@@ -188,15 +188,22 @@ func isNil(v any) bool {
 // prepareMembers is prepareCreate for a chat of the given type, topic (nil
 // for none) and members, in the caller's context of create-chat.
 func (c *Client) prepareMembers(ctx context.Context, typ policy.ChatType, topic *string, members []Member) (*policy.Result, groupKey, error) {
-	req := &policy.Request{ChatType: typ, Topic: topic, Members: make([]policy.Member, len(members))}
-	for i, m := range members {
-		req.Members[i] = m.policy()
-	}
+	req := membersRequest(typ, topic, members)
 	pc, err := c.context(ctx, policy.OpCreateChat)
 	if err != nil {
 		return nil, groupKey{}, err
 	}
 	return c.prepareCreate(ctx, req, pc, nil)
+}
+
+// membersRequest is the policy's view of a chat of the given type, topic
+// (nil for none) and members.
+func membersRequest(typ policy.ChatType, topic *string, members []Member) *policy.Request {
+	req := &policy.Request{ChatType: typ, Topic: topic, Members: make([]policy.Member, len(members))}
+	for i, m := range members {
+		req.Members[i] = m.policy()
+	}
+	return req
 }
 
 // prepareCreate is the one check of a chat to create, for CreateOneOnOne,

@@ -328,32 +328,10 @@ func (c *Client) checkMessageTo(ctx context.Context, typ policy.ChatType, topic 
 	}
 	known := *pc
 	known.Directory = c.dir
-	m.Members = make([]string, len(members))
-	for i, x := range members {
-		m.Members[i] = x.User
-	}
+	m.Members = usersOf(members)
 	res := policy.CheckMessage(m, &known)
-
-	req := &policy.Request{ChatType: typ, Members: make([]policy.Member, len(members))}
-	if topic != "" {
-		req.Topic = &topic
-	}
-	for i, x := range members {
-		req.Members[i] = x.policy()
-	}
-	// Not logged here: FindOrCreate checks the chat again, and logs.
-	chatRes, _, err := c.judgeWith(ctx, req.Members, pcChat, nil, func(pc *policy.Context) *policy.Result { return policy.Check(req, pc) })
-	if err != nil && chatRes == nil {
-		return nil, err // not a refusal: the check could not run
-	}
-	refused := append(policy.List(nil), chatRes.Violations...)
-	for _, v := range res.Violations {
-		if !slices.ContainsFunc(chatRes.Violations, func(w policy.Violation) bool { return sameFinding(w, v) }) {
-			refused = append(refused, v)
-		}
-	}
-	if len(refused) > 0 {
-		return nil, refused
+	if err := c.refuseBoth(ctx, typ, topic, members, pcChat, res); err != nil {
+		return nil, err
 	}
 
 	// Members named one way and mentions or the caller another: identify
@@ -376,4 +354,32 @@ func (c *Client) checkMessageTo(ctx context.Context, typ policy.ChatType, topic 
 	}
 	c.warn(ctx, policy.OpSendMessage, res.Warnings)
 	return res, nil
+}
+
+// refuseBoth checks the chat of SendTo (in pcChat, the context of
+// create-chat) and returns its violations and
+// those of the message (msgRes) as one policy.List, the chat's first and
+// without the message's findings the chat's already made; nil when both
+// are allowed. The chat's warnings are not logged here: FindOrCreate
+// checks the chat again, and logs them.
+func (c *Client) refuseBoth(ctx context.Context, typ policy.ChatType, topic string, members []Member, pcChat *policy.Context, msgRes *policy.Result) error {
+	var tp *string
+	if topic != "" {
+		tp = &topic
+	}
+	req := membersRequest(typ, tp, members)
+	chatRes, _, err := c.judgeWith(ctx, req.Members, pcChat, nil, func(pc *policy.Context) *policy.Result { return policy.Check(req, pc) })
+	if err != nil && chatRes == nil {
+		return err // not a refusal: the check could not run
+	}
+	refused := append(policy.List(nil), chatRes.Violations...)
+	for _, v := range msgRes.Violations {
+		if !slices.ContainsFunc(chatRes.Violations, func(w policy.Violation) bool { return sameFinding(w, v) }) {
+			refused = append(refused, v)
+		}
+	}
+	if len(refused) > 0 {
+		return refused
+	}
+	return nil
 }
