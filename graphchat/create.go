@@ -78,11 +78,7 @@ func (c *Client) CreateOneOnOne(ctx context.Context, a, b Member) (*Created, err
 // (Created.Recovered says when it was found); otherwise, or when the lookup
 // cannot decide, the error is an *AmbiguousError and nothing is retried.
 func (c *Client) CreateGroup(ctx context.Context, topic string, members ...Member) (*Created, error) {
-	var t *string
-	if topic != "" {
-		t = &topic
-	}
-	return c.createFromMembers(ctx, policy.ChatTypeGroup, t, members)
+	return c.createFromMembers(ctx, policy.ChatTypeGroup, topicRef(topic), members)
 }
 
 func (c *Client) createFromMembers(ctx context.Context, typ policy.ChatType, topic *string, members []Member) (*Created, error) {
@@ -194,6 +190,15 @@ func (c *Client) prepareMembers(ctx context.Context, typ policy.ChatType, topic 
 		return nil, groupKey{}, err
 	}
 	return c.prepareCreate(ctx, req, pc, nil)
+}
+
+// topicRef is a topic as the policy and the models take it: nil for none
+// ("").
+func topicRef(topic string) *string {
+	if topic == "" {
+		return nil
+	}
+	return &topic
 }
 
 // membersRequest is the policy's view of a chat of the given type, topic

@@ -611,11 +611,7 @@ func (c *Client) FindOrCreate(ctx context.Context, typ policy.ChatType, topic st
 	if err := c.checkGrant(ctx, policy.OpListChats); err != nil {
 		return nil, err
 	}
-	var tp *string
-	if topic != "" {
-		tp = &topic
-	}
-	res, key, err := c.prepareMembers(ctx, typ, tp, members)
+	res, key, err := c.prepareMembers(ctx, typ, topicRef(topic), members)
 	if err != nil {
 		return nil, err
 	}

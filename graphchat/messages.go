@@ -363,11 +363,7 @@ func (c *Client) checkMessageTo(ctx context.Context, typ policy.ChatType, topic 
 // are allowed. The chat's warnings are not logged here: FindOrCreate
 // checks the chat again, and logs them.
 func (c *Client) refuseBoth(ctx context.Context, typ policy.ChatType, topic string, members []Member, pcChat *policy.Context, msgRes *policy.Result) error {
-	var tp *string
-	if topic != "" {
-		tp = &topic
-	}
-	req := membersRequest(typ, tp, members)
+	req := membersRequest(typ, topicRef(topic), members)
 	chatRes, _, err := c.judgeWith(ctx, req.Members, pcChat, nil, func(pc *policy.Context) *policy.Result { return policy.Check(req, pc) })
 	if err != nil && chatRes == nil {
 		return err // not a refusal: the check could not run
