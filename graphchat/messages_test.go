@@ -26,15 +26,7 @@ func isMessagePost(r *http.Request) bool {
 	return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages")
 }
 
-func (e *env) messagePosts() int {
-	n := 0
-	for _, s := range e.requests() {
-		if s.Method == http.MethodPost && strings.HasSuffix(s.Path, "/messages") {
-			n++
-		}
-	}
-	return n
-}
+func (e *env) messagePosts() int { return countRequests(e, http.MethodPost, "/messages") }
 
 // team creates a group chat of Megan, Lee and Nestor and returns its id.
 func team(t *testing.T, e *env) string {
