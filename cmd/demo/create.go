@@ -186,10 +186,7 @@ func (c *createArgs) needs(req *policy.Request) []need {
 // request builds the members given as arguments from what is known of
 // them, and the policy's view of the chat they make.
 func (c *createArgs) request(k *knowledge) ([]graphchat.Member, *policy.Request) {
-	members := make([]graphchat.Member, len(c.users))
-	for i, u := range c.users {
-		members[i] = k.member(u)
-	}
+	members := k.members(c.users)
 	if c.oneOnOne {
 		return members, request(policy.ChatTypeOneOnOne, nil, members)
 	}
@@ -198,6 +195,16 @@ func (c *createArgs) request(k *knowledge) ([]graphchat.Member, *policy.Request)
 		topic = &c.topic
 	}
 	return members, request(policy.ChatTypeGroup, topic, members)
+}
+
+// members are the users given as arguments, as members, from what is
+// known of them (see member).
+func (k *knowledge) members(users []string) []graphchat.Member {
+	members := make([]graphchat.Member, len(users))
+	for i, u := range users {
+		members[i] = k.member(u)
+	}
+	return members
 }
 
 func inputName(name string) string {

@@ -190,10 +190,7 @@ func (e *env) sendTo(ctx context.Context, s *session, group bool, topic string, 
 			tp = &topic
 		}
 	}
-	members := make([]graphchat.Member, len(users))
-	for i, u := range users {
-		members[i] = s.know.member(u)
-	}
+	members := s.know.members(users)
 	res := s.know.judge(request(typ, tp, members)) // the chat's verdict, with the permissions decision
 	sent, err := s.client.SendTo(ctx, typ, topic, members, msg, &graphchat.SendToOptions{Pick: pick})
 	if err != nil {
