@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"iter"
@@ -36,11 +35,9 @@ func (x exitError) Unwrap() error { return x.err }
 // is identified by the chat it asks for (bulkfile.Key), and the results
 // file records, durably and before each request, what was sent.
 func (e *env) bulk(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bulk", flag.ContinueOnError)
 	var f checkFlags
 	var t targetFlags
-	f.register(fs)
-	t.register(fs)
+	fs := newCallFlags("bulk", &f, &t)
 	results := fs.String("results", "", "results `file` (JSON Lines), written as items are sent and finish, read again to resume; default FILE.results.jsonl")
 	format := fs.String("format", "", "input format, csv or jsonl (default: from the file's extension)")
 	rate := fs.Float64("rate", 30, "creations per second at most (30 is Teams' limit per app and tenant)")
@@ -49,11 +46,10 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	reuse := fs.Bool("reuse", false, "find each group chat first among the signed-in user's chats (an application: --user's), read once for the run, and create it only when there is none; a line whose chat exists is \"existing\" (adds list-chats and resolve-user, and for delegated auth list-members)")
 	pick := fs.String("pick", "", "with --reuse, when several chats match a line: `oldest` takes the oldest (default: the line fails, naming them)")
 	user := fs.String("user", "", "with --reuse and --auth application: whose chats to search, by `ID or UPN`; every group line must have that user among its members")
-	pos, err := parse(fs, args)
+	pos, err := e.parseCall(fs, args, &f, &t)
 	if err != nil {
-		return e.helpFor(fs, "bulk [flags] FILE", err)
+		return err
 	}
-	f.visit(fs)
 	if len(pos) != 1 || pos[0] == "-" {
 		return usagef("bulk: want one FILE (CSV or JSON Lines); standard input cannot be resumed")
 	}
@@ -111,11 +107,6 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 		return err
 	}
 	defer lock.unlock()
-	res, err := openResults(*results, input, func(note string) { fmt.Fprintln(e.stderr, "warning:", note) })
-	if err != nil {
-		return err
-	}
-	defer res.f.Close()
 
 	// Messages need their own operation (delegated only): whether the input
 	// has any is known before anything is sent, so that a run that cannot
@@ -128,29 +119,21 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	if messages {
 		ops = append(ops, policy.OpSendMessage)
 	}
-	var client *graphchat.Client
-	if *reuse {
-		s, err := e.open(ctx, &f, &t, reuseNeeds(ops, authOf(&f))...)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		client = s.client
-	} else {
-		if *lookup {
-			// A lookup claims a chat only when its members are the requested
-			// users by object id: members given by name are resolved.
-			ops = append(ops, policy.OpListChats, policy.OpResolveUser)
-		}
-		c, done, err := e.connect(ctx, t, f, ops)
-		if err != nil {
-			return err
-		}
-		defer done()
-		client = c
+	s, err := e.open(ctx, &f, &t, bulkNeeds(ops, authOf(&f), *lookup, *reuse)...)
+	if err != nil {
+		return err
 	}
+	defer s.Close()
+	client := s.client
+	// The results are read once the session says who calls: a results
+	// file of another service, tenant or caller is refused.
+	res, err := openResults(*results, input, scopeOf(s, &t), func(note string) { fmt.Fprintln(e.stderr, "warning:", note) })
+	if err != nil {
+		return err
+	}
+	defer res.f.Close()
 
-	b := &bulkRun{e: e, client: client, rd: rd, res: res, lookup: *lookup, reuse: *reuse, inFlight: map[int]lineRef{},
+	b := &bulkRun{e: e, client: client, know: s.know, rd: rd, res: res, lookup: *lookup, reuse: *reuse, inFlight: map[int]lineRef{},
 		progress: e.newProgress(counted, size)}
 	b.sum.Input, b.sum.Results = input, *results
 	runErr := client.CreateEach(ctx, b.items(ctx), &graphchat.BulkOptions{
@@ -193,6 +176,64 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 		return exitError{code: code}
 	}
 	return nil
+}
+
+// bulkNeeds are the operations of a run: ops, and those of --reuse or
+// --lookup.
+func bulkNeeds(ops []policy.Operation, auth policy.AuthType, lookup, reuse bool) []need {
+	if reuse {
+		return reuseNeeds(ops, auth)
+	}
+	var needs []need
+	for _, op := range ops {
+		needs = append(needs, need{op: op})
+	}
+	if lookup {
+		// A lookup claims a chat only when its members are the requested
+		// users by object id: members given by name are resolved.
+		needs = append(needs, need{op: policy.OpListChats, without: "run with --lookup=false"},
+			need{op: policy.OpResolveUser, without: "give members by object id, or run with --lookup=false"})
+	}
+	return needs
+}
+
+// scopeOf is what the results of a run on a session are about: its target
+// and, from the token's claims (or the flags), its tenant and caller.
+func scopeOf(s *session, t *targetFlags) resultsScope {
+	var sc resultsScope
+	switch {
+	case t.target == "graph":
+		sc.Target = "graph:" + strings.ToLower(t.cloud)
+	case s.base != "":
+		sc.Target = s.base
+	default:
+		sc.Target = targetEmbedded
+	}
+	claims, _ := policy.ParseToken(s.token)
+	switch {
+	case claims != nil:
+		sc.Tenant = claims.TenantID
+		app := claims.Auth() == policy.AuthApplication
+		switch {
+		case app && claims.AppID != "":
+			sc.App = claims.AppID
+		case app:
+			sc.App = claims.ObjectID
+		case claims.ObjectID != "":
+			sc.Caller = claims.ObjectID
+		default:
+			sc.Caller = claims.UserPrincipalName
+		}
+	case s.know != nil:
+		sc.Tenant = s.know.pc.TenantID
+		if s.know.pc.Auth != policy.AuthApplication {
+			sc.Caller = s.know.pc.Caller.ID
+			if sc.Caller == "" {
+				sc.Caller = s.know.pc.Caller.UserPrincipalName
+			}
+		}
+	}
+	return sc
 }
 
 // reuseNeeds are the operations of bulk --reuse: ops, listing the chats
@@ -257,6 +298,7 @@ type lineRef struct {
 type bulkRun struct {
 	e        *env
 	client   *graphchat.Client
+	know     *knowledge // what is known of the call and its users
 	rd       *bulkfile.Reader
 	res      *resultsFile
 	lookup   bool

@@ -204,7 +204,7 @@ func TestBulkReuseResumesSentLines(t *testing.T) {
 	}
 	recs[1].Status = "unknown" // after its sent record
 	recs = append(recs, resultRecord{Key: recs[1].Key, Line: 2, Status: "sent", At: sentAt})
-	writeResults(t, input+".results.jsonl", input, "", recs...)
+	writeResults(t, scopeFor(t, s.url, reuseToken), input+".results.jsonl", input, "", recs...)
 	posts, lists := s.chatPosts(), s.listings()
 	r := demo(t, nil, "bulk", "--target", s.url, "--token", reuseToken, "--reuse", input)
 	got := final(records(t, input+".results.jsonl"))

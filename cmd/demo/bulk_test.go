@@ -17,6 +17,7 @@ import (
 
 	"github.com/graphchat/graphchat/cmd/demo/internal/bulkfile"
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
+	"github.com/graphchat/graphchat/policy"
 )
 
 // inputCopy copies a file of testdata/bulk into a temporary directory, so
@@ -103,10 +104,29 @@ func keyOfLine(t *testing.T, input string, line int) string {
 	return ""
 }
 
-// writeResults writes a results file for an input: a header and records.
-func writeResults(t *testing.T, name, input string, tail string, recs ...resultRecord) {
+// scopeFor is the scope of runs on a running emulator at url with a token,
+// or with the token minted for megan when token is "".
+func scopeFor(t *testing.T, url, token string) resultsScope {
 	t.Helper()
-	data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: resultsVersion, Input: filepath.Base(input), Created: time.Now()})
+	if !strings.HasSuffix(url, "/v1.0") {
+		url += "/v1.0"
+	}
+	sc := resultsScope{Target: url, Tenant: graphchattest.DefaultTenantID, Caller: graphchattest.MeganID}
+	if token != "" {
+		c, err := policy.ParseToken(token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.Tenant, sc.Caller = c.TenantID, c.ObjectID
+	}
+	return sc
+}
+
+// writeResults writes a results file for an input of a scope: a header and
+// records.
+func writeResults(t *testing.T, scope resultsScope, name, input string, tail string, recs ...resultRecord) {
+	t.Helper()
+	data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: resultsVersion, Input: filepath.Base(input), resultsScope: scope, Created: time.Now()})
 	data = append(data, '\n')
 	for _, r := range recs {
 		line, _ := json.Marshal(r)
@@ -169,7 +189,7 @@ func TestBulkResumeAfterCrash(t *testing.T) {
 	}
 	results := input + ".results.jsonl"
 	// The crash also cut a record short: it is removed, with a warning.
-	writeResults(t, results, input, `{"key": "`+keyOfLine(t, input, 1)+`", "status": "cre`, resultRecord{Key: keyOfLine(t, input, 2), Line: 2, Status: "sent", At: sentAt})
+	writeResults(t, scopeFor(t, srv.URL, ""), results, input, `{"key": "`+keyOfLine(t, input, 1)+`", "status": "cre`, resultRecord{Key: keyOfLine(t, input, 2), Line: 2, Status: "sent", At: sentAt})
 	r = demo(t, nil, "bulk", "--target", srv.URL, input)
 	got := final(records(t, results))
 	want := map[int]string{1: "created", 2: "recovered", 3: "created", 4: "created", 5: "refused", 6: "refused"}
@@ -214,7 +234,7 @@ func TestBulkResumeUnknownGroup(t *testing.T) {
 	}
 	results := input + ".results.jsonl"
 	key := keyOfLine(t, input, 3)
-	writeResults(t, results, input, "", resultRecord{Key: key, Line: 3, Status: "sent", At: sentAt},
+	writeResults(t, scopeFor(t, srv.URL, ""), results, input, "", resultRecord{Key: key, Line: 3, Status: "sent", At: sentAt},
 		resultRecord{Key: key, Line: 3, Status: "unknown", At: time.Now(), Error: &errInfo{Code: "outcome_unknown", Message: "504"}})
 	demo(t, nil, "bulk", "--target", srv.URL, input)
 	if got := final(records(t, results)); got[3] != "recovered" {
@@ -325,9 +345,17 @@ func TestBulkDuplicateLine(t *testing.T) {
 // A results file that is not one this program can resume from is refused,
 // named, left untouched, and nothing is sent.
 func TestBulkResultsRefused(t *testing.T) {
-	header := func(input string, version int) string {
-		data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: version, Input: input, Created: time.Now()})
+	srv := emulator(t)
+	scope := scopeFor(t, srv.URL, "")
+	headerOf := func(input string, version int, sc resultsScope) string {
+		data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: version, Input: input, resultsScope: sc, Created: time.Now()})
 		return string(data) + "\n"
+	}
+	header := func(input string, version int) string { return headerOf(input, version, scope) }
+	with := func(change func(*resultsScope)) resultsScope {
+		sc := scope
+		change(&sc)
+		return sc
 	}
 	record := `{"key":"00112233445566778899aabbccddeeff","line":2,"status":"created","at":"2026-01-01T00:00:00Z"}` + "\n"
 	tests := []struct {
@@ -339,7 +367,14 @@ func TestBulkResultsRefused(t *testing.T) {
 		{"another JSON file", `{"name": "config", "values": [1, 2]}` + "\n", nil, "not a graphchat bulk results file"},
 		{"a text file", "hello\n", nil, "not a graphchat bulk results file"},
 		{"the line-number format", `{"line":2,"status":"sent","at":"2026-01-01T00:00:00Z"}` + "\n", nil, "earlier version"},
-		{"another version", header("chats.csv", 3), nil, "version 3"},
+		{"another version", header("chats.csv", 99), nil, "version 99"},
+		{"version 2, without a scope", header("chats.csv", 2), nil, "version 2 of the format, which does not say"},
+		{"another target", headerOf("chats.csv", resultsVersion, with(func(s *resultsScope) { s.Target = "http://127.0.0.1:1/v1.0" })), nil, "records chats of http://127.0.0.1:1/v1.0"},
+		{"Microsoft Graph", headerOf("chats.csv", resultsVersion, with(func(s *resultsScope) { s.Target = "graph:global" })), nil, "records chats of graph:global"},
+		{"another tenant", headerOf("chats.csv", resultsVersion, with(func(s *resultsScope) { s.Tenant = "11111111-2222-3333-4444-555555555555" })), nil, "tenant 11111111-2222-3333-4444-555555555555"},
+		{"another caller", headerOf("chats.csv", resultsVersion, with(func(s *resultsScope) { s.Caller = graphchattest.LeeID })), nil, "the user " + graphchattest.LeeID},
+		{"an application's", headerOf("chats.csv", resultsVersion, with(func(s *resultsScope) { s.Caller, s.App = "", appObjectID })), nil, "the application " + appObjectID},
+		{"the embedded emulator's", headerOf("chats.csv", resultsVersion, with(func(s *resultsScope) { s.Target = targetEmbedded })), nil, "a new, empty service each run"},
 		{"another input", header("other.csv", resultsVersion), nil, `records the input "other.csv"`},
 		{"a corrupted line", header("chats.csv", resultsVersion) + record + "{garbage\n" + record, nil, "line 3"},
 		{"an unknown status", header("chats.csv", resultsVersion) + strings.Replace(record, "created", "done", 1), nil, "line 2"},
@@ -354,7 +389,6 @@ func TestBulkResultsRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := emulator(t)
 			input := inputCopy(t, "chats.csv")
 			results := input + ".results.jsonl"
 			if tt.setup != nil {
@@ -669,5 +703,53 @@ func TestBulkMessages(t *testing.T) {
 	json.Unmarshal([]byte(r.stdout), &out)
 	if r.code != exitRefused || out.Counts["message-changed"] != 1 || len(messagesOf("Launch")) != 1 || !strings.Contains(r.stderr, "message-changed") {
 		t.Errorf("edited: exit %d, %v, Launch holds %d messages\n%s", r.code, out.Counts, len(messagesOf("Launch")), r.stderr)
+	}
+}
+
+// A results file says which service, tenant and caller its chats belong
+// to: a run on another is refused before anything is sent, and a file of
+// the embedded emulator (empty each run) is never resumed.
+func TestBulkResultsScope(t *testing.T) {
+	input := inputCopy(t, "chats.csv")
+	results := input + ".results.jsonl"
+	if r := demo(t, nil, "bulk", input); r.code != exitRefused { // some lines are refused on purpose
+		t.Fatalf("embedded run: exit %d\n%s", r.code, r.stderr)
+	}
+	embedded, _ := os.ReadFile(results)
+	srv := emulator(t)
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"the embedded emulator again", []string{"bulk", input}, "never resumed"},
+		{"a running emulator", []string{"bulk", "--target", srv.URL, input}, "records a run on the embedded emulator"},
+	} {
+		r := demo(t, nil, tt.args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) || !strings.Contains(r.stderr, "--results") {
+			t.Errorf("%s: exit %d, stderr lacks %q:\n%s", tt.name, r.code, tt.want, r.stderr)
+		}
+		if data, _ := os.ReadFile(results); string(data) != string(embedded) {
+			t.Errorf("%s: the results file was changed", tt.name)
+		}
+	}
+	if n := len(srv.Entries()); n != 0 {
+		t.Errorf("%d requests sent to the running emulator", n)
+	}
+
+	// A running emulator's results: the same caller resumes, another is refused.
+	other := filepath.Join(t.TempDir(), "r.jsonl")
+	if r := demo(t, nil, "bulk", "--target", srv.URL, "--results", other, input); r.code != exitRefused {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if r := demo(t, nil, "bulk", "--target", srv.URL, "--results", other, input); !strings.Contains(r.stdout, "5 done in an earlier run") {
+		t.Errorf("same scope: %s\n%s", r.stdout, r.stderr)
+	}
+	r := demo(t, nil, "bulk", "--target", srv.URL, "--caller", "lee@contoso.com", "--results", other, input)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "the user "+graphchattest.LeeID) {
+		t.Errorf("another caller: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := len(srv.Chats()); n != 5 {
+		t.Errorf("%d chats, want 5", n)
 	}
 }
