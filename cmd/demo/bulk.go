@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -149,6 +151,9 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 		return e.grantRefused(list, *lookup, *reuse)
 	}
 	b.drain(ctx)
+	if b.ended && b.readErr == nil && runErr == nil && ctx.Err() == nil {
+		b.orphans(ctx, *user)
+	}
 	b.progress.clear()
 	if cerr := res.close(); runErr == nil {
 		runErr = cerr
@@ -288,7 +293,8 @@ func inputHasMessages(input, format string) (bool, error) {
 type lineRef struct {
 	line   int
 	key    bulkfile.Key
-	digest string // of the line's message; "" for none
+	spec   *bulkfile.Chat // what the line asks for, for its sent record
+	digest string         // of the line's message; "" for none
 	// chatRecorded is true when the results hold the chat's record (its
 	// message is about to go, or an earlier run created it).
 	chatRecorded bool
@@ -329,7 +335,8 @@ func (b *bulkRun) items(ctx context.Context) iter.Seq[graphchat.Item] {
 				continue
 			}
 			it := toItem(c)
-			ref := lineRef{line: c.Line, key: k}
+			spec := c.Spec()
+			ref := lineRef{line: c.Line, key: k, spec: &spec}
 			if it.Message != nil {
 				ref.digest = graphchat.MessageDigest(it.Message)
 			}
@@ -340,7 +347,7 @@ func (b *bulkRun) items(ctx context.Context) iter.Seq[graphchat.Item] {
 				if !b.messageItem(c, &it, &ref) {
 					continue
 				}
-			case it.Type == policy.ChatTypeGroup && s.sentAt != 0 && (s.status == stSent || s.status == stUnknown || s.status == stNotSent) && !b.reuse:
+			case it.Type == policy.ChatTypeGroup && s.sentAt != 0 && s.status.pending() && !b.reuse:
 				// With --reuse, the run's listing of the chats finds it
 				// (existing) or not (created): no listing of its own.
 				id, settled := b.resolve(ctx, c, k, it, s)
@@ -488,7 +495,7 @@ func (b *bulkRun) sent(indexes []int) error {
 	now := time.Now()
 	for i, idx := range indexes {
 		ref := b.inFlight[idx]
-		recs[i] = resultRecord{Key: ref.key.String(), Line: ref.line, Status: statusSent, At: now}
+		recs[i] = resultRecord{Key: ref.key.String(), Line: ref.line, Status: statusSent, At: now, Chat: ref.spec}
 	}
 	return b.res.writeSent(recs)
 }
@@ -609,6 +616,95 @@ func (b *bulkRun) drain(ctx context.Context) {
 	}
 }
 
+// orphans settles the chats earlier runs sent without an answer whose
+// lines are no longer in the input (edited or removed since): each is
+// looked up in one listing of the chats, and reported found (with its id)
+// or absent; without --lookup, its outcome stays unknown.
+func (b *bulkRun) orphans(ctx context.Context, user string) {
+	type found struct {
+		key bulkfile.Key
+		orphan
+		sentAt int64
+	}
+	var list []found
+	for k, o := range b.res.sentSpecs {
+		if s := b.res.state[k]; s.line == 0 && s.status.pending() && s.sentAt != 0 {
+			list = append(list, found{k, o, s.sentAt})
+		}
+	}
+	if len(list) == 0 {
+		return
+	}
+	slices.SortFunc(list, func(a, b found) int { return cmp.Compare(a.line, b.line) })
+	var ix *graphchat.ChatIndex
+	var ixErr error
+	if b.lookup {
+		b.diag("looking up %d chat%s sent by an earlier run without an answer, for lines no longer in the input", len(list), plural(len(list)))
+		ix, ixErr = b.client.NewChatIndex(ctx, &graphchat.FindOptions{User: user})
+	}
+	for i, o := range list {
+		rec := resultRecord{Key: o.key.String(), Line: o.line, At: time.Now()}
+		const gone = "sent by an earlier run without an answer, for a line no longer in the input"
+		switch {
+		case !b.lookup:
+			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), &errInfo{Code: "outcome_unknown", Message: gone + ": it may or may not exist; run with --lookup to find out"}
+		case ixErr != nil:
+			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(ixErr)
+			rec.Error.Message = gone + ", and looking it up failed: " + ixErr.Error()
+		default:
+			id, err := findOrphan(ctx, ix, *o.spec, time.Unix(0, o.sentAt))
+			switch {
+			case err != nil:
+				rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(err)
+				rec.Error.Message = gone + ", and looking it up failed: " + err.Error()
+			case id != "":
+				rec.Status, rec.ID, rec.ChatType = statusOrphanRecovered, id, o.spec.Type
+			default:
+				rec.Status = statusOrphanAbsent
+			}
+		}
+		b.res.write(rec, false)
+		c := &b.sum.Counts
+		switch rec.Status {
+		case statusOrphanRecovered:
+			c.OrphanRecovered++
+			b.diag("line %d of an earlier run: orphan-recovered: %s: its chat exists though its line is gone: %s", o.line, gone, rec.ID)
+		case statusOrphanAbsent:
+			c.OrphanAbsent++
+			b.diag("line %d of an earlier run: orphan-absent: %s: it was not created", o.line, gone)
+		default:
+			c.OrphanUnknown++
+			b.diag("line %d of an earlier run: unknown: %s", o.line, rec.Error.Message)
+		}
+		b.progress.lookedUp(i+1, len(list))
+	}
+}
+
+// findOrphan returns the id of the chat an orphan asked for, created since
+// it was sent (a minute's allowance for clocks; a one-on-one chat may be
+// older: the service returns the one that exists), or "".
+func findOrphan(ctx context.Context, ix *graphchat.ChatIndex, spec bulkfile.Chat, since time.Time) (string, error) {
+	it := toItem(spec)
+	var topic *string
+	if it.Type == policy.ChatTypeGroup {
+		topic = &it.Topic
+	}
+	chats, err := ix.Find(ctx, it.Members, topic)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range chats {
+		if c.GetChatType() == nil || c.GetChatType().String() != string(it.Type) {
+			continue
+		}
+		if it.Type == policy.ChatTypeGroup && (c.GetCreatedDateTime() == nil || c.GetCreatedDateTime().Before(since.Add(-time.Minute))) {
+			continue
+		}
+		return deref(c.GetId()), nil
+	}
+	return "", nil
+}
+
 func (b *bulkRun) diag(format string, a ...any) {
 	b.progress.clear()
 	fmt.Fprintf(b.e.stderr, format+"\n", a...)
@@ -721,6 +817,12 @@ type bulkCounts struct {
 	Duplicate   int `json:"duplicate_line"` // the same chat as an earlier line: not sent again
 	DoneEarlier int `json:"done-earlier"`   // done in an earlier run: not sent again
 
+	// Chats earlier runs sent without an answer for lines no longer in the
+	// input, looked up at the end of the run.
+	OrphanRecovered int `json:"orphan-recovered"` // exists
+	OrphanAbsent    int `json:"orphan-absent"`    // was not created
+	OrphanUnknown   int `json:"orphan-unknown"`   // not looked up (--lookup=false) or the lookup failed
+
 	// First messages, for lines with one.
 	MessagesPosted      int `json:"message-posted"`         // MessagesRecovered included
 	MessagesRecovered   int `json:"message-recovered"`      // found by a lookup after a send without a clear answer
@@ -739,6 +841,10 @@ func (s *bulkSummary) print(w io.Writer) {
 		fmt.Fprintf(w, "%d first messages: %d posted (%d after a lookup), %d failed at the service, %d outcome unknown, %d not sent, %d changed since an earlier run, %d posted in an earlier run\n",
 			n, c.MessagesPosted, c.MessagesRecovered, c.MessageFailed, c.MessageUnknown, c.MessageNotSent, c.MessageChanged, c.MessagesDoneEarlier)
 	}
+	if n := c.OrphanRecovered + c.OrphanAbsent + c.OrphanUnknown; n > 0 {
+		fmt.Fprintf(w, "%d chats sent by an earlier run without an answer, for lines no longer in the input: %d exist, %d were not created, %d outcome unknown\n",
+			n, c.OrphanRecovered, c.OrphanAbsent, c.OrphanUnknown)
+	}
 	fmt.Fprintf(w, "results: %s\n", s.Results)
 	if s.Interrupted {
 		fmt.Fprintln(w, "interrupted: run the same command again to go on")
@@ -753,7 +859,7 @@ func (s *bulkSummary) exitCode() int {
 	switch {
 	case s.Interrupted:
 		return exitInterrupted
-	case c.Unknown+c.MessageUnknown > 0:
+	case c.Unknown+c.MessageUnknown+c.OrphanUnknown > 0:
 		return exitUnknown
 	case c.Refused+c.Failed+c.NotSent+c.MessageFailed+c.MessageNotSent+c.MessageChanged > 0:
 		return exitRefused
@@ -813,6 +919,18 @@ func (p *progress) step(c bulkCounts) {
 	if tenth := 10 * read / p.size; tenth > p.shown {
 		p.shown = tenth
 		fmt.Fprintf(p.w, "progress: %s\n", status)
+	}
+}
+
+// lookedUp shows the progress of a lookup of n chats.
+func (p *progress) lookedUp(done, n int) {
+	if p.tty {
+		fmt.Fprintf(p.w, "\rlooked up %d of %d", done, n)
+		p.drawn = true
+		return
+	}
+	if done == n || (10*done/n) > (10*(done-1)/n) {
+		fmt.Fprintf(p.w, "progress: looked up %d of %d\n", done, n)
 	}
 }
 

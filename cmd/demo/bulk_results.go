@@ -106,6 +106,10 @@ type resultRecord struct {
 	Recovered bool      `json:"recovered,omitempty"` // message-posted: found by a lookup
 	At        time.Time `json:"at"`
 	Error     *errInfo  `json:"error,omitempty"`
+	// Chat is the chat a "sent" record's line asks for (bulkfile.Chat.Spec),
+	// so that a later run can look it up when the line is no longer in the
+	// input.
+	Chat *bulkfile.Chat `json:"chat,omitempty"`
 }
 
 type errInfo struct {
@@ -128,11 +132,18 @@ type errInfo struct {
 // then an outcome of graphchat.MessageOutcome, or "message-changed" (the
 // line's message differs from the one an earlier run posted or sent: not
 // posted).
+//
+// A chat sent without an answer whose line is no longer in the input (an
+// orphan) is looked up at the end of a run: "orphan-recovered" (it exists:
+// its id) or "orphan-absent" (it was not created); without a lookup it is
+// recorded "unknown" again.
 const (
-	statusSent           = "sent"
-	statusDuplicate      = "duplicate_line"
-	statusMessageSent    = "message-sent"
-	statusMessageChanged = "message-changed"
+	statusSent            = "sent"
+	statusOrphanRecovered = "orphan-recovered"
+	statusOrphanAbsent    = "orphan-absent"
+	statusDuplicate       = "duplicate_line"
+	statusMessageSent     = "message-sent"
+	statusMessageChanged  = "message-changed"
 )
 
 // msgStatus is what is known of a line's message.
@@ -180,6 +191,7 @@ const (
 	stFailed
 	stUnknown
 	stNotSent
+	stAbsent // an orphan looked up and not found: never created
 )
 
 var statusNames = map[string]status{
@@ -192,11 +204,23 @@ var statusNames = map[string]status{
 	string(graphchat.OutcomeFailed):    stFailed,
 	string(graphchat.OutcomeUnknown):   stUnknown,
 	string(graphchat.OutcomeNotSent):   stNotSent,
+	statusOrphanRecovered:              stRecovered,
+	statusOrphanAbsent:                 stAbsent,
 }
 
 // done reports a status a re-run never sends again.
 func (s status) done() bool {
 	return s == stCreated || s == stExisting || s == stRecovered || s == stAccepted
+}
+
+// pending reports a status whose chat may exist though no answer said so.
+func (s status) pending() bool { return s == stSent || s == stUnknown || s == stNotSent }
+
+// orphan is a chat an earlier run sent without an answer: what its line
+// asked for, kept until a record settles it.
+type orphan struct {
+	spec *bulkfile.Chat
+	line int // its line in the run that sent it
 }
 
 // keyState is what is known of one chat: from earlier runs (status, when
@@ -225,7 +249,11 @@ type resultsFile struct {
 	w     resultsWriter
 	state map[bulkfile.Key]keyState
 	msgs  map[bulkfile.Key]*msgState // lines with a message
-	err   error                      // the first failed write or sync; nothing is written after it
+	// sentSpecs are the chats sent without an answer so far (pending),
+	// with what their lines asked for: those no line of the input asks
+	// for any more are looked up at the end of the run.
+	sentSpecs map[bulkfile.Key]orphan
+	err       error // the first failed write or sync; nothing is written after it
 }
 
 // checkResultsPath refuses a results path that is a symbolic link, a
@@ -266,7 +294,7 @@ func openResults(name, input string, scope resultsScope, warn func(string)) (*re
 	if err != nil {
 		return nil, usagef("opening --results %s: %v", name, errors.Unwrap(err))
 	}
-	r := &resultsFile{name: name, f: f, state: map[bulkfile.Key]keyState{}, msgs: map[bulkfile.Key]*msgState{}}
+	r := &resultsFile{name: name, f: f, state: map[bulkfile.Key]keyState{}, msgs: map[bulkfile.Key]*msgState{}, sentSpecs: map[bulkfile.Key]orphan{}}
 	if err := r.read(inputName, scope, existed, warn); err != nil {
 		f.Close()
 		return nil, err
@@ -470,6 +498,12 @@ func (r *resultsFile) apply(line []byte) error {
 	}
 	s.status = st
 	r.state[k] = s
+	switch {
+	case st == stSent && rec.Chat != nil:
+		r.sentSpecs[k] = orphan{spec: rec.Chat, line: rec.Line}
+	case !st.pending():
+		delete(r.sentSpecs, k)
+	}
 	return nil
 }
 
@@ -486,6 +520,7 @@ func (r *resultsFile) applyMessage(rec resultRecord, st msgStatus) error {
 	if !s.status.done() { // a message goes only to a chat that exists
 		s.status = stCreated
 		r.state[k] = s
+		delete(r.sentSpecs, k)
 	}
 	m := r.msgs[k]
 	if m == nil {

@@ -592,7 +592,8 @@ func TestBulkJSON(t *testing.T) {
 		t.Fatalf("stdout is not one JSON document (%v):\n%s", err, r.stdout)
 	}
 	want := map[string]int{"created": 5, "recovered": 0, "existing": 0, "accepted": 0, "refused": 3, "failed": 0, "unknown": 0, "not-sent": 0, "duplicate_line": 0, "done-earlier": 0,
-		"message-posted": 0, "message-recovered": 0, "message-failed": 0, "message-unknown": 0, "message-not-sent": 0, "message-changed": 0, "message-posted-earlier": 0}
+		"message-posted": 0, "message-recovered": 0, "message-failed": 0, "message-unknown": 0, "message-not-sent": 0, "message-changed": 0, "message-posted-earlier": 0,
+		"orphan-recovered": 0, "orphan-absent": 0, "orphan-unknown": 0}
 	if r.code != exitRefused || out.Lines != 8 || !maps.Equal(out.Counts, want) || out.Results != input+".results.jsonl" || out.Interrupted {
 		t.Errorf("exit %d, %+v", r.code, out)
 	}
@@ -751,5 +752,75 @@ func TestBulkResultsScope(t *testing.T) {
 	}
 	if n := len(srv.Chats()); n != 5 {
 		t.Errorf("%d chats, want 5", n)
+	}
+}
+
+// Chats a killed run sent without an answer are not forgotten when their
+// lines are edited or removed before the re-run: each is looked up and
+// reported, found (with its id) or absent; without --lookup, unknown.
+func TestBulkOrphans(t *testing.T) {
+	for _, lookup := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lookup=%v", lookup), func(t *testing.T) {
+			srv := emulator(t)
+			dir := t.TempDir()
+			// The killed run's input: lines 1 and 2 were sent, line 1's
+			// chat created (its answer lost), line 2's not.
+			before := writeInput(t, dir, "chats.csv", groupLines("old", 2)...)
+			var recs []resultRecord
+			sentAt := time.Now().Add(-time.Second)
+			rd, _ := os.Open(before)
+			chats, _, err := bulkfile.Read(rd, "csv")
+			rd.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range chats {
+				spec := c.Spec()
+				recs = append(recs, resultRecord{Key: c.Key().String(), Line: c.Line, Status: "sent", At: sentAt, Chat: &spec})
+			}
+			if r := demo(t, nil, "create", "--target", srv.URL, "--group", "--topic", "old-000", "megan@contoso.com", "lee@contoso.com", "nestor@contoso.com"); r.code != exitOK {
+				t.Fatalf("create: %d %s", r.code, r.stderr)
+			}
+			created := srv.Chats()[0].ID
+			// The lines are then edited: other topics.
+			input := writeInput(t, dir, "chats.csv", groupLines("new", 2)...)
+			results := input + ".results.jsonl"
+			writeResults(t, scopeFor(t, srv.URL, ""), results, input, "", recs...)
+			args := []string{"bulk", "--target", srv.URL, "--json", input}
+			if !lookup {
+				args = append(args, "--lookup=false")
+			}
+			r := demo(t, nil, args...)
+			var doc struct {
+				Counts bulkCounts `json:"counts"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+				t.Fatalf("%v: %s", err, r.stdout)
+			}
+			got := map[string]string{}
+			for _, rec := range records(t, results)[len(recs):] {
+				if rec.Key == recs[0].Key || rec.Key == recs[1].Key {
+					got[rec.Key] = rec.Status + " " + rec.ID
+				}
+			}
+			if lookup {
+				if r.code != exitOK || doc.Counts.OrphanRecovered != 1 || doc.Counts.OrphanAbsent != 1 || doc.Counts.Created != 2 {
+					t.Errorf("exit %d, counts %+v\n%s", r.code, doc.Counts, r.stderr)
+				}
+				if got[recs[0].Key] != "orphan-recovered "+created || got[recs[1].Key] != "orphan-absent " {
+					t.Errorf("records %v, want line 1 orphan-recovered %s, line 2 orphan-absent", got, created)
+				}
+				if !strings.Contains(r.stderr, "looking up 2 chats sent by an earlier run") || !strings.Contains(r.stderr, created) {
+					t.Errorf("stderr:\n%s", r.stderr)
+				}
+				// Settled: a third run reports nothing of them.
+				r = demo(t, nil, args...)
+				if strings.Contains(r.stderr, "orphan") || r.code != exitOK {
+					t.Errorf("third run: exit %d\n%s", r.code, r.stderr)
+				}
+			} else if r.code != exitUnknown || doc.Counts.OrphanUnknown != 2 || got[recs[0].Key] != "unknown " {
+				t.Errorf("exit %d, counts %+v, records %v\n%s", r.code, doc.Counts, got, r.stderr)
+			}
+		})
 	}
 }
