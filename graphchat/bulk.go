@@ -456,6 +456,10 @@ type job struct {
 	msgAttempts int       // requests sent for the message
 	lookupSince time.Time // the message's first send, for the lookup
 	lookups     int       // lookups that failed
+	// checkFirst: the chat existed before the run (found, or returned by
+	// the service), so an earlier run may have posted the message in it:
+	// it is sent only when the chat certainly holds no message.
+	checkFirst bool
 
 	// With BulkOptions.Reuse, for group items: hold is the chat asked for
 	// (its members' set and topic), which one item at a time may look up
@@ -720,6 +724,10 @@ func (b *bulk) run(ctx context.Context) error {
 				b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}, Attempts: j.attempts})
 			}
 			for _, j := range b.lookup { // sent, never looked up
+				if !j.msgSent {
+					b.finish(b.messageResult(j, nil, &notSentError{cause}))
+					continue
+				}
 				b.finish(b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("not looked up: %w", cause)}))
 			}
 			for _, j := range b.finds {
@@ -985,8 +993,23 @@ func (b *bulk) created(j *job, c *Created, out *batchOutcome) {
 		return
 	}
 	j.created, j.notBefore = c, time.Time{}
+	if c.Existed && !j.msgSent {
+		// The chat is not new: its message may be there already (posted by
+		// a run whose record of it is lost). It is looked up first.
+		j.checkFirst = true
+		if !b.c.declared(policy.OpListChats) {
+			out.finished = append(out.finished, b.messageResult(j, nil, &MessageAmbiguousError{ChatID: c.ID(), Err: errExistedNoLookup}))
+			return
+		}
+		out.lookup = append(out.lookup, j)
+		return
+	}
 	out.again = append(out.again, j)
 }
+
+// errExistedNoLookup is why the message of a chat that existed is not
+// posted without the lookup.
+var errExistedNoLookup = errors.New("not posted: the chat existed before, and whether it already holds the message cannot be told without looking it up (list-chats)")
 
 // failed decides what becomes of a job whose attempt failed.
 func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start time.Time, out *batchOutcome) {
@@ -1138,7 +1161,7 @@ func (b *bulk) lookUp(ctx context.Context, jobs []*job) batchOutcome {
 			out.lookup = append(out.lookup, j)
 		case ok && f.state == messagePosted && f.digest == j.digest:
 			out.finished = append(out.finished, b.messageResult(j, &Posted{ID: f.id, Recovered: true}, nil))
-		case ok && f.state == messageAbsent:
+		case ok && f.state == messageAbsent && (f.listed || !j.checkFirst):
 			if j.msgAttempts >= b.o.MaxAttempts {
 				out.finished = append(out.finished, b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("absent after %d attempts: not sent again", j.msgAttempts)}))
 				continue
@@ -1149,6 +1172,10 @@ func (b *bulk) lookUp(ctx context.Context, jobs []*job) batchOutcome {
 			why := err
 			switch {
 			case why != nil:
+			case ok && f.state == messagePosted && j.checkFirst:
+				why = errors.New("the chat existed and its last message is another one: whether it already holds this message cannot be told, so it is not posted")
+			case ok && f.state == messageAbsent:
+				why = errors.New("the chat, which existed, was not in the listing of the signed-in user's chats: whether it holds the message cannot be told")
 			case ok && f.state == messagePosted:
 				why = errors.New("the chat's last message since the send is another one: the message cannot be told from others")
 			case ok:
@@ -1303,6 +1330,7 @@ type foundMessage struct {
 	state  messageState
 	id     string // the last message's id, when posted
 	digest string // its MessageDigest
+	listed bool   // absent: the chat was listed, without any message
 }
 
 type messageState int
@@ -1380,7 +1408,7 @@ func (c *Client) findMessages(ctx context.Context, want map[string]string, calle
 			}
 			switch {
 			case p == nil:
-				out[id] = foundMessage{state: messageAbsent}
+				out[id] = foundMessage{state: messageAbsent, listed: true}
 			case at == nil || p.GetBody() == nil || deref(p.GetIsDeleted()):
 				out[id] = foundMessage{state: messageUnknown}
 			default:
