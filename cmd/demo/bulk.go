@@ -648,6 +648,8 @@ func (b *bulkRun) orphans(ctx context.Context, user string) {
 		switch {
 		case !b.lookup:
 			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), &errInfo{Code: "outcome_unknown", Message: gone + ": it may or may not exist; run with --lookup to find out"}
+		case redacted(o.spec):
+			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), &errInfo{Code: "outcome_unknown", Message: gone + ": its record had what looks like a token redacted, so it cannot be looked up as it was asked for; find it with demo find"}
 		case ixErr != nil:
 			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(ixErr)
 			rec.Error.Message = gone + ", and looking it up failed: " + ixErr.Error()
@@ -893,7 +895,11 @@ type progress struct {
 
 func (e *env) newProgress(in *countingReader, size int64) *progress {
 	p := &progress{w: e.stderr, in: in, size: size}
-	if f, ok := e.stderr.(*os.File); ok {
+	w := e.stderr
+	if r, ok := w.(*redactingWriter); ok {
+		w = r.w // the terminal, if any, is under the redaction
+	}
+	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
 		}

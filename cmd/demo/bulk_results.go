@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -550,7 +551,7 @@ func (r *resultsFile) write(rec resultRecord, sync bool) error {
 	if r.err != nil {
 		return r.err
 	}
-	data, _ := json.Marshal(rec)
+	data, _ := json.Marshal(redactRecord(rec))
 	_, err := r.w.Write(append(data, '\n'))
 	if err == nil && sync {
 		err = r.w.Sync()
@@ -569,7 +570,7 @@ func (r *resultsFile) writeSent(recs []resultRecord) error {
 	}
 	var buf []byte
 	for _, rec := range recs {
-		data, _ := json.Marshal(rec)
+		data, _ := json.Marshal(redactRecord(rec))
 		buf = append(append(buf, data...), '\n')
 	}
 	_, err := r.w.Write(buf)
@@ -580,6 +581,43 @@ func (r *resultsFile) writeSent(recs []resultRecord) error {
 		r.err = fmt.Errorf("writing the results file %s: %w", r.name, err)
 	}
 	return r.err
+}
+
+// redactRecord is a record as written: what may quote the input (an
+// error's message, the chat a line asks for) has anything that looks like
+// a token replaced (redact), as on standard error. The fields a re-run
+// compares (key, chat id, message digest) are hashes and ids, left as they
+// are.
+func redactRecord(rec resultRecord) resultRecord {
+	if rec.Error != nil {
+		e := *rec.Error
+		e.Message = redact(e.Message)
+		rec.Error = &e
+	}
+	if rec.Chat != nil {
+		c := *rec.Chat
+		c.Topic = redact(c.Topic)
+		c.Members = slices.Clone(c.Members)
+		for i, m := range c.Members {
+			c.Members[i].User, c.Members[i].TenantID = redact(m.User), redact(m.TenantID)
+		}
+		rec.Chat = &c
+	}
+	return rec
+}
+
+// redacted reports whether a recorded chat had something redacted: it
+// cannot be looked up as it was asked for.
+func redacted(c *bulkfile.Chat) bool {
+	if strings.Contains(c.Topic, redactedToken) {
+		return true
+	}
+	for _, m := range c.Members {
+		if strings.Contains(m.User, redactedToken) || strings.Contains(m.TenantID, redactedToken) {
+			return true
+		}
+	}
+	return false
 }
 
 // close syncs and closes the file.

@@ -824,3 +824,47 @@ func TestBulkOrphans(t *testing.T) {
 		})
 	}
 }
+
+// A token in a bulk input (a member, a topic) is not written to the
+// results file, as it is not printed: records are redacted.
+func TestBulkResultsRedacted(t *testing.T) {
+	srv := emulator(t)
+	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
+	const short = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln" // a topic holds 250 characters at most
+	input := writeInput(t, t.TempDir(), "chats.csv", "type,topic,members",
+		"group,t,megan@contoso.com;lee@contoso.com;"+tok,
+		"group,about "+short+",megan@contoso.com;lee@contoso.com;nestor@contoso.com")
+	r := demo(t, nil, "bulk", "--target", srv.URL, input)
+	data, err := os.ReadFile(input + ".results.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := strings.Split(tok, ".")[1]
+	if strings.Contains(string(data), payload) || strings.Contains(string(data), short) || !strings.Contains(string(data), redactedToken) {
+		t.Errorf("the results file holds the token or no redaction:\n%s", data)
+	}
+	if strings.Contains(r.stderr+r.stdout, payload) {
+		t.Errorf("the token was printed")
+	}
+	records(t, input+".results.jsonl") // still records
+	if got := final(records(t, input+".results.jsonl")); got[2] != "refused" || got[3] != "created" {
+		t.Errorf("records %v, want line 2 refused, line 3 created\n%s", got, r.stderr)
+	}
+}
+
+// The progress bar is drawn on a terminal (a character device) under the
+// redacting writer that wraps standard error.
+func TestBulkProgressOnTerminal(t *testing.T) {
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		t.Skip("no character device")
+	}
+	e := &env{stderr: newRedactingWriter(f)}
+	if p := e.newProgress(&countingReader{}, 1); !p.tty {
+		t.Error("no bar on a terminal behind the redacting writer")
+	}
+}
