@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/graphchat/graphchat/cmd/demo/internal/bulkfile"
 	"github.com/graphchat/graphchat/graphchat"
@@ -380,8 +381,8 @@ func (b *bulkRun) read() (bulkfile.Chat, bool) {
 		case errors.As(err, &le):
 			b.sum.Lines++
 			b.sum.Counts.Refused++
-			b.res.write(resultRecord{Line: le.Line, Status: string(graphchat.OutcomeRefused), At: time.Now(), Error: &errInfo{Code: "input", Message: le.Msg}}, false)
-			b.diag("line %d: unreadable: %s", le.Line, le.Msg)
+			b.res.write(resultRecord{Line: le.Line, Status: string(graphchat.OutcomeRefused), At: time.Now(), Error: &errInfo{Code: "input", Message: shortText(le.Msg)}}, false)
+			b.diag("line %d: unreadable: %s", le.Line, shortText(le.Msg))
 		case errors.Is(err, io.EOF):
 			b.ended = true
 		default:
@@ -473,7 +474,7 @@ func (b *bulkRun) resolve(ctx context.Context, c bulkfile.Chat, k bulkfile.Key, 
 		switch {
 		case err != nil:
 			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(err)
-			rec.Error.Message = "sent by an earlier run without a clear answer, and looking it up failed: " + err.Error()
+			rec.Error.Message = "sent by an earlier run without a clear answer, and looking it up failed: " + rec.Error.Message
 		case found != nil:
 			rec.Status, rec.ID, rec.ChatType = string(graphchat.OutcomeRecovered), deref(found.GetId()), "group"
 		default:
@@ -652,13 +653,13 @@ func (b *bulkRun) orphans(ctx context.Context, user string) {
 			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), &errInfo{Code: "outcome_unknown", Message: gone + ": its record had what looks like a token redacted, so it cannot be looked up as it was asked for; find it with demo find"}
 		case ixErr != nil:
 			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(ixErr)
-			rec.Error.Message = gone + ", and looking it up failed: " + ixErr.Error()
+			rec.Error.Message = gone + ", and looking it up failed: " + rec.Error.Message
 		default:
 			id, err := findOrphan(ctx, ix, *o.spec, time.Unix(0, o.sentAt))
 			switch {
 			case err != nil:
 				rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(err)
-				rec.Error.Message = gone + ", and looking it up failed: " + err.Error()
+				rec.Error.Message = gone + ", and looking it up failed: " + rec.Error.Message
 			case id != "":
 				rec.Status, rec.ID, rec.ChatType = statusOrphanRecovered, id, o.spec.Type
 			default:
@@ -740,6 +741,22 @@ func toItem(c bulkfile.Chat) graphchat.Item {
 	return it
 }
 
+// maxText is the most of an error's message a record or a diagnostic
+// holds: service and policy messages may quote a value of the input.
+const maxText = 500
+
+// shortText cuts s to maxText bytes, on a character boundary, saying so.
+func shortText(s string) string {
+	if len(s) <= maxText {
+		return s
+	}
+	cut := maxText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", s[:cut], len(s))
+}
+
 func deref(p *string) string {
 	if p == nil {
 		return ""
@@ -770,7 +787,7 @@ func errorInfo(err error) *errInfo {
 	if err == nil {
 		return &errInfo{Message: "no chat and no error"}
 	}
-	info := &errInfo{Message: err.Error()}
+	info := &errInfo{Message: shortText(err.Error())}
 	var list policy.List
 	var ge *graphchat.Error
 	var several *graphchat.MatchesError

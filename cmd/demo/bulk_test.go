@@ -868,3 +868,33 @@ func TestBulkProgressOnTerminal(t *testing.T) {
 		t.Error("no bar on a terminal behind the redacting writer")
 	}
 }
+
+// An over-long line is refused, naming its line and the limit; a long
+// value of a line is not copied whole to standard error, --json or the
+// results file.
+func TestBulkLongLines(t *testing.T) {
+	srv := emulator(t)
+	huge := strings.Repeat("x", 600<<10) + "@contoso.com"
+	input := writeInput(t, t.TempDir(), "chats.jsonl",
+		`{"type":"group","members":[{"user":"megan@contoso.com"},{"user":"lee@contoso.com"},{"user":"`+strings.Repeat("y", 2<<20)+`"}]}`,
+		`{"type":"group","members":[{"user":"megan@contoso.com"},{"user":"lee@contoso.com"},{"user":"`+huge+`"}]}`,
+		`{"type":"group","topic":"fine","members":[{"user":"megan@contoso.com"},{"user":"lee@contoso.com"},{"user":"nestor@contoso.com"}]}`)
+	for _, json := range []bool{false, true} {
+		results := filepath.Join(t.TempDir(), "r.jsonl")
+		args := []string{"bulk", "--target", srv.URL, "--results", results, input}
+		if json {
+			args = append(args, "--json")
+		}
+		r := demo(t, nil, args...)
+		data, _ := os.ReadFile(results)
+		if r.code != exitRefused || len(r.stdout)+len(r.stderr) > 8<<10 || len(data) > 8<<10 {
+			t.Errorf("json=%v: exit %d, %d bytes of output, %d of results", json, r.code, len(r.stdout)+len(r.stderr), len(data))
+		}
+		if !json && !strings.Contains(r.stderr, "line 1: unreadable: longer than 1048576 bytes") {
+			t.Errorf("stderr:\n%.2000s", r.stderr)
+		}
+		if got := final(records(t, results)); got[1] != "refused" || got[2] != "refused" || got[3] != "created" {
+			t.Errorf("records %v", got)
+		}
+	}
+}
