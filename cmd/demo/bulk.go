@@ -149,7 +149,13 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	b.progress.clear()
 	var list policy.List
 	if errors.As(runErr, &list) && (b.sum.Lines == 0 || b.started == 0) {
-		return e.grantRefused(list, *lookup, *reuse)
+		err := e.grantRefused(list, *lookup, *reuse)
+		if f.json {
+			e.emit(struct {
+				Error *errorDoc `json:"error"`
+			}{&errorDoc{Kind: kindOf(exitRefused), ExitCode: exitRefused, Message: "the token's permissions are refused before any line is sent: " + list.Error()}})
+		}
+		return err
 	}
 	b.drain(ctx)
 	if b.ended && b.readErr == nil && runErr == nil && ctx.Err() == nil {
@@ -163,25 +169,49 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 		runErr = b.readErr
 	}
 	b.sum.Interrupted = ctx.Err() != nil
-	if runErr != nil {
-		b.sum.Error = runErr.Error()
+	code := b.sum.exitCode()
+	var u usageError
+	switch {
+	case runErr != nil && errors.As(runErr, &u):
+		code = max(code, exitUsage)
+	case runErr != nil:
+		code = max(code, exitRefused)
+	}
+	if code != exitOK {
+		b.sum.Error = b.sum.errorDoc(ctx, code, runErr)
 	}
 	if f.json {
 		e.emit(b.sum)
 	} else {
 		b.sum.print(e.stdout)
 	}
-	code := b.sum.exitCode()
-	var u usageError
-	switch {
-	case runErr != nil && errors.As(runErr, &u):
-		return exitError{code: max(code, exitUsage), err: runErr}
-	case runErr != nil:
-		return exitError{code: max(code, exitRefused), err: runErr}
-	case code != exitOK:
-		return exitError{code: code}
+	if code != exitOK {
+		return exitError{code: code, err: runErr}
 	}
 	return nil
+}
+
+// errorDoc is the "error" member of a run that ends with a non-zero code:
+// why the run stopped early (err), or what its counts say.
+func (s *bulkSummary) errorDoc(ctx context.Context, code int, err error) *errorDoc {
+	d := &errorDoc{}
+	if err != nil {
+		d = newErrorDoc(ctx, err)
+		d.Message = shortText(d.Message)
+	} else {
+		c := s.Counts
+		switch code {
+		case exitInterrupted:
+			d.Message = fmt.Sprintf("interrupted: %d lines not sent; run the same command again to go on", c.NotSent)
+		case exitUnknown:
+			d.Message = fmt.Sprintf("the outcome of %d chats and %d messages is unknown: run the same command again (with --lookup) to resolve them", c.Unknown+c.OrphanUnknown, c.MessageUnknown)
+		default:
+			d.Message = fmt.Sprintf("%d lines refused or unreadable, %d failed at the service, %d not sent; %d messages not posted: see standard error and %s",
+				c.Refused+c.Unreadable, c.Failed, c.NotSent, c.MessageFailed+c.MessageNotSent+c.MessageChanged, s.Results)
+		}
+	}
+	d.Kind, d.ExitCode = kindOf(code), code
+	return d
 }
 
 // bulkNeeds are the operations of a run: ops, and those of --reuse or
@@ -380,7 +410,7 @@ func (b *bulkRun) read() (bulkfile.Chat, bool) {
 			return c, true
 		case errors.As(err, &le):
 			b.sum.Lines++
-			b.sum.Counts.Refused++
+			b.sum.Counts.Unreadable++
 			b.res.write(resultRecord{Line: le.Line, Status: string(graphchat.OutcomeRefused), At: time.Now(), Error: &errInfo{Code: "input", Message: shortText(le.Msg)}}, false)
 			b.diag("line %d: unreadable: %s", le.Line, shortText(le.Msg))
 		case errors.Is(err, io.EOF):
@@ -820,7 +850,9 @@ type bulkSummary struct {
 	Lines       int        `json:"lines"` // lines with a chat, readable or not
 	Counts      bulkCounts `json:"counts"`
 	Interrupted bool       `json:"interrupted"`
-	Error       string     `json:"error,omitempty"` // why the run stopped early
+	// Error is set when the run ends with a non-zero exit code: its kind,
+	// code and why (the error that stopped it early, or the counts).
+	Error *errorDoc `json:"error,omitempty"`
 }
 
 // bulkCounts count lines by status.
@@ -829,9 +861,10 @@ type bulkCounts struct {
 	Recovered   int `json:"recovered"` // created, found by a lookup after an ambiguous failure or a crash
 	Existing    int `json:"existing"`
 	Accepted    int `json:"accepted"`
-	Refused     int `json:"refused"` // by the policy, or unreadable
-	Failed      int `json:"failed"`  // answered with an error by the service
-	Unknown     int `json:"unknown"` // may or may not exist: a re-run resolves it
+	Refused     int `json:"refused"`    // by the policy
+	Unreadable  int `json:"unreadable"` // lines that could not be read
+	Failed      int `json:"failed"`     // answered with an error by the service
+	Unknown     int `json:"unknown"`    // may or may not exist: a re-run resolves it
 	NotSent     int `json:"not-sent"`
 	Duplicate   int `json:"duplicate_line"` // the same chat as an earlier line: not sent again
 	DoneEarlier int `json:"done-earlier"`   // done in an earlier run: not sent again
@@ -854,8 +887,8 @@ type bulkCounts struct {
 
 func (s *bulkSummary) print(w io.Writer) {
 	c := s.Counts
-	fmt.Fprintf(w, "%d items: %d created (%d after a lookup), %d existing, %d accepted, %d refused by the policy, %d failed at the service, %d outcome unknown, %d not sent, %d duplicate lines, %d done in an earlier run\n",
-		s.Lines, c.Created+c.Recovered, c.Recovered, c.Existing, c.Accepted, c.Refused, c.Failed, c.Unknown, c.NotSent, c.Duplicate, c.DoneEarlier)
+	fmt.Fprintf(w, "%d items: %d created (%d after a lookup), %d existing, %d accepted, %d refused by the policy, %d unreadable, %d failed at the service, %d outcome unknown, %d not sent, %d duplicate lines, %d done in an earlier run\n",
+		s.Lines, c.Created+c.Recovered, c.Recovered, c.Existing, c.Accepted, c.Refused, c.Unreadable, c.Failed, c.Unknown, c.NotSent, c.Duplicate, c.DoneEarlier)
 	if n := c.MessagesPosted + c.MessageFailed + c.MessageUnknown + c.MessageNotSent + c.MessageChanged + c.MessagesDoneEarlier; n > 0 {
 		fmt.Fprintf(w, "%d first messages: %d posted (%d after a lookup), %d failed at the service, %d outcome unknown, %d not sent, %d changed since an earlier run, %d posted in an earlier run\n",
 			n, c.MessagesPosted, c.MessagesRecovered, c.MessageFailed, c.MessageUnknown, c.MessageNotSent, c.MessageChanged, c.MessagesDoneEarlier)
@@ -880,7 +913,7 @@ func (s *bulkSummary) exitCode() int {
 		return exitInterrupted
 	case c.Unknown+c.MessageUnknown+c.OrphanUnknown > 0:
 		return exitUnknown
-	case c.Refused+c.Failed+c.NotSent+c.MessageFailed+c.MessageNotSent+c.MessageChanged > 0:
+	case c.Refused+c.Unreadable+c.Failed+c.NotSent+c.MessageFailed+c.MessageNotSent+c.MessageChanged > 0:
 		return exitRefused
 	}
 	return exitOK
@@ -905,7 +938,6 @@ type progress struct {
 	tty   bool
 	in    *countingReader
 	size  int64
-	done  int
 	shown int64
 	drawn bool
 }
@@ -925,13 +957,14 @@ func (e *env) newProgress(in *countingReader, size int64) *progress {
 }
 
 func (p *progress) step(c bulkCounts) {
-	p.done++
 	if p.size <= 0 {
 		return
 	}
 	read := min(p.in.n, p.size)
-	status := fmt.Sprintf("%d finished (%d%% of the input read)  created %d  existing %d  refused %d  failed %d  unknown %d",
-		p.done, 100*read/p.size, c.Created+c.Recovered, c.Existing, c.Refused, c.Failed, c.Unknown)
+	// Every count of a finished line is shown, so that they add up.
+	finished := c.Created + c.Recovered + c.Existing + c.Accepted + c.Refused + c.Unreadable + c.Failed + c.Unknown + c.NotSent
+	status := fmt.Sprintf("%d finished (%d%% of the input read)  created %d  existing %d  accepted %d  refused %d  unreadable %d  failed %d  unknown %d  not sent %d",
+		finished, 100*read/p.size, c.Created+c.Recovered, c.Existing, c.Accepted, c.Refused, c.Unreadable, c.Failed, c.Unknown, c.NotSent)
 	if p.tty {
 		const width = 30
 		filled := int(width * read / p.size)

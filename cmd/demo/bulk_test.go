@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -422,7 +423,8 @@ func TestBulkLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := demo(t, nil, "bulk", "--target", srv.URL, input)
-	if r.code != exitUsage || !strings.Contains(r.stderr, "in use by another run") || !strings.Contains(r.stderr, fmt.Sprintf("pid %d", os.Getpid())) {
+	holder := regexp.MustCompile(`\(pid \d+, started [0-9TZ:-]+\)`)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "in use by another run") || !strings.Contains(r.stderr, fmt.Sprintf("pid %d", os.Getpid())) || !holder.MatchString(r.stderr) {
 		t.Errorf("exit %d\n%s", r.code, r.stderr)
 	}
 	if len(srv.Entries()) != 0 {
@@ -579,7 +581,7 @@ type bulkJSON struct {
 	Lines          int
 	Counts         map[string]int
 	Interrupted    bool
-	Error          string
+	Error          *errorDoc
 }
 
 func TestBulkJSON(t *testing.T) {
@@ -591,11 +593,24 @@ func TestBulkJSON(t *testing.T) {
 	if err := dec.Decode(&out); err != nil || dec.More() {
 		t.Fatalf("stdout is not one JSON document (%v):\n%s", err, r.stdout)
 	}
-	want := map[string]int{"created": 5, "recovered": 0, "existing": 0, "accepted": 0, "refused": 3, "failed": 0, "unknown": 0, "not-sent": 0, "duplicate_line": 0, "done-earlier": 0,
+	want := map[string]int{"created": 5, "recovered": 0, "existing": 0, "accepted": 0, "refused": 3, "unreadable": 0, "failed": 0, "unknown": 0, "not-sent": 0, "duplicate_line": 0, "done-earlier": 0,
 		"message-posted": 0, "message-recovered": 0, "message-failed": 0, "message-unknown": 0, "message-not-sent": 0, "message-changed": 0, "message-posted-earlier": 0,
 		"orphan-recovered": 0, "orphan-absent": 0, "orphan-unknown": 0}
 	if r.code != exitRefused || out.Lines != 8 || !maps.Equal(out.Counts, want) || out.Results != input+".results.jsonl" || out.Interrupted {
 		t.Errorf("exit %d, %+v", r.code, out)
+	}
+	if d := out.Error; d == nil || d.Kind != "refused" || d.ExitCode != exitRefused {
+		t.Errorf("the document's error: %+v, want kind refused, exit code 1", d)
+	}
+	// A run that ends well has no error member.
+	r = demo(t, nil, "bulk", "--json", "--target", srv.URL, input)
+	if r.code != exitRefused { // the refused lines are refused again
+		t.Fatalf("re-run: exit %d", r.code)
+	}
+	ok := writeInput(t, t.TempDir(), "ok.csv", groupLines("ok", 1)...)
+	r = demo(t, nil, "bulk", "--json", "--target", srv.URL, ok)
+	if r.code != exitOK || strings.Contains(r.stdout, `"error"`) {
+		t.Errorf("a run that ends well: exit %d\n%s", r.code, r.stdout)
 	}
 }
 
@@ -619,6 +634,9 @@ func TestBulkInterrupted(t *testing.T) {
 	c := out.Counts
 	if code != exitInterrupted || !out.Interrupted || c["not-sent"] == 0 || c["failed"] != 0 || c["created"]+c["unknown"]+c["not-sent"] != 200 {
 		t.Errorf("exit %d, %+v", code, out)
+	}
+	if d := out.Error; d == nil || d.Kind != "interrupted" || d.ExitCode != exitInterrupted || d.Message == "" {
+		t.Errorf("the document's error: %+v, want kind interrupted, exit code 130", d)
 	}
 	if r := demo(t, nil, "bulk", "--target", srv.URL, "--rate", "1000", input); r.code != exitOK {
 		t.Fatalf("re-run: exit %d\n%s", r.code, r.stderr)
@@ -893,8 +911,37 @@ func TestBulkLongLines(t *testing.T) {
 		if !json && !strings.Contains(r.stderr, "line 1: unreadable: longer than 1048576 bytes") {
 			t.Errorf("stderr:\n%.2000s", r.stderr)
 		}
+		// Unreadable lines are counted apart from refusals by the policy.
+		if json && (!strings.Contains(r.stdout, `"unreadable": 1,`) || !strings.Contains(r.stdout, `"refused": 1,`)) {
+			t.Errorf("counts:\n%.2000s", r.stdout)
+		}
+		if !json && !strings.Contains(r.stdout, "1 refused by the policy, 1 unreadable") {
+			t.Errorf("summary:\n%.2000s", r.stdout)
+		}
 		if got := final(records(t, results)); got[1] != "refused" || got[2] != "refused" || got[3] != "created" {
 			t.Errorf("records %v", got)
+		}
+	}
+}
+
+// The progress lines' counts add up to the lines finished.
+func TestBulkProgressAddsUp(t *testing.T) {
+	srv := emulator(t)
+	input := inputCopy(t, "chats.jsonl") // created, refused and unreadable lines
+	r := demo(t, nil, "bulk", "--target", srv.URL, input)
+	re := regexp.MustCompile(`progress: (\d+) finished \(\d+% of the input read\)((?:  [a-z ]+ \d+)+)`)
+	lines := re.FindAllStringSubmatch(r.stderr, -1)
+	if len(lines) == 0 {
+		t.Fatalf("no progress line:\n%s", r.stderr)
+	}
+	for _, m := range lines {
+		sum := 0
+		for _, n := range regexp.MustCompile(`\d+`).FindAllString(m[2], -1) {
+			v, _ := strconv.Atoi(n)
+			sum += v
+		}
+		if total, _ := strconv.Atoi(m[1]); sum != total {
+			t.Errorf("%q: the counts add up to %d", m[0], sum)
 		}
 	}
 }
