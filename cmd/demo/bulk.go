@@ -365,7 +365,7 @@ func (b *bulkRun) items(ctx context.Context) iter.Seq[graphchat.Item] {
 			if !b.first(c, k, &s) {
 				continue
 			}
-			it := toItem(c)
+			it := toItem(c, b.know)
 			spec := c.Spec()
 			ref := lineRef{line: c.Line, key: k, spec: &spec}
 			if it.Message != nil {
@@ -685,7 +685,7 @@ func (b *bulkRun) orphans(ctx context.Context, user string) {
 			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(ixErr)
 			rec.Error.Message = gone + ", and looking it up failed: " + rec.Error.Message
 		default:
-			id, err := findOrphan(ctx, ix, *o.spec, time.Unix(0, o.sentAt))
+			id, err := findOrphan(ctx, ix, b.toItem(*o.spec), time.Unix(0, o.sentAt))
 			switch {
 			case err != nil:
 				rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(err)
@@ -716,8 +716,7 @@ func (b *bulkRun) orphans(ctx context.Context, user string) {
 // findOrphan returns the id of the chat an orphan asked for, created since
 // it was sent (a minute's allowance for clocks; a one-on-one chat may be
 // older: the service returns the one that exists), or "".
-func findOrphan(ctx context.Context, ix *graphchat.ChatIndex, spec bulkfile.Chat, since time.Time) (string, error) {
-	it := toItem(spec)
+func findOrphan(ctx context.Context, ix *graphchat.ChatIndex, it graphchat.Item, since time.Time) (string, error) {
 	var topic *string
 	if it.Type == policy.ChatTypeGroup {
 		topic = &it.Topic
@@ -738,27 +737,36 @@ func findOrphan(ctx context.Context, ix *graphchat.ChatIndex, spec bulkfile.Chat
 	return "", nil
 }
 
+func (b *bulkRun) toItem(c bulkfile.Chat) graphchat.Item { return toItem(c, b.know) }
+
 func (b *bulkRun) diag(format string, a ...any) {
 	b.progress.clear()
 	fmt.Fprintf(b.e.stderr, format+"\n", a...)
 }
 
-// toItem turns a line the reader checked into a graphchat item.
-func toItem(c bulkfile.Chat) graphchat.Item {
+// toItem turns a line the reader checked into a graphchat item. A member
+// of no declared kind is built from what is known of its user (know), as
+// create --group builds it: a known guest gets the guest role, a known
+// home tenant is sent as tenantId. A role the line gives is kept.
+func toItem(c bulkfile.Chat, know *knowledge) graphchat.Item {
 	it := graphchat.Item{Type: policy.ChatType(c.Type), Topic: c.Topic}
 	for _, m := range c.Members {
 		var gm graphchat.Member
-		switch m.Kind {
-		case "guest":
+		switch {
+		case m.Kind == "guest":
 			gm = graphchat.Guest(m.User)
-		case "external":
+		case m.Kind == "external":
 			gm = graphchat.External(m.User, m.TenantID)
-		case "member":
+		case m.Kind == "member":
 			gm = graphchat.Member{User: m.User, Kind: policy.KindMember}
+		case know != nil:
+			gm = know.member(m.User) // of no declared kind
 		default:
-			gm = graphchat.User(m.User) // of no declared kind
+			gm = graphchat.User(m.User)
 		}
-		gm.Role = policy.Role(m.Role)
+		if m.Role != "" {
+			gm.Role = policy.Role(m.Role)
+		}
 		it.Members = append(it.Members, gm)
 	}
 	if m := c.Message; m != nil {
