@@ -136,7 +136,7 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	}
 	defer res.f.Close()
 
-	b := &bulkRun{e: e, client: client, know: s.know, rd: rd, res: res, lookup: *lookup, reuse: *reuse, inFlight: map[int]lineRef{},
+	b := &bulkRun{e: e, client: client, know: s.know, user: *user, rd: rd, res: res, lookup: *lookup, reuse: *reuse, inFlight: map[int]lineRef{},
 		progress: e.newProgress(counted, size)}
 	b.sum.Input, b.sum.Results = input, *results
 	runErr := client.CreateEach(ctx, b.items(ctx), &graphchat.BulkOptions{
@@ -159,7 +159,7 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	}
 	b.drain(ctx)
 	if b.ended && b.readErr == nil && runErr == nil && ctx.Err() == nil {
-		b.orphans(ctx, *user)
+		b.orphans(ctx)
 	}
 	b.progress.clear()
 	if cerr := res.close(); runErr == nil {
@@ -347,6 +347,15 @@ type bulkRun struct {
 	sum      bulkSummary
 	progress *progress
 	started  int // items yielded to CreateEach
+
+	// The lookups of chats earlier runs sent without an answer: one
+	// listing (ix), read at the first; how many there may be, and done.
+	user      string // --user: whose chats an application lists
+	ix        *graphchat.ChatIndex
+	ixErr     error
+	announced bool
+	toLookUp  int
+	lookups   int
 }
 
 // items reads the input a line at a time and yields the chats to send. A
@@ -500,13 +509,16 @@ func (b *bulkRun) resolve(ctx context.Context, c bulkfile.Chat, k bulkfile.Key, 
 	if !b.lookup {
 		rec.Status, rec.Error = string(graphchat.OutcomeUnknown), &errInfo{Code: "outcome_unknown", Message: "sent by an earlier run without a clear answer; run with --lookup to find out"}
 	} else {
-		found, err := b.client.FindGroup(ctx, it.Topic, it.Members, time.Unix(0, s.sentAt))
+		b.startLookups()
+		found, err := b.findSent(ctx, it, time.Unix(0, s.sentAt))
+		b.lookups++
+		b.progress.lookedUp(b.lookups, max(b.toLookUp, b.lookups))
 		switch {
 		case err != nil:
 			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(err)
 			rec.Error.Message = "sent by an earlier run without a clear answer, and looking it up failed: " + rec.Error.Message
-		case found != nil:
-			rec.Status, rec.ID, rec.ChatType = string(graphchat.OutcomeRecovered), deref(found.GetId()), "group"
+		case found != "":
+			rec.Status, rec.ID, rec.ChatType = string(graphchat.OutcomeRecovered), found, "group"
 		default:
 			return "", false // not created: sending it cannot duplicate it
 		}
@@ -517,6 +529,48 @@ func (b *bulkRun) resolve(ctx context.Context, c bulkfile.Chat, k bulkfile.Key, 
 		return rec.ID, false // its message was never sent: a message-sent record would say so
 	}
 	return "", true
+}
+
+// startLookups says, at the first lookup of a chat an earlier run sent
+// without an answer, how many there may be: reading the chats takes a
+// while.
+func (b *bulkRun) startLookups() {
+	if b.lookups > 0 || b.announced {
+		return
+	}
+	b.announced = true
+	for k, s := range b.res.state {
+		if s.status.pending() && s.sentAt != 0 {
+			if o, ok := b.res.sentSpecs[k]; !ok || o.spec.Type == string(policy.ChatTypeGroup) {
+				b.toLookUp++
+			}
+		}
+	}
+	b.diag("looking up %d chat%s sent by an earlier run without an answer (one listing of the chats)", b.toLookUp, plural(b.toLookUp))
+}
+
+// index is the one listing of the chats that finds what earlier runs sent
+// without an answer, read at its first use.
+func (b *bulkRun) index(ctx context.Context) (*graphchat.ChatIndex, error) {
+	if b.ix == nil && b.ixErr == nil {
+		b.ix, b.ixErr = b.client.NewChatIndex(ctx, &graphchat.FindOptions{User: b.user})
+	}
+	return b.ix, b.ixErr
+}
+
+// findSent finds the group chat an earlier run sent without an answer, in
+// the run's one listing; where no listing can be made (an application
+// without --user), by a lookup of its own.
+func (b *bulkRun) findSent(ctx context.Context, it graphchat.Item, since time.Time) (string, error) {
+	ix, err := b.index(ctx)
+	if err != nil {
+		found, err := b.client.FindGroup(ctx, it.Topic, it.Members, since)
+		if err != nil || found == nil {
+			return "", err
+		}
+		return deref(found.GetId()), nil
+	}
+	return findOrphan(ctx, ix, it, since)
 }
 
 // sent records, durably, the lines a request is about to send; an error
@@ -651,7 +705,7 @@ func (b *bulkRun) drain(ctx context.Context) {
 // lines are no longer in the input (edited or removed since): each is
 // looked up in one listing of the chats, and reported found (with its id)
 // or absent; without --lookup, its outcome stays unknown.
-func (b *bulkRun) orphans(ctx context.Context, user string) {
+func (b *bulkRun) orphans(ctx context.Context) {
 	type found struct {
 		key bulkfile.Key
 		orphan
@@ -671,7 +725,7 @@ func (b *bulkRun) orphans(ctx context.Context, user string) {
 	var ixErr error
 	if b.lookup {
 		b.diag("looking up %d chat%s sent by an earlier run without an answer, for lines no longer in the input", len(list), plural(len(list)))
-		ix, ixErr = b.client.NewChatIndex(ctx, &graphchat.FindOptions{User: user})
+		ix, ixErr = b.index(ctx)
 	}
 	for i, o := range list {
 		rec := resultRecord{Key: o.key.String(), Line: o.line, At: time.Now()}

@@ -945,3 +945,52 @@ func TestBulkProgressAddsUp(t *testing.T) {
 		}
 	}
 }
+
+// A re-run after a killed run says that it looks up the chats that run
+// sent without an answer, and shows its progress; they are looked up in one
+// listing of the chats, matched in memory.
+func TestBulkResumeSays(t *testing.T) {
+	srv := emulator(t)
+	input := writeInput(t, t.TempDir(), "chats.csv", groupLines("k", 30)...)
+	rd, _ := os.Open(input)
+	chats, _, err := bulkfile.Read(rd, "csv")
+	rd.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentAt := time.Now().Add(-time.Second)
+	var recs []resultRecord
+	for _, c := range chats {
+		spec := c.Spec()
+		recs = append(recs, resultRecord{Key: c.Key().String(), Line: c.Line, Status: "sent", At: sentAt, Chat: &spec})
+	}
+	for i := range 10 { // created, their answers lost
+		if r := demo(t, nil, "create", "--target", srv.URL, "--group", "--topic", fmt.Sprintf("k-%03d", i), "megan@contoso.com", "lee@contoso.com", "nestor@contoso.com"); r.code != exitOK {
+			t.Fatal(r.stderr)
+		}
+	}
+	writeResults(t, scopeFor(t, srv.URL, ""), input+".results.jsonl", input, "", recs...)
+	before := len(srv.Entries())
+	r := demo(t, nil, "bulk", "--target", srv.URL, "--json", input)
+	var out bulkJSON
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != exitOK || out.Counts["recovered"] != 10 || out.Counts["created"] != 20 {
+		t.Errorf("exit %d, %v %+v\n%s", r.code, err, out.Counts, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "looking up 30 chats sent by an earlier run without an answer") || !strings.Contains(r.stderr, "progress: looked up 30 of 30") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	lists := 0
+	for _, en := range srv.Entries()[before:] {
+		if en.Method == "GET" && strings.HasSuffix(en.Path, "/chats") {
+			lists++
+		}
+	}
+	if lists != 1 {
+		t.Errorf("%d listings of the chats, want 1", lists)
+	}
+	var topics []string
+	for i := range 30 {
+		topics = append(topics, fmt.Sprintf("k-%03d", i))
+	}
+	assertOnce(t, srv, topics...)
+}
