@@ -1029,7 +1029,7 @@ func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start 
 	var ge *Error
 	switch {
 	case status == http.StatusTooManyRequests || status == http.StatusFailedDependency:
-		delay := backoff(j.attempts)
+		delay := backoffDelay(j.attempts, 500*time.Millisecond, 30*time.Second, false)
 		if errors.As(err, &ge) && ge.RetryAfter > 0 {
 			delay = ge.RetryAfter
 		}
@@ -1051,7 +1051,7 @@ func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start 
 		j.notBefore = time.Now().Add(b.c.lookupDelay)
 		out.lookup = append(out.lookup, j)
 	case j.typ == policy.ChatTypeOneOnOne:
-		retry(backoff(j.attempts)) // the service returns the chat if it exists
+		retry(backoffDelay(j.attempts, 500*time.Millisecond, 30*time.Second, false)) // the service returns the chat if it exists
 	default:
 		found, lerr := b.c.recoverGroup(ctx, j.key, start)
 		switch {
@@ -1201,11 +1201,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func backoff(attempt int) time.Duration {
-	d := 500 * time.Millisecond << min(attempt, 6)
-	return min(d, 30*time.Second)
-}
-
 func header(h map[string]string, name string) string {
 	for k, v := range h {
 		if strings.EqualFold(k, name) {
@@ -1249,30 +1244,19 @@ func messageID(body map[string]any) string {
 // through JSON: the SDK's parse of a batch answer holds nested values as its
 // own node types, not as maps.
 func batchError(status int, headers map[string]string, body map[string]any) *Error {
-	e := &Error{Op: "create-chat", StatusCode: status, RequestID: header(headers, "request-id"), ClientRequestID: header(headers, "client-request-id")}
-	e.RetryAfter, _ = parseRetryAfter(header(headers, "Retry-After"), time.Now())
-	data, err := json.Marshal(body)
-	if err != nil {
-		return e
+	h := http.Header{}
+	for k, v := range headers {
+		h.Set(k, v)
 	}
-	var odata struct {
-		Error struct {
-			Code, Message string
-			InnerError    struct {
-				RequestID       string `json:"request-id"`
-				ClientRequestID string `json:"client-request-id"`
-			}
-		}
+	data, _ := json.Marshal(body)
+	e := errorFromBody("create-chat", status, h, data)
+	// A $batch response's own headers name the request that failed: they
+	// come before the body's innerError.
+	if id := h.Get("request-id"); id != "" {
+		e.RequestID = id
 	}
-	if json.Unmarshal(data, &odata) != nil {
-		return e
-	}
-	e.Code, e.Message = odata.Error.Code, odata.Error.Message
-	if e.RequestID == "" {
-		e.RequestID = odata.Error.InnerError.RequestID
-	}
-	if e.ClientRequestID == "" {
-		e.ClientRequestID = odata.Error.InnerError.ClientRequestID
+	if id := h.Get("client-request-id"); id != "" {
+		e.ClientRequestID = id
 	}
 	return e
 }
@@ -1385,7 +1369,7 @@ func (c *Client) findMessages(ctx context.Context, want map[string]string, calle
 			if attempt == 3 || !ambiguous(err) && !errors.Is(err, ErrThrottled) {
 				return nil, err
 			}
-			if err := sleep(ctx, backoff(attempt)); err != nil {
+			if err := sleep(ctx, backoffDelay(attempt, 500*time.Millisecond, 30*time.Second, false)); err != nil {
 				return nil, err
 			}
 		}
