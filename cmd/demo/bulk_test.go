@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
 	"github.com/graphchat/graphchat/cmd/demo/internal/bulkfile"
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
 	"github.com/graphchat/graphchat/policy"
@@ -754,6 +756,15 @@ func TestBulkResultsScope(t *testing.T) {
 	}
 	if n := len(srv.Entries()); n != 0 {
 		t.Errorf("%d requests sent to the running emulator", n)
+	}
+	// Microsoft Graph: refused after signing in, before any request.
+	e, _, _ := newEnv("")
+	e.newCredential = func(credentialConfig) (azcore.TokenCredential, error) {
+		return &fakeCredential{token: graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All")}, nil
+	}
+	e.transport = failTransport{t}
+	if r := demo(t, e, "bulk", "--target", "graph", "--use-cli", input); r.code != exitUsage || !strings.Contains(r.stderr, "embedded emulator") {
+		t.Errorf("graph: exit %d\n%s", r.code, r.stderr)
 	}
 
 	// A running emulator's results: the same caller resumes, another is refused.
