@@ -38,59 +38,13 @@ func (x exitError) Unwrap() error { return x.err }
 // is identified by the chat it asks for (bulkfile.Key), and the results
 // file records, durably and before each request, what was sent.
 func (e *env) bulk(ctx context.Context, args []string) error {
-	var f checkFlags
-	var t targetFlags
-	fs := newCallFlags("bulk", &f, &t)
-	results := fs.String("results", "", "results `file` (JSON Lines), written as items are sent and finish, read again to resume; default FILE.results.jsonl")
-	format := fs.String("format", "", "input format, csv or jsonl (default: from the file's extension)")
-	rate := fs.Float64("rate", 30, "creations per second at most (30 is Teams' limit per app and tenant)")
-	concurrency := fs.Int("concurrency", 4, "$batch requests in flight")
-	lookup := fs.Bool("lookup", true, "look group chats up after ambiguous failures before retrying (adds the list-chats and resolve-user permissions: Chat.ReadBasic, User.ReadBasic.All)")
-	reuse := fs.Bool("reuse", false, "find each group chat first among the signed-in user's chats (an application: --user's), read once for the run, and create it only when there is none; a line whose chat exists is \"existing\" (adds list-chats and resolve-user, and for delegated auth list-members)")
-	pick := fs.String("pick", "", "with --reuse, when several chats match a line: `oldest` takes the oldest (default: the line fails, naming them)")
-	user := fs.String("user", "", "with --reuse and --auth application: whose chats to search, by `ID or UPN`; every group line must have that user among its members")
-	pos, err := e.parseCall(fs, args, &f, &t)
+	o, err := e.parseBulk(args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || pos[0] == "-" {
-		return usagef("bulk: want one FILE (CSV or JSON Lines); standard input cannot be resumed")
-	}
-	input := pos[0]
-	if *format == "" {
-		switch strings.ToLower(filepath.Ext(input)) {
-		case ".csv":
-			*format = "csv"
-		case ".jsonl", ".ndjson":
-			*format = "jsonl"
-		default:
-			return usagef("bulk: cannot tell the format of %s: use --format csv or --format jsonl", input)
-		}
-	}
-	if *rate <= 0 || *concurrency <= 0 {
-		return usagef("--rate and --concurrency must be positive")
-	}
-	switch {
-	case f.set["pick"] && !*reuse:
-		return usagef("--pick is for --reuse")
-	case f.set["pick"] && *pick != string(graphchat.PickOldest):
-		return usagef("--pick %q: want oldest", *pick)
-	case f.set["user"] && !*reuse:
-		return usagef("--user is for --reuse: it names whose chats are searched")
-	case *reuse && !*lookup:
-		return usagef("--reuse reads the chats, and looks group chats up after ambiguous failures as --lookup does: drop --lookup=false")
-	}
-	if *reuse {
-		if err := checkListedUser(&f, *user); err != nil {
-			return err
-		}
-	}
-	if *results == "" {
-		*results = input + ".results.jsonl"
-	}
-	in, err := os.Open(input)
+	in, err := os.Open(o.input)
 	if err != nil {
-		return usagef("reading %s: %v", input, errors.Unwrap(err))
+		return usagef("reading %s: %v", o.input, errors.Unwrap(err))
 	}
 	defer in.Close()
 	var size int64
@@ -98,14 +52,14 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 		size = st.Size()
 	}
 	counted := &countingReader{r: in}
-	rd, err := bulkfile.NewReader(counted, *format)
+	rd, err := bulkfile.NewReader(counted, o.format)
 	if err != nil {
-		return usagef("%s: %v", input, err)
+		return usagef("%s: %v", o.input, err)
 	}
-	if err := checkResultsPath(*results); err != nil {
+	if err := checkResultsPath(o.results); err != nil {
 		return err
 	}
-	lock, err := lockResults(*results)
+	lock, err := lockResults(o.results)
 	if err != nil {
 		return err
 	}
@@ -114,7 +68,7 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	// Messages need their own operation (delegated only): whether the input
 	// has any is known before anything is sent, so that a run that cannot
 	// send them fails once, up front.
-	messages, err := inputHasMessages(input, *format)
+	messages, err := inputHasMessages(o.input, o.format)
 	if err != nil {
 		return err
 	}
@@ -122,26 +76,25 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	if messages {
 		ops = append(ops, policy.OpSendMessage)
 	}
-	s, err := e.open(ctx, &f, &t, bulkNeeds(ops, authOf(&f), *lookup, *reuse)...)
+	s, err := e.open(ctx, &o.f, &o.t, bulkNeeds(ops, authOf(&o.f), o.lookup, o.reuse)...)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	client := s.client
 	// The results are read once the session says who calls: a results
 	// file of another service, tenant or caller is refused.
-	res, err := openResults(*results, input, scopeOf(s, &t), func(note string) { fmt.Fprintln(e.stderr, "warning:", note) })
+	res, err := openResults(o.results, o.input, scopeOf(s, &o.t), func(note string) { fmt.Fprintln(e.stderr, "warning:", note) })
 	if err != nil {
 		return err
 	}
 	defer res.f.Close()
 
-	b := &bulkRun{e: e, client: client, know: s.know, user: *user, rd: rd, res: res, lookup: *lookup, reuse: *reuse, inFlight: map[int]lineRef{},
+	b := &bulkRun{e: e, client: s.client, know: s.know, user: o.user, rd: rd, res: res, lookup: o.lookup, reuse: o.reuse, inFlight: map[int]lineRef{},
 		progress: e.newProgress(counted, size)}
-	b.sum.Input, b.sum.Results = input, *results
-	runErr := client.CreateEach(ctx, b.items(ctx), &graphchat.BulkOptions{
-		Rate: *rate, Concurrency: *concurrency,
-		Reuse: *reuse, Pick: graphchat.Pick(*pick), User: *user,
+	b.sum.Input, b.sum.Results = o.input, o.results
+	runErr := s.client.CreateEach(ctx, b.items(ctx), &graphchat.BulkOptions{
+		Rate: o.rate, Concurrency: o.concurrency,
+		Reuse: o.reuse, Pick: graphchat.Pick(o.pick), User: o.user,
 		OnSend:         b.sent,
 		OnSendMessages: b.sentMessages,
 		OnResult:       b.finished,
@@ -149,20 +102,93 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	b.progress.clear()
 	var list policy.List
 	if errors.As(runErr, &list) && (b.sum.Lines == 0 || b.started == 0) {
-		err := e.grantRefused(list, *lookup, *reuse)
-		if f.json {
+		err := e.grantRefused(list, o.lookup, o.reuse)
+		if o.f.json {
 			e.emit(struct {
 				Error *errorDoc `json:"error"`
 			}{&errorDoc{Kind: kindOf(exitRefused), ExitCode: exitRefused, Message: "the token's permissions are refused before any line is sent: " + list.Error()}})
 		}
 		return err
 	}
+	return b.end(ctx, runErr, o.f.json)
+}
+
+// bulkOptions are the flags and file of a bulk run.
+type bulkOptions struct {
+	f                      checkFlags
+	t                      targetFlags
+	input, results, format string
+	rate                   float64
+	concurrency            int
+	lookup, reuse          bool
+	pick, user             string
+}
+
+// parseBulk reads and checks bulk's flags and file.
+func (e *env) parseBulk(args []string) (*bulkOptions, error) {
+	o := &bulkOptions{}
+	fs := newCallFlags("bulk", &o.f, &o.t)
+	fs.StringVar(&o.results, "results", "", "results `file` (JSON Lines), written as items are sent and finish, read again to resume; default FILE.results.jsonl")
+	fs.StringVar(&o.format, "format", "", "input format, csv or jsonl (default: from the file's extension)")
+	fs.Float64Var(&o.rate, "rate", 30, "creations per second at most (30 is Teams' limit per app and tenant)")
+	fs.IntVar(&o.concurrency, "concurrency", 4, "$batch requests in flight")
+	fs.BoolVar(&o.lookup, "lookup", true, "look group chats up after ambiguous failures before retrying (adds the list-chats and resolve-user permissions: Chat.ReadBasic, User.ReadBasic.All)")
+	fs.BoolVar(&o.reuse, "reuse", false, "find each group chat first among the signed-in user's chats (an application: --user's), read once for the run, and create it only when there is none; a line whose chat exists is \"existing\" (adds list-chats and resolve-user, and for delegated auth list-members)")
+	fs.StringVar(&o.pick, "pick", "", "with --reuse, when several chats match a line: `oldest` takes the oldest (default: the line fails, naming them)")
+	fs.StringVar(&o.user, "user", "", "with --reuse and --auth application: whose chats to search, by `ID or UPN`; every group line must have that user among its members")
+	pos, err := e.parseCall(fs, args, &o.f, &o.t)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != 1 || pos[0] == "-" {
+		return nil, usagef("bulk: want one FILE (CSV or JSON Lines); standard input cannot be resumed")
+	}
+	o.input = pos[0]
+	if o.format == "" {
+		switch strings.ToLower(filepath.Ext(o.input)) {
+		case ".csv":
+			o.format = "csv"
+		case ".jsonl", ".ndjson":
+			o.format = "jsonl"
+		default:
+			return nil, usagef("bulk: cannot tell the format of %s: use --format csv or --format jsonl", o.input)
+		}
+	}
+	set := o.f.set
+	switch {
+	case o.rate <= 0 || o.concurrency <= 0:
+		return nil, usagef("--rate and --concurrency must be positive")
+	case set["pick"] && !o.reuse:
+		return nil, usagef("--pick is for --reuse")
+	case set["pick"] && o.pick != string(graphchat.PickOldest):
+		return nil, usagef("--pick %q: want oldest", o.pick)
+	case set["user"] && !o.reuse:
+		return nil, usagef("--user is for --reuse: it names whose chats are searched")
+	case o.reuse && !o.lookup:
+		return nil, usagef("--reuse reads the chats, and looks group chats up after ambiguous failures as --lookup does: drop --lookup=false")
+	}
+	if o.reuse {
+		if err := checkListedUser(&o.f, o.user); err != nil {
+			return nil, err
+		}
+	}
+	if o.results == "" {
+		o.results = o.input + ".results.jsonl"
+	}
+	return o, nil
+}
+
+// end finishes a run that went through CreateEach (runErr is what it
+// returned): it counts the lines not reached, settles the orphans, closes
+// the results, prints the summary (or the --json document), and returns
+// the run's exit code.
+func (b *bulkRun) end(ctx context.Context, runErr error, json bool) error {
 	b.drain(ctx)
 	if b.ended && b.readErr == nil && runErr == nil && ctx.Err() == nil {
 		b.orphans(ctx)
 	}
 	b.progress.clear()
-	if cerr := res.close(); runErr == nil {
+	if cerr := b.res.close(); runErr == nil {
 		runErr = cerr
 	}
 	if runErr == nil {
@@ -180,10 +206,10 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	if code != exitOK {
 		b.sum.Error = b.sum.errorDoc(ctx, code, runErr)
 	}
-	if f.json {
-		e.emit(b.sum)
+	if json {
+		b.e.emit(b.sum)
 	} else {
-		b.sum.print(e.stdout)
+		b.sum.print(b.e.stdout)
 	}
 	if code != exitOK {
 		return exitError{code: code, err: runErr}
