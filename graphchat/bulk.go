@@ -861,6 +861,40 @@ func (b *bulk) sendBatchOf(ctx context.Context, jobs []*job) batchOutcome {
 		out.again = jobs // not sent; run reports them
 		return out
 	}
+	batch, byID := b.buildBatch(ctx, jobs, &out)
+	start := time.Now()
+	resp, err := b.sendBatch(ctx, batch)
+	if err != nil {
+		err = translate("batch", err)
+		for _, j := range byID {
+			b.failed(ctx, j, err, 0, start, &out)
+		}
+		return out
+	}
+	for _, item := range resp.GetResponses() {
+		if item == nil || item.GetId() == nil {
+			continue
+		}
+		j := byID[*item.GetId()]
+		if j == nil {
+			continue
+		}
+		delete(byID, *item.GetId())
+		b.answered(ctx, j, item, start, &out)
+	}
+	for _, j := range byID { // no response for it: as if the connection dropped
+		b.failed(ctx, j, errors.New("graphchat: the batch response has no answer for the request"), 0, start, &out)
+	}
+	if out.throttle > 0 {
+		b.lim.throttled(out.throttle) // the limit is the app's: it slows every item
+	}
+	return out
+}
+
+// buildBatch makes the $batch request of jobs, counting their attempts, and
+// returns it with the job of each step's id; a job whose step cannot be
+// built is finished in out.
+func (b *bulk) buildBatch(ctx context.Context, jobs []*job, out *batchOutcome) (msgraphgocore.BatchRequest, map[string]*job) {
 	batch := msgraphgocore.NewBatchRequest(b.c.adapter)
 	byID := map[string]*job{}
 	for _, j := range jobs {
@@ -896,67 +930,47 @@ func (b *bulk) sendBatchOf(ctx context.Context, jobs []*job) batchOutcome {
 		}
 		out.finished = append(out.finished, ItemResult{Index: j.index, Err: err, Attempts: j.attempts})
 	}
-	start := time.Now()
-	resp, err := b.sendBatch(ctx, batch)
-	if err != nil {
-		err = translate("batch", err)
-		for _, j := range byID {
-			b.failed(ctx, j, err, 0, start, &out)
-		}
-		return out
+	return batch, byID
+}
+
+// answered decides what becomes of a job from its answer in a $batch
+// response (the batch was sent at start).
+func (b *bulk) answered(ctx context.Context, j *job, item msgraphgocore.BatchItem, start time.Time, out *batchOutcome) {
+	status := 0
+	if s := item.GetStatus(); s != nil {
+		status = int(*s)
 	}
-	for _, item := range resp.GetResponses() {
-		if item == nil || item.GetId() == nil {
-			continue
+	headers := item.GetHeaders()
+	switch {
+	case j.messageStage() && status == http.StatusCreated:
+		b.lim.succeeded(1)
+		out.finished = append(out.finished, b.messageResult(j, &Posted{ID: messageID(item.GetBody())}, nil))
+	case j.messageStage():
+		b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, start, out)
+	case status == http.StatusCreated || status == http.StatusOK:
+		chat, perr := parseChat(item.GetBody())
+		if perr != nil {
+			b.failed(ctx, j, &Error{Op: "create-chat", StatusCode: status, Message: "unreadable chat in the batch response: " + perr.Error()}, status, start, out)
+			return
 		}
-		j := byID[*item.GetId()]
-		if j == nil {
-			continue
+		created := &Created{Chat: chat, Warnings: j.warnings}
+		if j.typ == policy.ChatTypeOneOnOne {
+			// Judged against the first attempt: a chat an earlier,
+			// ambiguous attempt created is not one that existed.
+			created.Existed = b.c.existed(chat, "", j.firstSent, 0)
 		}
-		delete(byID, *item.GetId())
-		status := 0
-		if s := item.GetStatus(); s != nil {
-			status = int(*s)
+		b.lim.succeeded(1)
+		b.created(j, created, out)
+	case status == http.StatusAccepted:
+		accepted := &Created{Operation: header(headers, "Location"), Warnings: j.warnings}
+		r := ItemResult{Index: j.index, Created: accepted, Attempts: j.attempts}
+		if j.msg != nil {
+			r.MessageErr = &notSentError{errors.New("the chat is created later by the service (202 Accepted): there is no chat to post the message in yet")}
 		}
-		headers := item.GetHeaders()
-		switch {
-		case j.messageStage() && status == http.StatusCreated:
-			b.lim.succeeded(1)
-			out.finished = append(out.finished, b.messageResult(j, &Posted{ID: messageID(item.GetBody())}, nil))
-		case j.messageStage():
-			b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, start, &out)
-		case status == http.StatusCreated || status == http.StatusOK:
-			chat, perr := parseChat(item.GetBody())
-			if perr != nil {
-				b.failed(ctx, j, &Error{Op: "create-chat", StatusCode: status, Message: "unreadable chat in the batch response: " + perr.Error()}, status, start, &out)
-				continue
-			}
-			created := &Created{Chat: chat, Warnings: j.warnings}
-			if j.typ == policy.ChatTypeOneOnOne {
-				// Judged against the first attempt: a chat an earlier,
-				// ambiguous attempt created is not one that existed.
-				created.Existed = b.c.existed(chat, "", j.firstSent, 0)
-			}
-			b.lim.succeeded(1)
-			b.created(j, created, &out)
-		case status == http.StatusAccepted:
-			accepted := &Created{Operation: header(headers, "Location"), Warnings: j.warnings}
-			r := ItemResult{Index: j.index, Created: accepted, Attempts: j.attempts}
-			if j.msg != nil {
-				r.MessageErr = &notSentError{errors.New("the chat is created later by the service (202 Accepted): there is no chat to post the message in yet")}
-			}
-			out.finished = append(out.finished, r)
-		default:
-			b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, start, &out)
-		}
+		out.finished = append(out.finished, r)
+	default:
+		b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, start, out)
 	}
-	for _, j := range byID { // no response for it: as if the connection dropped
-		b.failed(ctx, j, errors.New("graphchat: the batch response has no answer for the request"), 0, start, &out)
-	}
-	if out.throttle > 0 {
-		b.lim.throttled(out.throttle) // the limit is the app's: it slows every item
-	}
-	return out
 }
 
 // sendBatch sends a batch with graphchat's error mapping (the SDK's
