@@ -716,24 +716,7 @@ func (b *bulk) run(ctx context.Context) error {
 			if cause == nil {
 				cause = ctx.Err()
 			}
-			for _, j := range b.queue {
-				if j.messageStage() {
-					b.finish(b.messageResult(j, nil, &notSentError{cause}))
-					continue
-				}
-				b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}, Attempts: j.attempts})
-			}
-			for _, j := range b.lookup { // sent, never looked up
-				if !j.msgSent {
-					b.finish(b.messageResult(j, nil, &notSentError{cause}))
-					continue
-				}
-				b.finish(b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("not looked up: %w", cause)}))
-			}
-			for _, j := range b.finds {
-				b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}})
-			}
-			b.queue, b.lookup, b.finds = nil, nil, nil
+			b.abandon(cause)
 			if vetoed != nil {
 				return fmt.Errorf("%w: %w", errStopped, vetoed)
 			}
@@ -830,6 +813,29 @@ func (b *bulk) run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
+}
+
+// abandon finishes the jobs a stopped run has not sent (or not looked up),
+// for cause.
+func (b *bulk) abandon(cause error) {
+	for _, j := range b.queue {
+		if j.messageStage() {
+			b.finish(b.messageResult(j, nil, &notSentError{cause}))
+			continue
+		}
+		b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}, Attempts: j.attempts})
+	}
+	for _, j := range b.lookup {
+		if !j.msgSent { // a chat that existed, its message never sent
+			b.finish(b.messageResult(j, nil, &notSentError{cause}))
+			continue
+		}
+		b.finish(b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("not looked up: %w", cause)}))
+	}
+	for _, j := range b.finds {
+		b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}})
+	}
+	b.queue, b.lookup, b.finds = nil, nil, nil
 }
 
 // take removes up to BatchSize jobs that may be sent now, and says how long
