@@ -35,7 +35,7 @@ func main() {
 	latency := flag.Duration("latency", 20*time.Millisecond, "emulator latency for the bulk measurement")
 	limit := flag.Float64("limit", 300, "emulator rate limit (requests per second) for the bulk measurement")
 	rounds := flag.Int("rounds", 5, "rounds of the micro-benchmarks; the median is kept")
-	messages := flag.Int("messages", 1000, "first messages for the messages measurement, one a chat, under graphchattest.DocumentedThrottle (0 skips it)")
+	messages := flag.Int("messages", 1000, "first messages for the messages measurement, one a chat, under graphchattest.DocumentedLimits() (0 skips it)")
 	reuseLines := flag.Int("reuse-lines", 0, "lines of the bulk creation with Reuse, measured against plain creation plus one listing of the caller's chats (0 skips it; 1000 with -reuse-chats 10000 takes about 4 minutes)")
 	reuseChats := flag.Int("reuse-chats", 10000, "the caller's group chats for the Reuse measurement")
 	flag.Parse()
@@ -67,9 +67,9 @@ func main() {
 // 30 a second per app (the emulator does not also throttle them, so that
 // the caller's chats can be created quickly first).
 func runReuse(lines, chats int, latency time.Duration) error {
-	const rate = 30 // graphchattest.DocumentedThrottle.PerApp
+	const rate = 30 // graphchattest.DocumentedLimits().PerApp
 	emu := graphchattest.New(&graphchattest.Options{Users: append(graphchattest.DefaultUsers(), users(60)...), MaxChats: -1, MaxEntries: -1,
-		Throttle: graphchattest.Throttle{PerUserList: graphchattest.DocumentedThrottle.PerUserList}})
+		Throttle: graphchattest.Throttle{PerUserList: graphchattest.DocumentedLimits().PerUserList}})
 	var delay, lists atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(time.Duration(delay.Load()))
@@ -167,7 +167,7 @@ func runReuse(lines, chats int, latency time.Duration) error {
 
 	r := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
 	fmt.Printf("| reuse: one listing of the caller's %d group chats, %s latency: requests / one pass (%d pages); rate / 5 rps per user | %d requests in %s, %.2f rps | %.2f; %.3f |\n",
-		chats, latency, pages, passLists, r(pass), float64(passLists)/pass.Seconds(), float64(passLists)/float64(pages), float64(passLists)/pass.Seconds()/graphchattest.DocumentedThrottle.PerUserList)
+		chats, latency, pages, passLists, r(pass), float64(passLists)/pass.Seconds(), float64(passLists)/float64(pages), float64(passLists)/pass.Seconds()/graphchattest.DocumentedLimits().PerUserList)
 	fmt.Printf("| reuse: bulk of %d new group chats with Reuse (%d created, %d listing requests) / plain bulk of %d (%s) + one listing (%s), %d rps | %s / %s | %.3f |\n",
 		lines, reuseCreated, reuseLists, lines, r(plain), r(pass), rate, r(reuse), r(plain+pass), reuse.Seconds()/(plain+pass).Seconds())
 	fmt.Printf("| reuse: the same %d lines again, every chat existing (%d created, %d listing requests) / one listing | %s / %s | %.3f |\n",
@@ -184,8 +184,8 @@ func runReuse(lines, chats int, latency time.Duration) error {
 // (items naming existing chats) against an emulator with the documented
 // Teams throttling, and compares the rate achieved with the app's limit.
 func runMessages(n int, latency time.Duration) error {
-	limit := graphchattest.DocumentedThrottle.PerApp
-	srv := httptest.NewServer(graphchattest.New(&graphchattest.Options{Users: append(graphchattest.DefaultUsers(), users(n)...), Latency: latency, Throttle: graphchattest.DocumentedThrottle}))
+	limit := graphchattest.DocumentedLimits().PerApp
+	srv := httptest.NewServer(graphchattest.New(&graphchattest.Options{Users: append(graphchattest.DefaultUsers(), users(n)...), Latency: latency, Throttle: graphchattest.DocumentedLimits()}))
 	defer srv.Close()
 	megan := graphchat.User(graphchattest.MeganID)
 	client, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "ChatMessage.Send", "Chat.ReadBasic")), &graphchat.Options{

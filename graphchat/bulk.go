@@ -456,6 +456,10 @@ type job struct {
 	msgAttempts int       // requests sent for the message
 	lookupSince time.Time // the message's first send, for the lookup
 	lookups     int       // lookups that failed
+	// checkFirst: the chat existed before the run (found, or returned by
+	// the service), so an earlier run may have posted the message in it:
+	// it is sent only when the chat certainly holds no message.
+	checkFirst bool
 
 	// With BulkOptions.Reuse, for group items: hold is the chat asked for
 	// (its members' set and topic), which one item at a time may look up
@@ -712,20 +716,7 @@ func (b *bulk) run(ctx context.Context) error {
 			if cause == nil {
 				cause = ctx.Err()
 			}
-			for _, j := range b.queue {
-				if j.messageStage() {
-					b.finish(b.messageResult(j, nil, &notSentError{cause}))
-					continue
-				}
-				b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}, Attempts: j.attempts})
-			}
-			for _, j := range b.lookup { // sent, never looked up
-				b.finish(b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("not looked up: %w", cause)}))
-			}
-			for _, j := range b.finds {
-				b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}})
-			}
-			b.queue, b.lookup, b.finds = nil, nil, nil
+			b.abandon(cause)
 			if vetoed != nil {
 				return fmt.Errorf("%w: %w", errStopped, vetoed)
 			}
@@ -824,6 +815,29 @@ func (b *bulk) run(ctx context.Context) error {
 	}
 }
 
+// abandon finishes the jobs a stopped run has not sent (or not looked up),
+// for cause.
+func (b *bulk) abandon(cause error) {
+	for _, j := range b.queue {
+		if j.messageStage() {
+			b.finish(b.messageResult(j, nil, &notSentError{cause}))
+			continue
+		}
+		b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}, Attempts: j.attempts})
+	}
+	for _, j := range b.lookup {
+		if !j.msgSent { // a chat that existed, its message never sent
+			b.finish(b.messageResult(j, nil, &notSentError{cause}))
+			continue
+		}
+		b.finish(b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("not looked up: %w", cause)}))
+	}
+	for _, j := range b.finds {
+		b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}})
+	}
+	b.queue, b.lookup, b.finds = nil, nil, nil
+}
+
 // take removes up to BatchSize jobs that may be sent now, and says how long
 // until the next one may be when none can.
 func (b *bulk) take() ([]*job, time.Duration) {
@@ -853,6 +867,40 @@ func (b *bulk) sendBatchOf(ctx context.Context, jobs []*job) batchOutcome {
 		out.again = jobs // not sent; run reports them
 		return out
 	}
+	batch, byID := b.buildBatch(ctx, jobs, &out)
+	start := time.Now()
+	resp, err := b.sendBatch(ctx, batch)
+	if err != nil {
+		err = translate("batch", err)
+		for _, j := range byID {
+			b.failed(ctx, j, err, 0, start, &out)
+		}
+		return out
+	}
+	for _, item := range resp.GetResponses() {
+		if item == nil || item.GetId() == nil {
+			continue
+		}
+		j := byID[*item.GetId()]
+		if j == nil {
+			continue
+		}
+		delete(byID, *item.GetId())
+		b.answered(ctx, j, item, start, &out)
+	}
+	for _, j := range byID { // no response for it: as if the connection dropped
+		b.failed(ctx, j, errors.New("graphchat: the batch response has no answer for the request"), 0, start, &out)
+	}
+	if out.throttle > 0 {
+		b.lim.throttled(out.throttle) // the limit is the app's: it slows every item
+	}
+	return out
+}
+
+// buildBatch makes the $batch request of jobs, counting their attempts, and
+// returns it with the job of each step's id; a job whose step cannot be
+// built is finished in out.
+func (b *bulk) buildBatch(ctx context.Context, jobs []*job, out *batchOutcome) (msgraphgocore.BatchRequest, map[string]*job) {
 	batch := msgraphgocore.NewBatchRequest(b.c.adapter)
 	byID := map[string]*job{}
 	for _, j := range jobs {
@@ -888,67 +936,47 @@ func (b *bulk) sendBatchOf(ctx context.Context, jobs []*job) batchOutcome {
 		}
 		out.finished = append(out.finished, ItemResult{Index: j.index, Err: err, Attempts: j.attempts})
 	}
-	start := time.Now()
-	resp, err := b.sendBatch(ctx, batch)
-	if err != nil {
-		err = translate("batch", err)
-		for _, j := range byID {
-			b.failed(ctx, j, err, 0, start, &out)
-		}
-		return out
+	return batch, byID
+}
+
+// answered decides what becomes of a job from its answer in a $batch
+// response (the batch was sent at start).
+func (b *bulk) answered(ctx context.Context, j *job, item msgraphgocore.BatchItem, start time.Time, out *batchOutcome) {
+	status := 0
+	if s := item.GetStatus(); s != nil {
+		status = int(*s)
 	}
-	for _, item := range resp.GetResponses() {
-		if item == nil || item.GetId() == nil {
-			continue
+	headers := item.GetHeaders()
+	switch {
+	case j.messageStage() && status == http.StatusCreated:
+		b.lim.succeeded(1)
+		out.finished = append(out.finished, b.messageResult(j, &Posted{ID: messageID(item.GetBody())}, nil))
+	case j.messageStage():
+		b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, start, out)
+	case status == http.StatusCreated || status == http.StatusOK:
+		chat, perr := parseChat(item.GetBody())
+		if perr != nil {
+			b.failed(ctx, j, &Error{Op: "create-chat", StatusCode: status, Message: "unreadable chat in the batch response: " + perr.Error()}, status, start, out)
+			return
 		}
-		j := byID[*item.GetId()]
-		if j == nil {
-			continue
+		created := &Created{Chat: chat, Warnings: j.warnings}
+		if j.typ == policy.ChatTypeOneOnOne {
+			// Judged against the first attempt: a chat an earlier,
+			// ambiguous attempt created is not one that existed.
+			created.Existed = b.c.existed(chat, "", j.firstSent, 0)
 		}
-		delete(byID, *item.GetId())
-		status := 0
-		if s := item.GetStatus(); s != nil {
-			status = int(*s)
+		b.lim.succeeded(1)
+		b.created(j, created, out)
+	case status == http.StatusAccepted:
+		accepted := &Created{Operation: header(headers, "Location"), Warnings: j.warnings}
+		r := ItemResult{Index: j.index, Created: accepted, Attempts: j.attempts}
+		if j.msg != nil {
+			r.MessageErr = &notSentError{errors.New("the chat is created later by the service (202 Accepted): there is no chat to post the message in yet")}
 		}
-		headers := item.GetHeaders()
-		switch {
-		case j.messageStage() && status == http.StatusCreated:
-			b.lim.succeeded(1)
-			out.finished = append(out.finished, b.messageResult(j, &Posted{ID: messageID(item.GetBody())}, nil))
-		case j.messageStage():
-			b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, start, &out)
-		case status == http.StatusCreated || status == http.StatusOK:
-			chat, perr := parseChat(item.GetBody())
-			if perr != nil {
-				b.failed(ctx, j, &Error{Op: "create-chat", StatusCode: status, Message: "unreadable chat in the batch response: " + perr.Error()}, status, start, &out)
-				continue
-			}
-			created := &Created{Chat: chat, Warnings: j.warnings}
-			if j.typ == policy.ChatTypeOneOnOne {
-				// Judged against the first attempt: a chat an earlier,
-				// ambiguous attempt created is not one that existed.
-				created.Existed = b.c.existed(chat, "", j.firstSent, 0)
-			}
-			b.lim.succeeded(1)
-			b.created(j, created, &out)
-		case status == http.StatusAccepted:
-			accepted := &Created{Operation: header(headers, "Location"), Warnings: j.warnings}
-			r := ItemResult{Index: j.index, Created: accepted, Attempts: j.attempts}
-			if j.msg != nil {
-				r.MessageErr = &notSentError{errors.New("the chat is created later by the service (202 Accepted): there is no chat to post the message in yet")}
-			}
-			out.finished = append(out.finished, r)
-		default:
-			b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, start, &out)
-		}
+		out.finished = append(out.finished, r)
+	default:
+		b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, start, out)
 	}
-	for _, j := range byID { // no response for it: as if the connection dropped
-		b.failed(ctx, j, errors.New("graphchat: the batch response has no answer for the request"), 0, start, &out)
-	}
-	if out.throttle > 0 {
-		b.lim.throttled(out.throttle) // the limit is the app's: it slows every item
-	}
-	return out
 }
 
 // sendBatch sends a batch with graphchat's error mapping (the SDK's
@@ -985,8 +1013,23 @@ func (b *bulk) created(j *job, c *Created, out *batchOutcome) {
 		return
 	}
 	j.created, j.notBefore = c, time.Time{}
+	if c.Existed && !j.msgSent {
+		// The chat is not new: its message may be there already (posted by
+		// a run whose record of it is lost). It is looked up first.
+		j.checkFirst = true
+		if !b.c.declared(policy.OpListChats) {
+			out.finished = append(out.finished, b.messageResult(j, nil, &MessageAmbiguousError{ChatID: c.ID(), Err: errExistedNoLookup}))
+			return
+		}
+		out.lookup = append(out.lookup, j)
+		return
+	}
 	out.again = append(out.again, j)
 }
+
+// errExistedNoLookup is why the message of a chat that existed is not
+// posted without the lookup.
+var errExistedNoLookup = errors.New("not posted: the chat existed before, and whether it already holds the message cannot be told without looking it up (list-chats)")
 
 // failed decides what becomes of a job whose attempt failed.
 func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start time.Time, out *batchOutcome) {
@@ -1006,7 +1049,7 @@ func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start 
 	var ge *Error
 	switch {
 	case status == http.StatusTooManyRequests || status == http.StatusFailedDependency:
-		delay := backoff(j.attempts)
+		delay := backoffDelay(j.attempts, 500*time.Millisecond, 30*time.Second, false)
 		if errors.As(err, &ge) && ge.RetryAfter > 0 {
 			delay = ge.RetryAfter
 		}
@@ -1028,7 +1071,7 @@ func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start 
 		j.notBefore = time.Now().Add(b.c.lookupDelay)
 		out.lookup = append(out.lookup, j)
 	case j.typ == policy.ChatTypeOneOnOne:
-		retry(backoff(j.attempts)) // the service returns the chat if it exists
+		retry(backoffDelay(j.attempts, 500*time.Millisecond, 30*time.Second, false)) // the service returns the chat if it exists
 	default:
 		found, lerr := b.c.recoverGroup(ctx, j.key, start)
 		switch {
@@ -1138,7 +1181,7 @@ func (b *bulk) lookUp(ctx context.Context, jobs []*job) batchOutcome {
 			out.lookup = append(out.lookup, j)
 		case ok && f.state == messagePosted && f.digest == j.digest:
 			out.finished = append(out.finished, b.messageResult(j, &Posted{ID: f.id, Recovered: true}, nil))
-		case ok && f.state == messageAbsent:
+		case ok && f.state == messageAbsent && (f.listed || !j.checkFirst):
 			if j.msgAttempts >= b.o.MaxAttempts {
 				out.finished = append(out.finished, b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("absent after %d attempts: not sent again", j.msgAttempts)}))
 				continue
@@ -1149,6 +1192,10 @@ func (b *bulk) lookUp(ctx context.Context, jobs []*job) batchOutcome {
 			why := err
 			switch {
 			case why != nil:
+			case ok && f.state == messagePosted && j.checkFirst:
+				why = errors.New("the chat existed and its last message is another one: whether it already holds this message cannot be told, so it is not posted")
+			case ok && f.state == messageAbsent:
+				why = errors.New("the chat, which existed, was not in the listing of the signed-in user's chats: whether it holds the message cannot be told")
 			case ok && f.state == messagePosted:
 				why = errors.New("the chat's last message since the send is another one: the message cannot be told from others")
 			case ok:
@@ -1172,11 +1219,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-func backoff(attempt int) time.Duration {
-	d := 500 * time.Millisecond << min(attempt, 6)
-	return min(d, 30*time.Second)
 }
 
 func header(h map[string]string, name string) string {
@@ -1222,30 +1264,19 @@ func messageID(body map[string]any) string {
 // through JSON: the SDK's parse of a batch answer holds nested values as its
 // own node types, not as maps.
 func batchError(status int, headers map[string]string, body map[string]any) *Error {
-	e := &Error{Op: "create-chat", StatusCode: status, RequestID: header(headers, "request-id"), ClientRequestID: header(headers, "client-request-id")}
-	e.RetryAfter, _ = parseRetryAfter(header(headers, "Retry-After"), time.Now())
-	data, err := json.Marshal(body)
-	if err != nil {
-		return e
+	h := http.Header{}
+	for k, v := range headers {
+		h.Set(k, v)
 	}
-	var odata struct {
-		Error struct {
-			Code, Message string
-			InnerError    struct {
-				RequestID       string `json:"request-id"`
-				ClientRequestID string `json:"client-request-id"`
-			}
-		}
+	data, _ := json.Marshal(body)
+	e := errorFromBody("create-chat", status, h, data)
+	// A $batch response's own headers name the request that failed: they
+	// come before the body's innerError.
+	if id := h.Get("request-id"); id != "" {
+		e.RequestID = id
 	}
-	if json.Unmarshal(data, &odata) != nil {
-		return e
-	}
-	e.Code, e.Message = odata.Error.Code, odata.Error.Message
-	if e.RequestID == "" {
-		e.RequestID = odata.Error.InnerError.RequestID
-	}
-	if e.ClientRequestID == "" {
-		e.ClientRequestID = odata.Error.InnerError.ClientRequestID
+	if id := h.Get("client-request-id"); id != "" {
+		e.ClientRequestID = id
 	}
 	return e
 }
@@ -1303,6 +1334,7 @@ type foundMessage struct {
 	state  messageState
 	id     string // the last message's id, when posted
 	digest string // its MessageDigest
+	listed bool   // absent: the chat was listed, without any message
 }
 
 type messageState int
@@ -1357,7 +1389,7 @@ func (c *Client) findMessages(ctx context.Context, want map[string]string, calle
 			if attempt == 3 || !ambiguous(err) && !errors.Is(err, ErrThrottled) {
 				return nil, err
 			}
-			if err := sleep(ctx, backoff(attempt)); err != nil {
+			if err := sleep(ctx, backoffDelay(attempt, 500*time.Millisecond, 30*time.Second, false)); err != nil {
 				return nil, err
 			}
 		}
@@ -1380,7 +1412,7 @@ func (c *Client) findMessages(ctx context.Context, want map[string]string, calle
 			}
 			switch {
 			case p == nil:
-				out[id] = foundMessage{state: messageAbsent}
+				out[id] = foundMessage{state: messageAbsent, listed: true}
 			case at == nil || p.GetBody() == nil || deref(p.GetIsDeleted()):
 				out[id] = foundMessage{state: messageUnknown}
 			default:

@@ -754,8 +754,10 @@ func TestCreateEachReuse(t *testing.T) {
 	if n := len(e.emu.Chats()) - chatsBefore; n != 4 {
 		t.Errorf("%d chats created, want 4", n)
 	}
-	if n := e.listings() - listingsBefore; n != 2 { // 62 group chats, 50 a page, once
-		t.Errorf("%d listing requests, want 2", n)
+	// 62 group chats, 50 a page, once; and one listing of the last
+	// messages, which says item 1's chat, found, holds no message yet.
+	if n := e.listings() - listingsBefore; n != 3 {
+		t.Errorf("%d listing requests, want 3", n)
 	}
 
 	// Again, with PickOldest: everything exists; one pass over the pages.
@@ -913,5 +915,58 @@ func TestCreateEachReuseHoldsBackUnknown(t *testing.T) {
 	}
 	if n := batches.Load(); n != 1 {
 		t.Errorf("%d $batch requests, want 1: the second item is not sent", n)
+	}
+}
+
+// A chat found (Reuse) or returned existing may hold the item's message
+// already (posted by a run whose record of it is lost): the message is
+// looked up before it is sent, and never posted twice. It is sent when the
+// chat holds no message, counted posted (recovered) when the chat's last
+// message is the caller's with the same content, and unknown (not sent)
+// when the last message is another.
+func TestCreateEachExistingChatMessage(t *testing.T) {
+	t.Parallel()
+	e := setup(t, &graphchattest.Options{Now: clock()}, &graphchat.Options{Operations: reuseOps}, reuseToken())
+	empty := mustGroup(t, e.client, "empty", megan, lee, nestor)
+	mine := mustGroup(t, e.client, "mine", megan, lee, nestor)
+	other := mustGroup(t, e.client, "other", megan, lee, nestor)
+	for _, m := range []struct{ chat, text string }{{mine, "hello"}, {other, "hello"}, {other, "something else"}} {
+		if _, err := e.client.SendMessage(ctx, m.chat, graphchat.TextMessage(m.text), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	item := func(topic string) graphchat.Item {
+		return graphchat.Item{Type: policy.ChatTypeGroup, Topic: topic, Members: []graphchat.Member{megan, lee, nestor}, Message: graphchat.TextMessage("hello")}
+	}
+	var sends int
+	results, err := e.client.CreateMany(ctx, []graphchat.Item{item("empty"), item("mine"), item("other")}, &graphchat.BulkOptions{Reuse: true, Rate: 1000,
+		OnSendMessages: func(s []graphchat.MessageSend) error { sends += len(s); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		chat      string
+		outcome   graphchat.MessageOutcome
+		recovered bool
+		messages  int
+	}{
+		{empty, graphchat.MessagePosted, false, 1},
+		{mine, graphchat.MessagePosted, true, 1},
+		{other, graphchat.MessageUnknown, false, 2},
+	}
+	for i, tt := range tests {
+		r := results[i]
+		if r.Outcome() != graphchat.OutcomeExisting || r.Created.ID() != tt.chat || r.MessageOutcome() != tt.outcome {
+			t.Errorf("item %d: %s %s (%v), want existing %s, message %s", i, r.Outcome(), r.MessageOutcome(), r.MessageErr, tt.chat, tt.outcome)
+		}
+		if tt.outcome == graphchat.MessagePosted && r.Posted.Recovered != tt.recovered {
+			t.Errorf("item %d: recovered %v, want %v", i, r.Posted.Recovered, tt.recovered)
+		}
+		if n := len(e.emu.Messages(tt.chat)); n != tt.messages {
+			t.Errorf("item %d: the chat holds %d messages, want %d", i, n, tt.messages)
+		}
+	}
+	if sends != 1 {
+		t.Errorf("%d messages sent, want 1 (the empty chat's)", sends)
 	}
 }

@@ -33,7 +33,7 @@ type findBench struct {
 func newFindBench(b *testing.B, n int) *findBench {
 	b.Helper()
 	f := &findBench{emu: graphchattest.New(&graphchattest.Options{MaxChats: -1, MaxEntries: -1,
-		Throttle: graphchattest.Throttle{PerUserList: graphchattest.DocumentedThrottle.PerUserList}})}
+		Throttle: graphchattest.Throttle{PerUserList: graphchattest.DocumentedLimits().PerUserList}})}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(time.Duration(f.delay.Load()))
 		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/chats") {
@@ -79,7 +79,7 @@ func (f *findBench) report(b *testing.B, n int) {
 	b.ReportMetric(float64((n+49)/50), "min-requests/op")
 	rate := float64(f.lists.Load()) / b.Elapsed().Seconds()
 	b.ReportMetric(rate, "requests/s")
-	b.ReportMetric(rate/graphchattest.DocumentedThrottle.PerUserList, "rate/limit")
+	b.ReportMetric(rate/graphchattest.DocumentedLimits().PerUserList, "rate/limit")
 	b.ReportMetric(float64(f.emu.Stats().ByStatus[http.StatusTooManyRequests]), "429s")
 }
 

@@ -1,16 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/graphchat/graphchat/cmd/demo/internal/bulkfile"
 	"github.com/graphchat/graphchat/graphchat"
@@ -36,62 +38,13 @@ func (x exitError) Unwrap() error { return x.err }
 // is identified by the chat it asks for (bulkfile.Key), and the results
 // file records, durably and before each request, what was sent.
 func (e *env) bulk(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bulk", flag.ContinueOnError)
-	var f checkFlags
-	var t targetFlags
-	f.register(fs)
-	t.register(fs)
-	results := fs.String("results", "", "results `file` (JSON Lines), written as items are sent and finish, read again to resume; default FILE.results.jsonl")
-	format := fs.String("format", "", "input format, csv or jsonl (default: from the file's extension)")
-	rate := fs.Float64("rate", 30, "creations per second at most (30 is Teams' limit per app and tenant)")
-	concurrency := fs.Int("concurrency", 4, "$batch requests in flight")
-	lookup := fs.Bool("lookup", true, "look group chats up after ambiguous failures before retrying (adds the list-chats and resolve-user permissions: Chat.ReadBasic, User.ReadBasic.All)")
-	reuse := fs.Bool("reuse", false, "find each group chat first among the signed-in user's chats (an application: --user's), read once for the run, and create it only when there is none; a line whose chat exists is \"existing\" (adds list-chats and resolve-user, and for delegated auth list-members)")
-	pick := fs.String("pick", "", "with --reuse, when several chats match a line: `oldest` takes the oldest (default: the line fails, naming them)")
-	user := fs.String("user", "", "with --reuse and --auth application: whose chats to search, by `ID or UPN`; every group line must have that user among its members")
-	pos, err := parse(fs, args)
+	o, err := e.parseBulk(args)
 	if err != nil {
-		return e.helpFor(fs, "bulk [flags] FILE", err)
+		return err
 	}
-	f.visit(fs)
-	if len(pos) != 1 || pos[0] == "-" {
-		return usagef("bulk: want one FILE (CSV or JSON Lines); standard input cannot be resumed")
-	}
-	input := pos[0]
-	if *format == "" {
-		switch strings.ToLower(filepath.Ext(input)) {
-		case ".csv":
-			*format = "csv"
-		case ".jsonl", ".ndjson":
-			*format = "jsonl"
-		default:
-			return usagef("bulk: cannot tell the format of %s: use --format csv or --format jsonl", input)
-		}
-	}
-	if *rate <= 0 || *concurrency <= 0 {
-		return usagef("--rate and --concurrency must be positive")
-	}
-	switch {
-	case f.set["pick"] && !*reuse:
-		return usagef("--pick is for --reuse")
-	case f.set["pick"] && *pick != string(graphchat.PickOldest):
-		return usagef("--pick %q: want oldest", *pick)
-	case f.set["user"] && !*reuse:
-		return usagef("--user is for --reuse: it names whose chats are searched")
-	case *reuse && !*lookup:
-		return usagef("--reuse reads the chats, and looks group chats up after ambiguous failures as --lookup does: drop --lookup=false")
-	}
-	if *reuse {
-		if err := checkListedUser(&f, *user); err != nil {
-			return err
-		}
-	}
-	if *results == "" {
-		*results = input + ".results.jsonl"
-	}
-	in, err := os.Open(input)
+	in, err := os.Open(o.input)
 	if err != nil {
-		return usagef("reading %s: %v", input, errors.Unwrap(err))
+		return usagef("reading %s: %v", o.input, errors.Unwrap(err))
 	}
 	defer in.Close()
 	var size int64
@@ -99,28 +52,23 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 		size = st.Size()
 	}
 	counted := &countingReader{r: in}
-	rd, err := bulkfile.NewReader(counted, *format)
+	rd, err := bulkfile.NewReader(counted, o.format)
 	if err != nil {
-		return usagef("%s: %v", input, err)
+		return usagef("%s: %v", o.input, err)
 	}
-	if err := checkResultsPath(*results); err != nil {
+	if err := checkResultsPath(o.results); err != nil {
 		return err
 	}
-	lock, err := lockResults(*results)
+	lock, err := lockResults(o.results)
 	if err != nil {
 		return err
 	}
 	defer lock.unlock()
-	res, err := openResults(*results, input, func(note string) { fmt.Fprintln(e.stderr, "warning:", note) })
-	if err != nil {
-		return err
-	}
-	defer res.f.Close()
 
 	// Messages need their own operation (delegated only): whether the input
 	// has any is known before anything is sent, so that a run that cannot
 	// send them fails once, up front.
-	messages, err := inputHasMessages(input, *format)
+	messages, err := inputHasMessages(o.input, o.format)
 	if err != nil {
 		return err
 	}
@@ -128,34 +76,25 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	if messages {
 		ops = append(ops, policy.OpSendMessage)
 	}
-	var client *graphchat.Client
-	if *reuse {
-		s, err := e.open(ctx, &f, &t, reuseNeeds(ops, authOf(&f))...)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		client = s.client
-	} else {
-		if *lookup {
-			// A lookup claims a chat only when its members are the requested
-			// users by object id: members given by name are resolved.
-			ops = append(ops, policy.OpListChats, policy.OpResolveUser)
-		}
-		c, done, err := e.connect(ctx, t, f, ops)
-		if err != nil {
-			return err
-		}
-		defer done()
-		client = c
+	s, err := e.open(ctx, &o.f, &o.t, bulkNeeds(ops, authOf(&o.f), o.lookup, o.reuse)...)
+	if err != nil {
+		return err
 	}
+	defer s.Close()
+	// The results are read once the session says who calls: a results
+	// file of another service, tenant or caller is refused.
+	res, err := openResults(o.results, o.input, scopeOf(s, &o.t), func(note string) { fmt.Fprintln(e.stderr, "warning:", note) })
+	if err != nil {
+		return err
+	}
+	defer res.f.Close()
 
-	b := &bulkRun{e: e, client: client, rd: rd, res: res, lookup: *lookup, reuse: *reuse, inFlight: map[int]lineRef{},
+	b := &bulkRun{e: e, client: s.client, know: s.know, user: o.user, rd: rd, res: res, lookup: o.lookup, reuse: o.reuse, inFlight: map[int]lineRef{},
 		progress: e.newProgress(counted, size)}
-	b.sum.Input, b.sum.Results = input, *results
-	runErr := client.CreateEach(ctx, b.items(ctx), &graphchat.BulkOptions{
-		Rate: *rate, Concurrency: *concurrency,
-		Reuse: *reuse, Pick: graphchat.Pick(*pick), User: *user,
+	b.sum.Input, b.sum.Results = o.input, o.results
+	runErr := s.client.CreateEach(ctx, b.items(ctx), &graphchat.BulkOptions{
+		Rate: o.rate, Concurrency: o.concurrency,
+		Reuse: o.reuse, Pick: graphchat.Pick(o.pick), User: o.user,
 		OnSend:         b.sent,
 		OnSendMessages: b.sentMessages,
 		OnResult:       b.finished,
@@ -163,36 +102,200 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	b.progress.clear()
 	var list policy.List
 	if errors.As(runErr, &list) && (b.sum.Lines == 0 || b.started == 0) {
-		return e.grantRefused(list, *lookup, *reuse)
+		err := e.grantRefused(list, o.lookup, o.reuse)
+		if o.f.json {
+			e.emit(struct {
+				Error *errorDoc `json:"error"`
+			}{&errorDoc{Kind: kindOf(exitRefused), ExitCode: exitRefused, Message: "the token's permissions are refused before any line is sent: " + list.Error()}})
+		}
+		return err
 	}
+	return b.end(ctx, runErr, o.f.json)
+}
+
+// bulkOptions are the flags and file of a bulk run.
+type bulkOptions struct {
+	f                      checkFlags
+	t                      targetFlags
+	input, results, format string
+	rate                   float64
+	concurrency            int
+	lookup, reuse          bool
+	pick, user             string
+}
+
+// parseBulk reads and checks bulk's flags and file.
+func (e *env) parseBulk(args []string) (*bulkOptions, error) {
+	o := &bulkOptions{}
+	fs := newCallFlags("bulk", &o.f, &o.t)
+	fs.StringVar(&o.results, "results", "", "results `file` (JSON Lines), written as items are sent and finish, read again to resume; default FILE.results.jsonl")
+	fs.StringVar(&o.format, "format", "", "input format, csv or jsonl (default: from the file's extension)")
+	fs.Float64Var(&o.rate, "rate", 30, "creations per second at most (30 is Teams' limit per app and tenant)")
+	fs.IntVar(&o.concurrency, "concurrency", 4, "$batch requests in flight")
+	fs.BoolVar(&o.lookup, "lookup", true, "look group chats up after ambiguous failures before retrying (adds the list-chats and resolve-user permissions: Chat.ReadBasic, User.ReadBasic.All)")
+	fs.BoolVar(&o.reuse, "reuse", false, "find each group chat first among the signed-in user's chats (an application: --user's), read once for the run, and create it only when there is none; a line whose chat exists is \"existing\" (adds list-chats and resolve-user, and for delegated auth list-members)")
+	fs.StringVar(&o.pick, "pick", "", "with --reuse, when several chats match a line: `oldest` takes the oldest (default: the line fails, naming them)")
+	fs.StringVar(&o.user, "user", "", "with --reuse and --auth application: whose chats to search, by `ID or UPN`; every group line must have that user among its members")
+	pos, err := e.parseCall(fs, args, &o.f, &o.t)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != 1 || pos[0] == "-" {
+		return nil, usagef("bulk: want one FILE (CSV or JSON Lines); standard input cannot be resumed")
+	}
+	o.input = pos[0]
+	if o.format == "" {
+		switch strings.ToLower(filepath.Ext(o.input)) {
+		case ".csv":
+			o.format = "csv"
+		case ".jsonl", ".ndjson":
+			o.format = "jsonl"
+		default:
+			return nil, usagef("bulk: cannot tell the format of %s: use --format csv or --format jsonl", o.input)
+		}
+	}
+	set := o.f.set
+	switch {
+	case o.rate <= 0 || o.concurrency <= 0:
+		return nil, usagef("--rate and --concurrency must be positive")
+	case set["pick"] && !o.reuse:
+		return nil, usagef("--pick is for --reuse")
+	case set["pick"] && o.pick != string(graphchat.PickOldest):
+		return nil, usagef("--pick %q: want oldest", o.pick)
+	case set["user"] && !o.reuse:
+		return nil, usagef("--user is for --reuse: it names whose chats are searched")
+	case o.reuse && !o.lookup:
+		return nil, usagef("--reuse reads the chats, and looks group chats up after ambiguous failures as --lookup does: drop --lookup=false")
+	}
+	if o.reuse {
+		if err := checkListedUser(&o.f, o.user); err != nil {
+			return nil, err
+		}
+	}
+	if o.results == "" {
+		o.results = o.input + ".results.jsonl"
+	}
+	return o, nil
+}
+
+// end finishes a run that went through CreateEach (runErr is what it
+// returned): it counts the lines not reached, settles the orphans, closes
+// the results, prints the summary (or the --json document), and returns
+// the run's exit code.
+func (b *bulkRun) end(ctx context.Context, runErr error, json bool) error {
 	b.drain(ctx)
+	if b.ended && b.readErr == nil && runErr == nil && ctx.Err() == nil {
+		b.orphans(ctx)
+	}
 	b.progress.clear()
-	if cerr := res.close(); runErr == nil {
+	if cerr := b.res.close(); runErr == nil {
 		runErr = cerr
 	}
 	if runErr == nil {
 		runErr = b.readErr
 	}
 	b.sum.Interrupted = ctx.Err() != nil
-	if runErr != nil {
-		b.sum.Error = runErr.Error()
-	}
-	if f.json {
-		e.emit(b.sum)
-	} else {
-		b.sum.print(e.stdout)
-	}
 	code := b.sum.exitCode()
 	var u usageError
 	switch {
 	case runErr != nil && errors.As(runErr, &u):
-		return exitError{code: max(code, exitUsage), err: runErr}
+		code = max(code, exitUsage)
 	case runErr != nil:
-		return exitError{code: max(code, exitRefused), err: runErr}
-	case code != exitOK:
-		return exitError{code: code}
+		code = max(code, exitRefused)
+	}
+	if code != exitOK {
+		b.sum.Error = b.sum.errorDoc(ctx, code, runErr)
+	}
+	if json {
+		b.e.emit(b.sum)
+	} else {
+		b.sum.print(b.e.stdout)
+	}
+	if code != exitOK {
+		return exitError{code: code, err: runErr}
 	}
 	return nil
+}
+
+// errorDoc is the "error" member of a run that ends with a non-zero code:
+// why the run stopped early (err), or what its counts say.
+func (s *bulkSummary) errorDoc(ctx context.Context, code int, err error) *errorDoc {
+	d := &errorDoc{}
+	if err != nil {
+		d = newErrorDoc(ctx, err)
+		d.Message = shortText(d.Message)
+	} else {
+		c := s.Counts
+		switch code {
+		case exitInterrupted:
+			d.Message = fmt.Sprintf("interrupted: %d lines not sent; run the same command again to go on", c.NotSent)
+		case exitUnknown:
+			d.Message = fmt.Sprintf("the outcome of %d chats and %d messages is unknown: run the same command again (with --lookup) to resolve them", c.Unknown+c.OrphanUnknown, c.MessageUnknown)
+		default:
+			d.Message = fmt.Sprintf("%d lines refused or unreadable, %d failed at the service, %d not sent; %d messages not posted: see standard error and %s",
+				c.Refused+c.Unreadable, c.Failed, c.NotSent, c.MessageFailed+c.MessageNotSent+c.MessageChanged, s.Results)
+		}
+	}
+	d.Kind, d.ExitCode = kindOf(code), code
+	return d
+}
+
+// bulkNeeds are the operations of a run: ops, and those of --reuse or
+// --lookup.
+func bulkNeeds(ops []policy.Operation, auth policy.AuthType, lookup, reuse bool) []need {
+	if reuse {
+		return reuseNeeds(ops, auth)
+	}
+	var needs []need
+	for _, op := range ops {
+		needs = append(needs, need{op: op})
+	}
+	if lookup {
+		// A lookup claims a chat only when its members are the requested
+		// users by object id: members given by name are resolved.
+		needs = append(needs, need{op: policy.OpListChats, without: "run with --lookup=false"},
+			need{op: policy.OpResolveUser, without: "give members by object id, or run with --lookup=false"})
+	}
+	return needs
+}
+
+// scopeOf is what the results of a run on a session are about: its target
+// and, from the token's claims (or the flags), its tenant and caller.
+func scopeOf(s *session, t *targetFlags) resultsScope {
+	var sc resultsScope
+	switch {
+	case t.target == "graph":
+		sc.Target = "graph:" + strings.ToLower(t.cloud)
+	case s.base != "":
+		sc.Target = s.base
+	default:
+		sc.Target = targetEmbedded
+	}
+	claims, _ := policy.ParseToken(s.token)
+	switch {
+	case claims != nil:
+		sc.Tenant = claims.TenantID
+		app := claims.Auth() == policy.AuthApplication
+		switch {
+		case app && claims.AppID != "":
+			sc.App = claims.AppID
+		case app:
+			sc.App = claims.ObjectID
+		case claims.ObjectID != "":
+			sc.Caller = claims.ObjectID
+		default:
+			sc.Caller = claims.UserPrincipalName
+		}
+	case s.know != nil:
+		sc.Tenant = s.know.pc.TenantID
+		if s.know.pc.Auth != policy.AuthApplication {
+			sc.Caller = s.know.pc.Caller.ID
+			if sc.Caller == "" {
+				sc.Caller = s.know.pc.Caller.UserPrincipalName
+			}
+		}
+	}
+	return sc
 }
 
 // reuseNeeds are the operations of bulk --reuse: ops, listing the chats
@@ -247,7 +350,8 @@ func inputHasMessages(input, format string) (bool, error) {
 type lineRef struct {
 	line   int
 	key    bulkfile.Key
-	digest string // of the line's message; "" for none
+	spec   *bulkfile.Chat // what the line asks for, for its sent record
+	digest string         // of the line's message; "" for none
 	// chatRecorded is true when the results hold the chat's record (its
 	// message is about to go, or an earlier run created it).
 	chatRecorded bool
@@ -257,6 +361,7 @@ type lineRef struct {
 type bulkRun struct {
 	e        *env
 	client   *graphchat.Client
+	know     *knowledge // what is known of the call and its users
 	rd       *bulkfile.Reader
 	res      *resultsFile
 	lookup   bool
@@ -268,6 +373,15 @@ type bulkRun struct {
 	sum      bulkSummary
 	progress *progress
 	started  int // items yielded to CreateEach
+
+	// The lookups of chats earlier runs sent without an answer: one
+	// listing (ix), read at the first; how many there may be, and done.
+	user      string // --user: whose chats an application lists
+	ix        *graphchat.ChatIndex
+	ixErr     error
+	announced bool
+	toLookUp  int
+	lookups   int
 }
 
 // items reads the input a line at a time and yields the chats to send. A
@@ -286,8 +400,9 @@ func (b *bulkRun) items(ctx context.Context) iter.Seq[graphchat.Item] {
 			if !b.first(c, k, &s) {
 				continue
 			}
-			it := toItem(c)
-			ref := lineRef{line: c.Line, key: k}
+			it := toItem(c, b.know)
+			spec := c.Spec()
+			ref := lineRef{line: c.Line, key: k, spec: &spec}
 			if it.Message != nil {
 				ref.digest = graphchat.MessageDigest(it.Message)
 			}
@@ -298,7 +413,7 @@ func (b *bulkRun) items(ctx context.Context) iter.Seq[graphchat.Item] {
 				if !b.messageItem(c, &it, &ref) {
 					continue
 				}
-			case it.Type == policy.ChatTypeGroup && s.sentAt != 0 && (s.status == stSent || s.status == stUnknown || s.status == stNotSent) && !b.reuse:
+			case it.Type == policy.ChatTypeGroup && s.sentAt != 0 && s.status.pending() && !b.reuse:
 				// With --reuse, the run's listing of the chats finds it
 				// (existing) or not (created): no listing of its own.
 				id, settled := b.resolve(ctx, c, k, it, s)
@@ -330,9 +445,9 @@ func (b *bulkRun) read() (bulkfile.Chat, bool) {
 			return c, true
 		case errors.As(err, &le):
 			b.sum.Lines++
-			b.sum.Counts.Refused++
-			b.res.write(resultRecord{Line: le.Line, Status: string(graphchat.OutcomeRefused), At: time.Now(), Error: &errInfo{Code: "input", Message: le.Msg}}, false)
-			b.diag("line %d: unreadable: %s", le.Line, le.Msg)
+			b.sum.Counts.Unreadable++
+			b.res.write(resultRecord{Line: le.Line, Status: string(graphchat.OutcomeRefused), At: time.Now(), Error: &errInfo{Code: "input", Message: shortText(le.Msg)}}, false)
+			b.diag("line %d: unreadable: %s", le.Line, shortText(le.Msg))
 		case errors.Is(err, io.EOF):
 			b.ended = true
 		default:
@@ -420,13 +535,16 @@ func (b *bulkRun) resolve(ctx context.Context, c bulkfile.Chat, k bulkfile.Key, 
 	if !b.lookup {
 		rec.Status, rec.Error = string(graphchat.OutcomeUnknown), &errInfo{Code: "outcome_unknown", Message: "sent by an earlier run without a clear answer; run with --lookup to find out"}
 	} else {
-		found, err := b.client.FindGroup(ctx, it.Topic, it.Members, time.Unix(0, s.sentAt))
+		b.startLookups()
+		found, err := b.findSent(ctx, it, time.Unix(0, s.sentAt))
+		b.lookups++
+		b.progress.lookedUp(b.lookups, max(b.toLookUp, b.lookups))
 		switch {
 		case err != nil:
 			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(err)
-			rec.Error.Message = "sent by an earlier run without a clear answer, and looking it up failed: " + err.Error()
-		case found != nil:
-			rec.Status, rec.ID, rec.ChatType = string(graphchat.OutcomeRecovered), deref(found.GetId()), "group"
+			rec.Error.Message = "sent by an earlier run without a clear answer, and looking it up failed: " + rec.Error.Message
+		case found != "":
+			rec.Status, rec.ID, rec.ChatType = string(graphchat.OutcomeRecovered), found, "group"
 		default:
 			return "", false // not created: sending it cannot duplicate it
 		}
@@ -439,6 +557,48 @@ func (b *bulkRun) resolve(ctx context.Context, c bulkfile.Chat, k bulkfile.Key, 
 	return "", true
 }
 
+// startLookups says, at the first lookup of a chat an earlier run sent
+// without an answer, how many there may be: reading the chats takes a
+// while.
+func (b *bulkRun) startLookups() {
+	if b.lookups > 0 || b.announced {
+		return
+	}
+	b.announced = true
+	for k, s := range b.res.state {
+		if s.status.pending() && s.sentAt != 0 {
+			if o, ok := b.res.sentSpecs[k]; !ok || o.spec.Type == string(policy.ChatTypeGroup) {
+				b.toLookUp++
+			}
+		}
+	}
+	b.diag("looking up %d chat%s sent by an earlier run without an answer (one listing of the chats)", b.toLookUp, plural(b.toLookUp))
+}
+
+// index is the one listing of the chats that finds what earlier runs sent
+// without an answer, read at its first use.
+func (b *bulkRun) index(ctx context.Context) (*graphchat.ChatIndex, error) {
+	if b.ix == nil && b.ixErr == nil {
+		b.ix, b.ixErr = b.client.NewChatIndex(ctx, &graphchat.FindOptions{User: b.user})
+	}
+	return b.ix, b.ixErr
+}
+
+// findSent finds the group chat an earlier run sent without an answer, in
+// the run's one listing; where no listing can be made (an application
+// without --user), by a lookup of its own.
+func (b *bulkRun) findSent(ctx context.Context, it graphchat.Item, since time.Time) (string, error) {
+	ix, err := b.index(ctx)
+	if err != nil {
+		found, err := b.client.FindGroup(ctx, it.Topic, it.Members, since)
+		if err != nil || found == nil {
+			return "", err
+		}
+		return deref(found.GetId()), nil
+	}
+	return findOrphan(ctx, ix, it, since)
+}
+
 // sent records, durably, the lines a request is about to send; an error
 // vetoes the request and stops the run.
 func (b *bulkRun) sent(indexes []int) error {
@@ -446,7 +606,7 @@ func (b *bulkRun) sent(indexes []int) error {
 	now := time.Now()
 	for i, idx := range indexes {
 		ref := b.inFlight[idx]
-		recs[i] = resultRecord{Key: ref.key.String(), Line: ref.line, Status: statusSent, At: now}
+		recs[i] = resultRecord{Key: ref.key.String(), Line: ref.line, Status: statusSent, At: now, Chat: ref.spec}
 	}
 	return b.res.writeSent(recs)
 }
@@ -567,27 +727,126 @@ func (b *bulkRun) drain(ctx context.Context) {
 	}
 }
 
+// orphans settles the chats earlier runs sent without an answer whose
+// lines are no longer in the input (edited or removed since): each is
+// looked up in one listing of the chats, and reported found (with its id)
+// or absent; without --lookup, its outcome stays unknown.
+func (b *bulkRun) orphans(ctx context.Context) {
+	type found struct {
+		key bulkfile.Key
+		orphan
+		sentAt int64
+	}
+	var list []found
+	for k, o := range b.res.sentSpecs {
+		if s := b.res.state[k]; s.line == 0 && s.status.pending() && s.sentAt != 0 {
+			list = append(list, found{k, o, s.sentAt})
+		}
+	}
+	if len(list) == 0 {
+		return
+	}
+	slices.SortFunc(list, func(a, b found) int { return cmp.Compare(a.line, b.line) })
+	var ix *graphchat.ChatIndex
+	var ixErr error
+	if b.lookup {
+		b.diag("looking up %d chat%s sent by an earlier run without an answer, for lines no longer in the input", len(list), plural(len(list)))
+		ix, ixErr = b.index(ctx)
+	}
+	for i, o := range list {
+		rec := resultRecord{Key: o.key.String(), Line: o.line, At: time.Now()}
+		const gone = "sent by an earlier run without an answer, for a line no longer in the input"
+		switch {
+		case !b.lookup:
+			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), &errInfo{Code: "outcome_unknown", Message: gone + ": it may or may not exist; run with --lookup to find out"}
+		case redacted(o.spec):
+			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), &errInfo{Code: "outcome_unknown", Message: gone + ": its record had what looks like a token redacted, so it cannot be looked up as it was asked for; find it with demo find"}
+		case ixErr != nil:
+			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(ixErr)
+			rec.Error.Message = gone + ", and looking it up failed: " + rec.Error.Message
+		default:
+			id, err := findOrphan(ctx, ix, b.toItem(*o.spec), time.Unix(0, o.sentAt))
+			switch {
+			case err != nil:
+				rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(err)
+				rec.Error.Message = gone + ", and looking it up failed: " + rec.Error.Message
+			case id != "":
+				rec.Status, rec.ID, rec.ChatType = statusOrphanRecovered, id, o.spec.Type
+			default:
+				rec.Status = statusOrphanAbsent
+			}
+		}
+		b.res.write(rec, false)
+		c := &b.sum.Counts
+		switch rec.Status {
+		case statusOrphanRecovered:
+			c.OrphanRecovered++
+			b.diag("line %d of an earlier run: orphan-recovered: %s: its chat exists though its line is gone: %s", o.line, gone, rec.ID)
+		case statusOrphanAbsent:
+			c.OrphanAbsent++
+			b.diag("line %d of an earlier run: orphan-absent: %s: it was not created", o.line, gone)
+		default:
+			c.OrphanUnknown++
+			b.diag("line %d of an earlier run: unknown: %s", o.line, rec.Error.Message)
+		}
+		b.progress.lookedUp(i+1, len(list))
+	}
+}
+
+// findOrphan returns the id of the chat an orphan asked for, created since
+// it was sent (a minute's allowance for clocks; a one-on-one chat may be
+// older: the service returns the one that exists), or "".
+func findOrphan(ctx context.Context, ix *graphchat.ChatIndex, it graphchat.Item, since time.Time) (string, error) {
+	var topic *string
+	if it.Type == policy.ChatTypeGroup {
+		topic = &it.Topic
+	}
+	chats, err := ix.Find(ctx, it.Members, topic)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range chats {
+		if c.GetChatType() == nil || c.GetChatType().String() != string(it.Type) {
+			continue
+		}
+		if it.Type == policy.ChatTypeGroup && (c.GetCreatedDateTime() == nil || c.GetCreatedDateTime().Before(since.Add(-time.Minute))) {
+			continue
+		}
+		return deref(c.GetId()), nil
+	}
+	return "", nil
+}
+
+func (b *bulkRun) toItem(c bulkfile.Chat) graphchat.Item { return toItem(c, b.know) }
+
 func (b *bulkRun) diag(format string, a ...any) {
 	b.progress.clear()
 	fmt.Fprintf(b.e.stderr, format+"\n", a...)
 }
 
-// toItem turns a line the reader checked into a graphchat item.
-func toItem(c bulkfile.Chat) graphchat.Item {
+// toItem turns a line the reader checked into a graphchat item. A member
+// of no declared kind is built from what is known of its user (know), as
+// create --group builds it: a known guest gets the guest role, a known
+// home tenant is sent as tenantId. A role the line gives is kept.
+func toItem(c bulkfile.Chat, know *knowledge) graphchat.Item {
 	it := graphchat.Item{Type: policy.ChatType(c.Type), Topic: c.Topic}
 	for _, m := range c.Members {
 		var gm graphchat.Member
-		switch m.Kind {
-		case "guest":
+		switch {
+		case m.Kind == "guest":
 			gm = graphchat.Guest(m.User)
-		case "external":
+		case m.Kind == "external":
 			gm = graphchat.External(m.User, m.TenantID)
-		case "member":
+		case m.Kind == "member":
 			gm = graphchat.Member{User: m.User, Kind: policy.KindMember}
+		case know != nil:
+			gm = know.member(m.User) // of no declared kind
 		default:
-			gm = graphchat.User(m.User) // of no declared kind
+			gm = graphchat.User(m.User)
 		}
-		gm.Role = policy.Role(m.Role)
+		if m.Role != "" {
+			gm.Role = policy.Role(m.Role)
+		}
 		it.Members = append(it.Members, gm)
 	}
 	if m := c.Message; m != nil {
@@ -598,6 +857,22 @@ func toItem(c bulkfile.Chat) graphchat.Item {
 		}
 	}
 	return it
+}
+
+// maxText is the most of an error's message a record or a diagnostic
+// holds: service and policy messages may quote a value of the input.
+const maxText = 500
+
+// shortText cuts s to maxText bytes, on a character boundary, saying so.
+func shortText(s string) string {
+	if len(s) <= maxText {
+		return s
+	}
+	cut := maxText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", s[:cut], len(s))
 }
 
 func deref(p *string) string {
@@ -630,7 +905,7 @@ func errorInfo(err error) *errInfo {
 	if err == nil {
 		return &errInfo{Message: "no chat and no error"}
 	}
-	info := &errInfo{Message: err.Error()}
+	info := &errInfo{Message: shortText(err.Error())}
 	var list policy.List
 	var ge *graphchat.Error
 	var several *graphchat.MatchesError
@@ -663,7 +938,9 @@ type bulkSummary struct {
 	Lines       int        `json:"lines"` // lines with a chat, readable or not
 	Counts      bulkCounts `json:"counts"`
 	Interrupted bool       `json:"interrupted"`
-	Error       string     `json:"error,omitempty"` // why the run stopped early
+	// Error is set when the run ends with a non-zero exit code: its kind,
+	// code and why (the error that stopped it early, or the counts).
+	Error *errorDoc `json:"error,omitempty"`
 }
 
 // bulkCounts count lines by status.
@@ -672,12 +949,19 @@ type bulkCounts struct {
 	Recovered   int `json:"recovered"` // created, found by a lookup after an ambiguous failure or a crash
 	Existing    int `json:"existing"`
 	Accepted    int `json:"accepted"`
-	Refused     int `json:"refused"` // by the policy, or unreadable
-	Failed      int `json:"failed"`  // answered with an error by the service
-	Unknown     int `json:"unknown"` // may or may not exist: a re-run resolves it
+	Refused     int `json:"refused"`    // by the policy
+	Unreadable  int `json:"unreadable"` // lines that could not be read
+	Failed      int `json:"failed"`     // answered with an error by the service
+	Unknown     int `json:"unknown"`    // may or may not exist: a re-run resolves it
 	NotSent     int `json:"not-sent"`
 	Duplicate   int `json:"duplicate_line"` // the same chat as an earlier line: not sent again
 	DoneEarlier int `json:"done-earlier"`   // done in an earlier run: not sent again
+
+	// Chats earlier runs sent without an answer for lines no longer in the
+	// input, looked up at the end of the run.
+	OrphanRecovered int `json:"orphan-recovered"` // exists
+	OrphanAbsent    int `json:"orphan-absent"`    // was not created
+	OrphanUnknown   int `json:"orphan-unknown"`   // not looked up (--lookup=false) or the lookup failed
 
 	// First messages, for lines with one.
 	MessagesPosted      int `json:"message-posted"`         // MessagesRecovered included
@@ -691,11 +975,15 @@ type bulkCounts struct {
 
 func (s *bulkSummary) print(w io.Writer) {
 	c := s.Counts
-	fmt.Fprintf(w, "%d items: %d created (%d after a lookup), %d existing, %d accepted, %d refused by the policy, %d failed at the service, %d outcome unknown, %d not sent, %d duplicate lines, %d done in an earlier run\n",
-		s.Lines, c.Created+c.Recovered, c.Recovered, c.Existing, c.Accepted, c.Refused, c.Failed, c.Unknown, c.NotSent, c.Duplicate, c.DoneEarlier)
+	fmt.Fprintf(w, "%d items: %d created (%d after a lookup), %d existing, %d accepted, %d refused by the policy, %d unreadable, %d failed at the service, %d outcome unknown, %d not sent, %d duplicate lines, %d done in an earlier run\n",
+		s.Lines, c.Created+c.Recovered, c.Recovered, c.Existing, c.Accepted, c.Refused, c.Unreadable, c.Failed, c.Unknown, c.NotSent, c.Duplicate, c.DoneEarlier)
 	if n := c.MessagesPosted + c.MessageFailed + c.MessageUnknown + c.MessageNotSent + c.MessageChanged + c.MessagesDoneEarlier; n > 0 {
 		fmt.Fprintf(w, "%d first messages: %d posted (%d after a lookup), %d failed at the service, %d outcome unknown, %d not sent, %d changed since an earlier run, %d posted in an earlier run\n",
 			n, c.MessagesPosted, c.MessagesRecovered, c.MessageFailed, c.MessageUnknown, c.MessageNotSent, c.MessageChanged, c.MessagesDoneEarlier)
+	}
+	if n := c.OrphanRecovered + c.OrphanAbsent + c.OrphanUnknown; n > 0 {
+		fmt.Fprintf(w, "%d chats sent by an earlier run without an answer, for lines no longer in the input: %d exist, %d were not created, %d outcome unknown\n",
+			n, c.OrphanRecovered, c.OrphanAbsent, c.OrphanUnknown)
 	}
 	fmt.Fprintf(w, "results: %s\n", s.Results)
 	if s.Interrupted {
@@ -711,9 +999,9 @@ func (s *bulkSummary) exitCode() int {
 	switch {
 	case s.Interrupted:
 		return exitInterrupted
-	case c.Unknown+c.MessageUnknown > 0:
+	case c.Unknown+c.MessageUnknown+c.OrphanUnknown > 0:
 		return exitUnknown
-	case c.Refused+c.Failed+c.NotSent+c.MessageFailed+c.MessageNotSent+c.MessageChanged > 0:
+	case c.Refused+c.Unreadable+c.Failed+c.NotSent+c.MessageFailed+c.MessageNotSent+c.MessageChanged > 0:
 		return exitRefused
 	}
 	return exitOK
@@ -738,14 +1026,17 @@ type progress struct {
 	tty   bool
 	in    *countingReader
 	size  int64
-	done  int
 	shown int64
 	drawn bool
 }
 
 func (e *env) newProgress(in *countingReader, size int64) *progress {
 	p := &progress{w: e.stderr, in: in, size: size}
-	if f, ok := e.stderr.(*os.File); ok {
+	w := e.stderr
+	if r, ok := w.(*redactingWriter); ok {
+		w = r.w // the terminal, if any, is under the redaction
+	}
+	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
 		}
@@ -754,13 +1045,14 @@ func (e *env) newProgress(in *countingReader, size int64) *progress {
 }
 
 func (p *progress) step(c bulkCounts) {
-	p.done++
 	if p.size <= 0 {
 		return
 	}
 	read := min(p.in.n, p.size)
-	status := fmt.Sprintf("%d finished (%d%% of the input read)  created %d  existing %d  refused %d  failed %d  unknown %d",
-		p.done, 100*read/p.size, c.Created+c.Recovered, c.Existing, c.Refused, c.Failed, c.Unknown)
+	// Every count of a finished line is shown, so that they add up.
+	finished := c.Created + c.Recovered + c.Existing + c.Accepted + c.Refused + c.Unreadable + c.Failed + c.Unknown + c.NotSent
+	status := fmt.Sprintf("%d finished (%d%% of the input read)  created %d  existing %d  accepted %d  refused %d  unreadable %d  failed %d  unknown %d  not sent %d",
+		finished, 100*read/p.size, c.Created+c.Recovered, c.Existing, c.Accepted, c.Refused, c.Unreadable, c.Failed, c.Unknown, c.NotSent)
 	if p.tty {
 		const width = 30
 		filled := int(width * read / p.size)
@@ -771,6 +1063,18 @@ func (p *progress) step(c bulkCounts) {
 	if tenth := 10 * read / p.size; tenth > p.shown {
 		p.shown = tenth
 		fmt.Fprintf(p.w, "progress: %s\n", status)
+	}
+}
+
+// lookedUp shows the progress of a lookup of n chats.
+func (p *progress) lookedUp(done, n int) {
+	if p.tty {
+		fmt.Fprintf(p.w, "\rlooked up %d of %d", done, n)
+		p.drawn = true
+		return
+	}
+	if done == n || (10*done/n) > (10*(done-1)/n) {
+		fmt.Fprintf(p.w, "progress: looked up %d of %d\n", done, n)
 	}
 }
 

@@ -172,8 +172,9 @@ func sorted(s ...string) []string { slices.Sort(s); return s }
 
 // emulatorChats lists every chat of the emulator through its API (megan is
 // in all of them), as type|topic|sorted member ids; messages counts the
-// messages of each (from each chat's messages, listed through the API).
-func emulatorChats(t *testing.T, base string, messages map[string]int) map[string]int {
+// messages of each (from each chat's messages, listed through the API);
+// ids0, when not nil, receives every chat's id.
+func emulatorChats(t *testing.T, base string, messages map[string]int, ids0 map[string]bool) map[string]int {
 	t.Helper()
 	tok := graphchattest.AppToken("Chat.ReadBasic.All", "Chat.Read.All")
 	out := map[string]int{}
@@ -208,7 +209,8 @@ func emulatorChats(t *testing.T, base string, messages map[string]int) map[strin
 			time.Sleep(50 * time.Millisecond)
 		}
 		for _, c := range page.Value {
-			var ids []string
+			var ids []string // the members'
+			chatIDs := ids0
 			for _, m := range c.Members {
 				ids = append(ids, m.UserID)
 			}
@@ -218,6 +220,9 @@ func emulatorChats(t *testing.T, base string, messages map[string]int) map[strin
 			}
 			k := c.ChatType + "|" + topic + "|" + strings.Join(sorted(ids...), ",")
 			out[k]++
+			if chatIDs != nil {
+				chatIDs[c.ID] = true
+			}
 			if messages != nil {
 				messages[k] += countMessages(t, base, tok, c.ID)
 			}
@@ -430,7 +435,25 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 	finish("the edited input", 3)
 
 	gotMessages := map[string]int{}
-	got := emulatorChats(t, url, gotMessages)
+	chatIDs := map[string]bool{}
+	got := emulatorChats(t, url, gotMessages, chatIDs)
+	// Every chat on the service is in a results file: none was created
+	// without a record of it, though lines were removed after kills.
+	recorded := map[string]bool{}
+	resultsFiles := []string{input + ".results.jsonl"}
+	if reuse {
+		resultsFiles = append(resultsFiles, filepath.Join(dir, "seed.jsonl.results.jsonl"))
+	}
+	for _, f := range resultsFiles {
+		for _, r := range records(t, f) {
+			recorded[r.ID] = true
+		}
+	}
+	for id := range chatIDs {
+		if !recorded[id] {
+			t.Errorf("chat %s is on the service but in no record", id)
+		}
+	}
 	want, wantMessages := map[string]int{}, map[string]int{}
 	for _, l := range slices.Concat(removed, kept, added) {
 		want[l.want]++

@@ -33,7 +33,13 @@ func lockResults(results string) (*runLock, error) {
 		n, _ := f.ReadAt(holder, 0)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			who := strings.TrimSpace(strings.ReplaceAll(string(holder[:n]), "\n", ", "))
+			var parts []string // "pid N", "started T"
+			for _, l := range strings.Split(string(holder[:n]), "\n") {
+				if l = strings.TrimSpace(l); l != "" {
+					parts = append(parts, l)
+				}
+			}
+			who := strings.Join(parts, ", ")
 			if who == "" {
 				who = "a run that has not written its pid yet"
 			}

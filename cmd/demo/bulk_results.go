@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/graphchat/graphchat/cmd/demo/internal/bulkfile"
@@ -18,25 +20,76 @@ import (
 // The results file of "demo bulk" is JSON Lines: a header, then records
 // appended as the runs go.
 //
-//	{"format":"graphchat-bulk-results","version":2,"input":"chats.csv","created":"..."}
+//	{"format":"graphchat-bulk-results","version":3,"input":"chats.csv","target":"http://127.0.0.1:8080/v1.0","tenant":"...","caller":"...","created":"..."}
 //	{"key":"3f9c...","line":4,"status":"sent","at":"..."}
 //	{"key":"3f9c...","line":4,"status":"created","id":"19:...","chatType":"group","at":"..."}
 //
 // A record's key is the identity of the chat its line asks for
 // (bulkfile.Key), so that a run applies earlier records to the same chats
-// however the input was edited in between; the line is informative.
+// however the input was edited in between; the line is informative. The
+// header says what the records are about (resultsScope): a run against
+// another service, tenant or caller would find none of those chats, so it
+// is refused. Version 3 added the scope; earlier versions are refused.
 const (
 	resultsFormat  = "graphchat-bulk-results"
-	resultsVersion = 2
+	resultsVersion = 3
 	// maxRecord is the longest line of a results file.
 	maxRecord = 1 << 20
 )
 
 type resultsHeader struct {
-	Format  string    `json:"format"`
-	Version int       `json:"version"`
-	Input   string    `json:"input"` // the input's file name, without its directory
+	Format  string `json:"format"`
+	Version int    `json:"version"`
+	Input   string `json:"input"` // the input's file name, without its directory
+	resultsScope
 	Created time.Time `json:"created"`
+}
+
+// targetEmbedded is the scope's target for the embedded emulator: a new,
+// empty service each run, so that its results are never resumed.
+const targetEmbedded = "emulator"
+
+// resultsScope is what a results file's records are about: where the chats
+// were created and by whom. A run resumes a results file only with the same
+// scope.
+type resultsScope struct {
+	// Target is "emulator" (the embedded one), a running emulator's base
+	// URL, or "graph:" and the cloud (graph:global).
+	Target string `json:"target"`
+	Tenant string `json:"tenant,omitempty"` // the caller's tenant id
+	// Caller is the signed-in user (delegated), by object id when the
+	// token says it, else as given; App is the application (app-only
+	// calls), by app id or service principal id.
+	Caller string `json:"caller,omitempty"`
+	App    string `json:"app,omitempty"`
+}
+
+// describe names a scope in messages.
+func (s resultsScope) describe() string {
+	var who string
+	switch {
+	case s.App != "":
+		who = "the application " + s.App
+	case s.Caller != "":
+		who = "the user " + s.Caller
+	default:
+		who = "an unknown caller"
+	}
+	tenant := s.Tenant
+	if tenant == "" {
+		tenant = "an unknown tenant"
+	}
+	target := s.Target
+	if target == targetEmbedded {
+		target = "the embedded emulator"
+	}
+	return fmt.Sprintf("%s, tenant %s, %s", target, tenant, who)
+}
+
+// same reports whether two scopes are about the same chats.
+func (s resultsScope) same(o resultsScope) bool {
+	return s.Target == o.Target && strings.EqualFold(s.Tenant, o.Tenant) &&
+		strings.EqualFold(s.Caller, o.Caller) && strings.EqualFold(s.App, o.App)
 }
 
 // resultRecord is one record of the results file.
@@ -54,6 +107,10 @@ type resultRecord struct {
 	Recovered bool      `json:"recovered,omitempty"` // message-posted: found by a lookup
 	At        time.Time `json:"at"`
 	Error     *errInfo  `json:"error,omitempty"`
+	// Chat is the chat a "sent" record's line asks for (bulkfile.Chat.Spec),
+	// so that a later run can look it up when the line is no longer in the
+	// input.
+	Chat *bulkfile.Chat `json:"chat,omitempty"`
 }
 
 type errInfo struct {
@@ -76,11 +133,18 @@ type errInfo struct {
 // then an outcome of graphchat.MessageOutcome, or "message-changed" (the
 // line's message differs from the one an earlier run posted or sent: not
 // posted).
+//
+// A chat sent without an answer whose line is no longer in the input (an
+// orphan) is looked up at the end of a run: "orphan-recovered" (it exists:
+// its id) or "orphan-absent" (it was not created); without a lookup it is
+// recorded "unknown" again.
 const (
-	statusSent           = "sent"
-	statusDuplicate      = "duplicate_line"
-	statusMessageSent    = "message-sent"
-	statusMessageChanged = "message-changed"
+	statusSent            = "sent"
+	statusOrphanRecovered = "orphan-recovered"
+	statusOrphanAbsent    = "orphan-absent"
+	statusDuplicate       = "duplicate_line"
+	statusMessageSent     = "message-sent"
+	statusMessageChanged  = "message-changed"
 )
 
 // msgStatus is what is known of a line's message.
@@ -128,6 +192,7 @@ const (
 	stFailed
 	stUnknown
 	stNotSent
+	stAbsent // an orphan looked up and not found: never created
 )
 
 var statusNames = map[string]status{
@@ -140,11 +205,23 @@ var statusNames = map[string]status{
 	string(graphchat.OutcomeFailed):    stFailed,
 	string(graphchat.OutcomeUnknown):   stUnknown,
 	string(graphchat.OutcomeNotSent):   stNotSent,
+	statusOrphanRecovered:              stRecovered,
+	statusOrphanAbsent:                 stAbsent,
 }
 
 // done reports a status a re-run never sends again.
 func (s status) done() bool {
 	return s == stCreated || s == stExisting || s == stRecovered || s == stAccepted
+}
+
+// pending reports a status whose chat may exist though no answer said so.
+func (s status) pending() bool { return s == stSent || s == stUnknown || s == stNotSent }
+
+// orphan is a chat an earlier run sent without an answer: what its line
+// asked for, kept until a record settles it.
+type orphan struct {
+	spec *bulkfile.Chat
+	line int // its line in the run that sent it
 }
 
 // keyState is what is known of one chat: from earlier runs (status, when
@@ -173,7 +250,11 @@ type resultsFile struct {
 	w     resultsWriter
 	state map[bulkfile.Key]keyState
 	msgs  map[bulkfile.Key]*msgState // lines with a message
-	err   error                      // the first failed write or sync; nothing is written after it
+	// sentSpecs are the chats sent without an answer so far (pending),
+	// with what their lines asked for: those no line of the input asks
+	// for any more are looked up at the end of the run.
+	sentSpecs map[bulkfile.Key]orphan
+	err       error // the first failed write or sync; nothing is written after it
 }
 
 // checkResultsPath refuses a results path that is a symbolic link, a
@@ -198,14 +279,15 @@ func checkResultsPath(name string) error {
 // openResults opens the results file for an input (creating it with its
 // header when it does not exist), reads the state of its records, and
 // leaves it open for appending. warn receives the notes of a repair.
-func openResults(name, input string, warn func(string)) (*resultsFile, error) {
+func openResults(name, input string, scope resultsScope, warn func(string)) (*resultsFile, error) {
 	if err := checkResultsPath(name); err != nil {
 		return nil, err
 	}
 	inputName := filepath.Base(input)
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_APPEND|openNoFollow, 0)
+	existed := err == nil
 	if errors.Is(err, os.ErrNotExist) {
-		if err := createResults(name, inputName); err != nil {
+		if err := createResults(name, inputName, scope); err != nil {
 			return nil, err
 		}
 		f, err = os.OpenFile(name, os.O_RDWR|os.O_APPEND|openNoFollow, 0)
@@ -213,8 +295,8 @@ func openResults(name, input string, warn func(string)) (*resultsFile, error) {
 	if err != nil {
 		return nil, usagef("opening --results %s: %v", name, errors.Unwrap(err))
 	}
-	r := &resultsFile{name: name, f: f, state: map[bulkfile.Key]keyState{}, msgs: map[bulkfile.Key]*msgState{}}
-	if err := r.read(inputName, warn); err != nil {
+	r := &resultsFile{name: name, f: f, state: map[bulkfile.Key]keyState{}, msgs: map[bulkfile.Key]*msgState{}, sentSpecs: map[bulkfile.Key]orphan{}}
+	if err := r.read(inputName, scope, existed, warn); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -224,14 +306,14 @@ func openResults(name, input string, warn func(string)) (*resultsFile, error) {
 
 // createResults writes a new results file with its header, atomically: a
 // crash leaves either no file or a file with a whole header.
-func createResults(name, input string) error {
+func createResults(name, input string, scope resultsScope) error {
 	dir := filepath.Dir(name)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".*")
 	if err != nil {
 		return usagef("creating --results %s: %v", name, errors.Unwrap(err))
 	}
 	defer os.Remove(tmp.Name()) // after the rename, there is nothing to remove
-	data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: resultsVersion, Input: input, Created: time.Now().UTC()})
+	data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: resultsVersion, Input: input, resultsScope: scope, Created: time.Now().UTC()})
 	_, err = tmp.Write(append(data, '\n'))
 	if err == nil {
 		err = tmp.Sync()
@@ -258,14 +340,14 @@ func createResults(name, input string) error {
 // read checks the header and applies every record. A record cut short by
 // an interrupted write can only be the last line: it is removed, with a
 // note. Any other line that is not a record refuses the file.
-func (r *resultsFile) read(input string, warn func(string)) error {
+func (r *resultsFile) read(input string, scope resultsScope, existed bool, warn func(string)) error {
 	br := bufio.NewReaderSize(r.f, 64<<10)
 	var offset int64 // of the line being read
 	for n := 1; ; n++ {
 		line, err := readLine(br)
 		if errors.Is(err, io.EOF) && len(line) == 0 {
 			if n == 1 { // empty: a new results file
-				return r.writeHeader(input)
+				return r.writeHeader(input, scope)
 			}
 			return nil
 		}
@@ -277,7 +359,7 @@ func (r *resultsFile) read(input string, warn func(string)) error {
 		}
 		cut := errors.Is(err, io.EOF) // no final newline
 		if n == 1 {
-			if err := checkHeader(r.name, line, input); err != nil {
+			if err := checkHeader(r.name, line, input, scope, existed); err != nil {
 				return err
 			}
 			if cut {
@@ -318,8 +400,9 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 }
 
 // checkHeader refuses a file that is not a results file of this format for
-// this input, saying what to do.
-func checkHeader(name string, line []byte, input string) error {
+// this input and scope, saying what to do. A file that existed before this
+// run is never resumed when it records a run on the embedded emulator.
+func checkHeader(name string, line []byte, input string, scope resultsScope, existed bool) error {
 	var h resultsHeader
 	if err := json.Unmarshal(line, &h); err != nil || h.Format != resultsFormat {
 		var old struct {
@@ -333,17 +416,29 @@ func checkHeader(name string, line []byte, input string) error {
 		}
 		return usagef("%s is not a graphchat bulk results file (its first line is not a %q header): it is left untouched; choose another --results file", name, resultsFormat)
 	}
+	if h.Version == 2 {
+		return usagef("results file %s has version 2 of the format, which does not say which service, tenant and caller its chats were created for: "+
+			"it cannot be resumed safely; finish it with the program that wrote it, or delete it (or give another --results file) to start over", name)
+	}
 	if h.Version != resultsVersion {
 		return usagef("results file %s has version %d of the format; this program reads version %d: use the program that wrote it, or another --results file", name, h.Version, resultsVersion)
 	}
 	if h.Input != input {
 		return usagef("results file %s records the input %q, not %q: give each input its own --results file", name, h.Input, input)
 	}
+	if h.Target == targetEmbedded && existed {
+		return usagef("results file %s records a run on the embedded emulator (--target emulator), a new, empty service each run: "+
+			"the chats it records ended with that run, so it is never resumed; delete it, or give another --results file", name)
+	}
+	if !h.resultsScope.same(scope) {
+		return usagef("results file %s records chats of %s; this run is for %s: its records say nothing of that service's chats. "+
+			"Give this run another --results file, or delete that one to start over", name, h.resultsScope.describe(), scope.describe())
+	}
 	return nil
 }
 
-func (r *resultsFile) writeHeader(input string) error {
-	data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: resultsVersion, Input: input, Created: time.Now().UTC()})
+func (r *resultsFile) writeHeader(input string, scope resultsScope) error {
+	data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: resultsVersion, Input: input, resultsScope: scope, Created: time.Now().UTC()})
 	if _, err := r.f.Write(append(data, '\n')); err != nil {
 		return fmt.Errorf("writing the results file %s: %w", r.name, err)
 	}
@@ -404,6 +499,12 @@ func (r *resultsFile) apply(line []byte) error {
 	}
 	s.status = st
 	r.state[k] = s
+	switch {
+	case st == stSent && rec.Chat != nil:
+		r.sentSpecs[k] = orphan{spec: rec.Chat, line: rec.Line}
+	case !st.pending():
+		delete(r.sentSpecs, k)
+	}
 	return nil
 }
 
@@ -420,6 +521,7 @@ func (r *resultsFile) applyMessage(rec resultRecord, st msgStatus) error {
 	if !s.status.done() { // a message goes only to a chat that exists
 		s.status = stCreated
 		r.state[k] = s
+		delete(r.sentSpecs, k)
 	}
 	m := r.msgs[k]
 	if m == nil {
@@ -449,7 +551,7 @@ func (r *resultsFile) write(rec resultRecord, sync bool) error {
 	if r.err != nil {
 		return r.err
 	}
-	data, _ := json.Marshal(rec)
+	data, _ := json.Marshal(redactRecord(rec))
 	_, err := r.w.Write(append(data, '\n'))
 	if err == nil && sync {
 		err = r.w.Sync()
@@ -468,7 +570,7 @@ func (r *resultsFile) writeSent(recs []resultRecord) error {
 	}
 	var buf []byte
 	for _, rec := range recs {
-		data, _ := json.Marshal(rec)
+		data, _ := json.Marshal(redactRecord(rec))
 		buf = append(append(buf, data...), '\n')
 	}
 	_, err := r.w.Write(buf)
@@ -479,6 +581,43 @@ func (r *resultsFile) writeSent(recs []resultRecord) error {
 		r.err = fmt.Errorf("writing the results file %s: %w", r.name, err)
 	}
 	return r.err
+}
+
+// redactRecord is a record as written: what may quote the input (an
+// error's message, the chat a line asks for) has anything that looks like
+// a token replaced (redact), as on standard error. The fields a re-run
+// compares (key, chat id, message digest) are hashes and ids, left as they
+// are.
+func redactRecord(rec resultRecord) resultRecord {
+	if rec.Error != nil {
+		e := *rec.Error
+		e.Message = redact(e.Message)
+		rec.Error = &e
+	}
+	if rec.Chat != nil {
+		c := *rec.Chat
+		c.Topic = redact(c.Topic)
+		c.Members = slices.Clone(c.Members)
+		for i, m := range c.Members {
+			c.Members[i].User, c.Members[i].TenantID = redact(m.User), redact(m.TenantID)
+		}
+		rec.Chat = &c
+	}
+	return rec
+}
+
+// redacted reports whether a recorded chat had something redacted: it
+// cannot be looked up as it was asked for.
+func redacted(c *bulkfile.Chat) bool {
+	if strings.Contains(c.Topic, redactedToken) {
+		return true
+	}
+	for _, m := range c.Members {
+		if strings.Contains(m.User, redactedToken) || strings.Contains(m.TenantID, redactedToken) {
+			return true
+		}
+	}
+	return false
 }
 
 // close syncs and closes the file.

@@ -97,8 +97,10 @@ func TestBulkReuse(t *testing.T) {
 	if n := s.chatPosts() - posts; n != 1 {
 		t.Errorf("%d creations sent, want 1", n)
 	}
-	if n := s.listings() - lists; n != 2 { // 62 group chats, 50 a page: one pass
-		t.Errorf("%d listing requests, want 2", n)
+	// 62 group chats, 50 a page: one pass for the index, and one of the
+	// last messages, to see that line 3's chat, found, holds none yet.
+	if n := s.listings() - lists; n != 4 {
+		t.Errorf("%d listing requests, want 4", n)
 	}
 
 	// Again with the results file and --pick oldest: only line 4 is left.
@@ -118,14 +120,17 @@ func TestBulkReuse(t *testing.T) {
 		t.Errorf("re-run: %d listing requests, want 2", n)
 	}
 
-	// Without the results file (and without the message): every chat exists.
-	lines[2] = groupLine("t02", "", trio...)
+	// Without the results file: every chat exists, and line 3's message,
+	// which the chat holds (the caller's last message), is not posted again.
 	other := writeInput(t, dir, "again.jsonl", lines...)
 	posts = s.chatPosts()
 	r = demo(t, nil, "bulk", "--target", s.url, "--token", reuseToken, "--reuse", "--pick", "oldest", "--json", "--results", filepath.Join(dir, "fresh.jsonl"), other)
 	json.Unmarshal([]byte(r.stdout), &out)
-	if r.code != exitOK || out.Counts["existing"] != 5 || s.chatPosts() != posts {
+	if r.code != exitOK || out.Counts["existing"] != 5 || s.chatPosts() != posts || out.Counts["message-posted"] != 1 || out.Counts["message-recovered"] != 1 {
 		t.Errorf("fresh results: exit %d, counts %v, %d creations\n%s", r.code, out.Counts, s.chatPosts()-posts, r.stderr)
+	}
+	if m := s.emu.Messages(seeded[2]); len(m) != 1 {
+		t.Errorf("fresh results: the chat of line 3 holds %d messages, want 1", len(m))
 	}
 }
 
@@ -204,7 +209,7 @@ func TestBulkReuseResumesSentLines(t *testing.T) {
 	}
 	recs[1].Status = "unknown" // after its sent record
 	recs = append(recs, resultRecord{Key: recs[1].Key, Line: 2, Status: "sent", At: sentAt})
-	writeResults(t, input+".results.jsonl", input, "", recs...)
+	writeResults(t, scopeFor(t, s.url, reuseToken), input+".results.jsonl", input, "", recs...)
 	posts, lists := s.chatPosts(), s.listings()
 	r := demo(t, nil, "bulk", "--target", s.url, "--token", reuseToken, "--reuse", input)
 	got := final(records(t, input+".results.jsonl"))

@@ -10,13 +10,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
 	"github.com/graphchat/graphchat/cmd/demo/internal/bulkfile"
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
+	"github.com/graphchat/graphchat/policy"
 )
 
 // inputCopy copies a file of testdata/bulk into a temporary directory, so
@@ -103,10 +107,29 @@ func keyOfLine(t *testing.T, input string, line int) string {
 	return ""
 }
 
-// writeResults writes a results file for an input: a header and records.
-func writeResults(t *testing.T, name, input string, tail string, recs ...resultRecord) {
+// scopeFor is the scope of runs on a running emulator at url with a token,
+// or with the token minted for megan when token is "".
+func scopeFor(t *testing.T, url, token string) resultsScope {
 	t.Helper()
-	data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: resultsVersion, Input: filepath.Base(input), Created: time.Now()})
+	if !strings.HasSuffix(url, "/v1.0") {
+		url += "/v1.0"
+	}
+	sc := resultsScope{Target: url, Tenant: graphchattest.DefaultTenantID, Caller: graphchattest.MeganID}
+	if token != "" {
+		c, err := policy.ParseToken(token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.Tenant, sc.Caller = c.TenantID, c.ObjectID
+	}
+	return sc
+}
+
+// writeResults writes a results file for an input of a scope: a header and
+// records.
+func writeResults(t *testing.T, scope resultsScope, name, input string, tail string, recs ...resultRecord) {
+	t.Helper()
+	data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: resultsVersion, Input: filepath.Base(input), resultsScope: scope, Created: time.Now()})
 	data = append(data, '\n')
 	for _, r := range recs {
 		line, _ := json.Marshal(r)
@@ -169,7 +192,7 @@ func TestBulkResumeAfterCrash(t *testing.T) {
 	}
 	results := input + ".results.jsonl"
 	// The crash also cut a record short: it is removed, with a warning.
-	writeResults(t, results, input, `{"key": "`+keyOfLine(t, input, 1)+`", "status": "cre`, resultRecord{Key: keyOfLine(t, input, 2), Line: 2, Status: "sent", At: sentAt})
+	writeResults(t, scopeFor(t, srv.URL, ""), results, input, `{"key": "`+keyOfLine(t, input, 1)+`", "status": "cre`, resultRecord{Key: keyOfLine(t, input, 2), Line: 2, Status: "sent", At: sentAt})
 	r = demo(t, nil, "bulk", "--target", srv.URL, input)
 	got := final(records(t, results))
 	want := map[int]string{1: "created", 2: "recovered", 3: "created", 4: "created", 5: "refused", 6: "refused"}
@@ -214,7 +237,7 @@ func TestBulkResumeUnknownGroup(t *testing.T) {
 	}
 	results := input + ".results.jsonl"
 	key := keyOfLine(t, input, 3)
-	writeResults(t, results, input, "", resultRecord{Key: key, Line: 3, Status: "sent", At: sentAt},
+	writeResults(t, scopeFor(t, srv.URL, ""), results, input, "", resultRecord{Key: key, Line: 3, Status: "sent", At: sentAt},
 		resultRecord{Key: key, Line: 3, Status: "unknown", At: time.Now(), Error: &errInfo{Code: "outcome_unknown", Message: "504"}})
 	demo(t, nil, "bulk", "--target", srv.URL, input)
 	if got := final(records(t, results)); got[3] != "recovered" {
@@ -325,9 +348,17 @@ func TestBulkDuplicateLine(t *testing.T) {
 // A results file that is not one this program can resume from is refused,
 // named, left untouched, and nothing is sent.
 func TestBulkResultsRefused(t *testing.T) {
-	header := func(input string, version int) string {
-		data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: version, Input: input, Created: time.Now()})
+	srv := emulator(t)
+	scope := scopeFor(t, srv.URL, "")
+	headerOf := func(input string, version int, sc resultsScope) string {
+		data, _ := json.Marshal(resultsHeader{Format: resultsFormat, Version: version, Input: input, resultsScope: sc, Created: time.Now()})
 		return string(data) + "\n"
+	}
+	header := func(input string, version int) string { return headerOf(input, version, scope) }
+	with := func(change func(*resultsScope)) resultsScope {
+		sc := scope
+		change(&sc)
+		return sc
 	}
 	record := `{"key":"00112233445566778899aabbccddeeff","line":2,"status":"created","at":"2026-01-01T00:00:00Z"}` + "\n"
 	tests := []struct {
@@ -339,7 +370,14 @@ func TestBulkResultsRefused(t *testing.T) {
 		{"another JSON file", `{"name": "config", "values": [1, 2]}` + "\n", nil, "not a graphchat bulk results file"},
 		{"a text file", "hello\n", nil, "not a graphchat bulk results file"},
 		{"the line-number format", `{"line":2,"status":"sent","at":"2026-01-01T00:00:00Z"}` + "\n", nil, "earlier version"},
-		{"another version", header("chats.csv", 3), nil, "version 3"},
+		{"another version", header("chats.csv", 99), nil, "version 99"},
+		{"version 2, without a scope", header("chats.csv", 2), nil, "version 2 of the format, which does not say"},
+		{"another target", headerOf("chats.csv", resultsVersion, with(func(s *resultsScope) { s.Target = "http://127.0.0.1:1/v1.0" })), nil, "records chats of http://127.0.0.1:1/v1.0"},
+		{"Microsoft Graph", headerOf("chats.csv", resultsVersion, with(func(s *resultsScope) { s.Target = "graph:global" })), nil, "records chats of graph:global"},
+		{"another tenant", headerOf("chats.csv", resultsVersion, with(func(s *resultsScope) { s.Tenant = "11111111-2222-3333-4444-555555555555" })), nil, "tenant 11111111-2222-3333-4444-555555555555"},
+		{"another caller", headerOf("chats.csv", resultsVersion, with(func(s *resultsScope) { s.Caller = graphchattest.LeeID })), nil, "the user " + graphchattest.LeeID},
+		{"an application's", headerOf("chats.csv", resultsVersion, with(func(s *resultsScope) { s.Caller, s.App = "", appObjectID })), nil, "the application " + appObjectID},
+		{"the embedded emulator's", headerOf("chats.csv", resultsVersion, with(func(s *resultsScope) { s.Target = targetEmbedded })), nil, "a new, empty service each run"},
 		{"another input", header("other.csv", resultsVersion), nil, `records the input "other.csv"`},
 		{"a corrupted line", header("chats.csv", resultsVersion) + record + "{garbage\n" + record, nil, "line 3"},
 		{"an unknown status", header("chats.csv", resultsVersion) + strings.Replace(record, "created", "done", 1), nil, "line 2"},
@@ -354,7 +392,6 @@ func TestBulkResultsRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := emulator(t)
 			input := inputCopy(t, "chats.csv")
 			results := input + ".results.jsonl"
 			if tt.setup != nil {
@@ -388,7 +425,8 @@ func TestBulkLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := demo(t, nil, "bulk", "--target", srv.URL, input)
-	if r.code != exitUsage || !strings.Contains(r.stderr, "in use by another run") || !strings.Contains(r.stderr, fmt.Sprintf("pid %d", os.Getpid())) {
+	holder := regexp.MustCompile(`\(pid \d+, started [0-9TZ:-]+\)`)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "in use by another run") || !strings.Contains(r.stderr, fmt.Sprintf("pid %d", os.Getpid())) || !holder.MatchString(r.stderr) {
 		t.Errorf("exit %d\n%s", r.code, r.stderr)
 	}
 	if len(srv.Entries()) != 0 {
@@ -545,7 +583,7 @@ type bulkJSON struct {
 	Lines          int
 	Counts         map[string]int
 	Interrupted    bool
-	Error          string
+	Error          *errorDoc
 }
 
 func TestBulkJSON(t *testing.T) {
@@ -557,10 +595,24 @@ func TestBulkJSON(t *testing.T) {
 	if err := dec.Decode(&out); err != nil || dec.More() {
 		t.Fatalf("stdout is not one JSON document (%v):\n%s", err, r.stdout)
 	}
-	want := map[string]int{"created": 5, "recovered": 0, "existing": 0, "accepted": 0, "refused": 3, "failed": 0, "unknown": 0, "not-sent": 0, "duplicate_line": 0, "done-earlier": 0,
-		"message-posted": 0, "message-recovered": 0, "message-failed": 0, "message-unknown": 0, "message-not-sent": 0, "message-changed": 0, "message-posted-earlier": 0}
+	want := map[string]int{"created": 5, "recovered": 0, "existing": 0, "accepted": 0, "refused": 3, "unreadable": 0, "failed": 0, "unknown": 0, "not-sent": 0, "duplicate_line": 0, "done-earlier": 0,
+		"message-posted": 0, "message-recovered": 0, "message-failed": 0, "message-unknown": 0, "message-not-sent": 0, "message-changed": 0, "message-posted-earlier": 0,
+		"orphan-recovered": 0, "orphan-absent": 0, "orphan-unknown": 0}
 	if r.code != exitRefused || out.Lines != 8 || !maps.Equal(out.Counts, want) || out.Results != input+".results.jsonl" || out.Interrupted {
 		t.Errorf("exit %d, %+v", r.code, out)
+	}
+	if d := out.Error; d == nil || d.Kind != "refused" || d.ExitCode != exitRefused {
+		t.Errorf("the document's error: %+v, want kind refused, exit code 1", d)
+	}
+	// A run that ends well has no error member.
+	r = demo(t, nil, "bulk", "--json", "--target", srv.URL, input)
+	if r.code != exitRefused { // the refused lines are refused again
+		t.Fatalf("re-run: exit %d", r.code)
+	}
+	ok := writeInput(t, t.TempDir(), "ok.csv", groupLines("ok", 1)...)
+	r = demo(t, nil, "bulk", "--json", "--target", srv.URL, ok)
+	if r.code != exitOK || strings.Contains(r.stdout, `"error"`) {
+		t.Errorf("a run that ends well: exit %d\n%s", r.code, r.stdout)
 	}
 }
 
@@ -584,6 +636,9 @@ func TestBulkInterrupted(t *testing.T) {
 	c := out.Counts
 	if code != exitInterrupted || !out.Interrupted || c["not-sent"] == 0 || c["failed"] != 0 || c["created"]+c["unknown"]+c["not-sent"] != 200 {
 		t.Errorf("exit %d, %+v", code, out)
+	}
+	if d := out.Error; d == nil || d.Kind != "interrupted" || d.ExitCode != exitInterrupted || d.Message == "" {
+		t.Errorf("the document's error: %+v, want kind interrupted, exit code 130", d)
 	}
 	if r := demo(t, nil, "bulk", "--target", srv.URL, "--rate", "1000", input); r.code != exitOK {
 		t.Fatalf("re-run: exit %d\n%s", r.code, r.stderr)
@@ -670,4 +725,283 @@ func TestBulkMessages(t *testing.T) {
 	if r.code != exitRefused || out.Counts["message-changed"] != 1 || len(messagesOf("Launch")) != 1 || !strings.Contains(r.stderr, "message-changed") {
 		t.Errorf("edited: exit %d, %v, Launch holds %d messages\n%s", r.code, out.Counts, len(messagesOf("Launch")), r.stderr)
 	}
+}
+
+// A results file says which service, tenant and caller its chats belong
+// to: a run on another is refused before anything is sent, and a file of
+// the embedded emulator (empty each run) is never resumed.
+func TestBulkResultsScope(t *testing.T) {
+	input := inputCopy(t, "chats.csv")
+	results := input + ".results.jsonl"
+	if r := demo(t, nil, "bulk", input); r.code != exitRefused { // some lines are refused on purpose
+		t.Fatalf("embedded run: exit %d\n%s", r.code, r.stderr)
+	}
+	embedded, _ := os.ReadFile(results)
+	srv := emulator(t)
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"the embedded emulator again", []string{"bulk", input}, "never resumed"},
+		{"a running emulator", []string{"bulk", "--target", srv.URL, input}, "records a run on the embedded emulator"},
+	} {
+		r := demo(t, nil, tt.args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) || !strings.Contains(r.stderr, "--results") {
+			t.Errorf("%s: exit %d, stderr lacks %q:\n%s", tt.name, r.code, tt.want, r.stderr)
+		}
+		if data, _ := os.ReadFile(results); string(data) != string(embedded) {
+			t.Errorf("%s: the results file was changed", tt.name)
+		}
+	}
+	if n := len(srv.Entries()); n != 0 {
+		t.Errorf("%d requests sent to the running emulator", n)
+	}
+	// Microsoft Graph: refused after signing in, before any request.
+	e, _, _ := newEnv("")
+	e.newCredential = func(credentialConfig) (azcore.TokenCredential, error) {
+		return &fakeCredential{token: graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic", "User.ReadBasic.All")}, nil
+	}
+	e.transport = failTransport{t}
+	if r := demo(t, e, "bulk", "--target", "graph", "--use-cli", input); r.code != exitUsage || !strings.Contains(r.stderr, "embedded emulator") {
+		t.Errorf("graph: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// A running emulator's results: the same caller resumes, another is refused.
+	other := filepath.Join(t.TempDir(), "r.jsonl")
+	if r := demo(t, nil, "bulk", "--target", srv.URL, "--results", other, input); r.code != exitRefused {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if r := demo(t, nil, "bulk", "--target", srv.URL, "--results", other, input); !strings.Contains(r.stdout, "5 done in an earlier run") {
+		t.Errorf("same scope: %s\n%s", r.stdout, r.stderr)
+	}
+	r := demo(t, nil, "bulk", "--target", srv.URL, "--caller", "lee@contoso.com", "--results", other, input)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "the user "+graphchattest.LeeID) {
+		t.Errorf("another caller: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := len(srv.Chats()); n != 5 {
+		t.Errorf("%d chats, want 5", n)
+	}
+}
+
+// Chats a killed run sent without an answer are not forgotten when their
+// lines are edited or removed before the re-run: each is looked up and
+// reported, found (with its id) or absent; without --lookup, unknown.
+func TestBulkOrphans(t *testing.T) {
+	for _, lookup := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lookup=%v", lookup), func(t *testing.T) {
+			srv := emulator(t)
+			dir := t.TempDir()
+			// The killed run's input: lines 1 and 2 were sent, line 1's
+			// chat created (its answer lost), line 2's not.
+			before := writeInput(t, dir, "chats.csv", groupLines("old", 2)...)
+			var recs []resultRecord
+			sentAt := time.Now().Add(-time.Second)
+			rd, _ := os.Open(before)
+			chats, _, err := bulkfile.Read(rd, "csv")
+			rd.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range chats {
+				spec := c.Spec()
+				recs = append(recs, resultRecord{Key: c.Key().String(), Line: c.Line, Status: "sent", At: sentAt, Chat: &spec})
+			}
+			if r := demo(t, nil, "create", "--target", srv.URL, "--group", "--topic", "old-000", "megan@contoso.com", "lee@contoso.com", "nestor@contoso.com"); r.code != exitOK {
+				t.Fatalf("create: %d %s", r.code, r.stderr)
+			}
+			created := srv.Chats()[0].ID
+			// The lines are then edited: other topics.
+			input := writeInput(t, dir, "chats.csv", groupLines("new", 2)...)
+			results := input + ".results.jsonl"
+			writeResults(t, scopeFor(t, srv.URL, ""), results, input, "", recs...)
+			args := []string{"bulk", "--target", srv.URL, "--json", input}
+			if !lookup {
+				args = append(args, "--lookup=false")
+			}
+			r := demo(t, nil, args...)
+			var doc struct {
+				Counts bulkCounts `json:"counts"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+				t.Fatalf("%v: %s", err, r.stdout)
+			}
+			got := map[string]string{}
+			for _, rec := range records(t, results)[len(recs):] {
+				if rec.Key == recs[0].Key || rec.Key == recs[1].Key {
+					got[rec.Key] = rec.Status + " " + rec.ID
+				}
+			}
+			if lookup {
+				if r.code != exitOK || doc.Counts.OrphanRecovered != 1 || doc.Counts.OrphanAbsent != 1 || doc.Counts.Created != 2 {
+					t.Errorf("exit %d, counts %+v\n%s", r.code, doc.Counts, r.stderr)
+				}
+				if got[recs[0].Key] != "orphan-recovered "+created || got[recs[1].Key] != "orphan-absent " {
+					t.Errorf("records %v, want line 1 orphan-recovered %s, line 2 orphan-absent", got, created)
+				}
+				if !strings.Contains(r.stderr, "looking up 2 chats sent by an earlier run") || !strings.Contains(r.stderr, created) {
+					t.Errorf("stderr:\n%s", r.stderr)
+				}
+				// Settled: a third run reports nothing of them.
+				r = demo(t, nil, args...)
+				if strings.Contains(r.stderr, "orphan") || r.code != exitOK {
+					t.Errorf("third run: exit %d\n%s", r.code, r.stderr)
+				}
+			} else if r.code != exitUnknown || doc.Counts.OrphanUnknown != 2 || got[recs[0].Key] != "unknown " {
+				t.Errorf("exit %d, counts %+v, records %v\n%s", r.code, doc.Counts, got, r.stderr)
+			}
+		})
+	}
+}
+
+// A token in a bulk input (a member, a topic) is not written to the
+// results file, as it is not printed: records are redacted.
+func TestBulkResultsRedacted(t *testing.T) {
+	srv := emulator(t)
+	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
+	const short = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln" // a topic holds 250 characters at most
+	input := writeInput(t, t.TempDir(), "chats.csv", "type,topic,members",
+		"group,t,megan@contoso.com;lee@contoso.com;"+tok,
+		"group,about "+short+",megan@contoso.com;lee@contoso.com;nestor@contoso.com")
+	r := demo(t, nil, "bulk", "--target", srv.URL, input)
+	data, err := os.ReadFile(input + ".results.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := strings.Split(tok, ".")[1]
+	if strings.Contains(string(data), payload) || strings.Contains(string(data), short) || !strings.Contains(string(data), redactedToken) {
+		t.Errorf("the results file holds the token or no redaction:\n%s", data)
+	}
+	if strings.Contains(r.stderr+r.stdout, payload) {
+		t.Errorf("the token was printed")
+	}
+	records(t, input+".results.jsonl") // still records
+	if got := final(records(t, input+".results.jsonl")); got[2] != "refused" || got[3] != "created" {
+		t.Errorf("records %v, want line 2 refused, line 3 created\n%s", got, r.stderr)
+	}
+}
+
+// The progress bar is drawn on a terminal (a character device) under the
+// redacting writer that wraps standard error.
+func TestBulkProgressOnTerminal(t *testing.T) {
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		t.Skip("no character device")
+	}
+	e := &env{stderr: newRedactingWriter(f)}
+	if p := e.newProgress(&countingReader{}, 1); !p.tty {
+		t.Error("no bar on a terminal behind the redacting writer")
+	}
+}
+
+// An over-long line is refused, naming its line and the limit; a long
+// value of a line is not copied whole to standard error, --json or the
+// results file.
+func TestBulkLongLines(t *testing.T) {
+	srv := emulator(t)
+	huge := strings.Repeat("x", 600<<10) + "@contoso.com"
+	input := writeInput(t, t.TempDir(), "chats.jsonl",
+		`{"type":"group","members":[{"user":"megan@contoso.com"},{"user":"lee@contoso.com"},{"user":"`+strings.Repeat("y", 2<<20)+`"}]}`,
+		`{"type":"group","members":[{"user":"megan@contoso.com"},{"user":"lee@contoso.com"},{"user":"`+huge+`"}]}`,
+		`{"type":"group","topic":"fine","members":[{"user":"megan@contoso.com"},{"user":"lee@contoso.com"},{"user":"nestor@contoso.com"}]}`)
+	for _, json := range []bool{false, true} {
+		results := filepath.Join(t.TempDir(), "r.jsonl")
+		args := []string{"bulk", "--target", srv.URL, "--results", results, input}
+		if json {
+			args = append(args, "--json")
+		}
+		r := demo(t, nil, args...)
+		data, _ := os.ReadFile(results)
+		if r.code != exitRefused || len(r.stdout)+len(r.stderr) > 8<<10 || len(data) > 8<<10 {
+			t.Errorf("json=%v: exit %d, %d bytes of output, %d of results", json, r.code, len(r.stdout)+len(r.stderr), len(data))
+		}
+		if !json && !strings.Contains(r.stderr, "line 1: unreadable: longer than 1048576 bytes") {
+			t.Errorf("stderr:\n%.2000s", r.stderr)
+		}
+		// Unreadable lines are counted apart from refusals by the policy.
+		if json && (!strings.Contains(r.stdout, `"unreadable": 1,`) || !strings.Contains(r.stdout, `"refused": 1,`)) {
+			t.Errorf("counts:\n%.2000s", r.stdout)
+		}
+		if !json && !strings.Contains(r.stdout, "1 refused by the policy, 1 unreadable") {
+			t.Errorf("summary:\n%.2000s", r.stdout)
+		}
+		if got := final(records(t, results)); got[1] != "refused" || got[2] != "refused" || got[3] != "created" {
+			t.Errorf("records %v", got)
+		}
+	}
+}
+
+// The progress lines' counts add up to the lines finished.
+func TestBulkProgressAddsUp(t *testing.T) {
+	srv := emulator(t)
+	input := inputCopy(t, "chats.jsonl") // created, refused and unreadable lines
+	r := demo(t, nil, "bulk", "--target", srv.URL, input)
+	re := regexp.MustCompile(`progress: (\d+) finished \(\d+% of the input read\)((?:  [a-z ]+ \d+)+)`)
+	lines := re.FindAllStringSubmatch(r.stderr, -1)
+	if len(lines) == 0 {
+		t.Fatalf("no progress line:\n%s", r.stderr)
+	}
+	for _, m := range lines {
+		sum := 0
+		for _, n := range regexp.MustCompile(`\d+`).FindAllString(m[2], -1) {
+			v, _ := strconv.Atoi(n)
+			sum += v
+		}
+		if total, _ := strconv.Atoi(m[1]); sum != total {
+			t.Errorf("%q: the counts add up to %d", m[0], sum)
+		}
+	}
+}
+
+// A re-run after a killed run says that it looks up the chats that run
+// sent without an answer, and shows its progress; they are looked up in one
+// listing of the chats, matched in memory.
+func TestBulkResumeSays(t *testing.T) {
+	srv := emulator(t)
+	input := writeInput(t, t.TempDir(), "chats.csv", groupLines("k", 30)...)
+	rd, _ := os.Open(input)
+	chats, _, err := bulkfile.Read(rd, "csv")
+	rd.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentAt := time.Now().Add(-time.Second)
+	var recs []resultRecord
+	for _, c := range chats {
+		spec := c.Spec()
+		recs = append(recs, resultRecord{Key: c.Key().String(), Line: c.Line, Status: "sent", At: sentAt, Chat: &spec})
+	}
+	for i := range 10 { // created, their answers lost
+		if r := demo(t, nil, "create", "--target", srv.URL, "--group", "--topic", fmt.Sprintf("k-%03d", i), "megan@contoso.com", "lee@contoso.com", "nestor@contoso.com"); r.code != exitOK {
+			t.Fatal(r.stderr)
+		}
+	}
+	writeResults(t, scopeFor(t, srv.URL, ""), input+".results.jsonl", input, "", recs...)
+	before := len(srv.Entries())
+	r := demo(t, nil, "bulk", "--target", srv.URL, "--json", input)
+	var out bulkJSON
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != exitOK || out.Counts["recovered"] != 10 || out.Counts["created"] != 20 {
+		t.Errorf("exit %d, %v %+v\n%s", r.code, err, out.Counts, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "looking up 30 chats sent by an earlier run without an answer") || !strings.Contains(r.stderr, "progress: looked up 30 of 30") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	lists := 0
+	for _, en := range srv.Entries()[before:] {
+		if en.Method == "GET" && strings.HasSuffix(en.Path, "/chats") {
+			lists++
+		}
+	}
+	if lists != 1 {
+		t.Errorf("%d listings of the chats, want 1", lists)
+	}
+	var topics []string
+	for i := range 30 {
+		topics = append(topics, fmt.Sprintf("k-%03d", i))
+	}
+	assertOnce(t, srv, topics...)
 }

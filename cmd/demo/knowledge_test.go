@@ -3,10 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
 	"github.com/graphchat/graphchat/policy"
@@ -189,5 +193,217 @@ func TestOneKnowledge(t *testing.T) {
 				t.Errorf("exit %d (want %d), %d sent (want %d), codes %v (want %v)\n%s\n%s", r.code, tt.code, sent, tt.sent, codes, tt.codes, r.stdout, r.stderr)
 			}
 		})
+	}
+}
+
+// bulkLine turns a create-chat body into the bulk JSON line that asks for
+// the same chat, when a line can express it: a chat type, a topic (a
+// non-empty string, or none), members bound by users('X') with one role
+// and no tenantId, nothing else.
+func bulkLine(body []byte) (string, bool) {
+	if !utf8.Valid(body) || strings.Contains(string(body), `\ud`) || strings.Contains(string(body), `\uD`) || hasDuplicateKey(body) {
+		return "", false // read differently by a JSON line (invalid text, a key given twice)
+	}
+	var b struct {
+		ChatType string `json:"chatType"`
+		Topic    *string
+		Members  []map[string]any `json:"members"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&b) != nil || (b.Topic != nil && *b.Topic == "") {
+		return "", false
+	}
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(body, &raw) != nil || raw["topic"] != nil && b.Topic == nil { // "topic": null
+		return "", false
+	}
+	for k := range raw {
+		if k != "chatType" && k != "topic" && k != "members" {
+			return "", false
+		}
+	}
+	type member struct {
+		User string `json:"user"`
+		Role string `json:"role"`
+	}
+	var members []member
+	var err error
+	for _, m := range b.Members {
+		roles, _ := m["roles"].([]any)
+		bind, _ := m["user@odata.bind"].(string)
+		var user string
+		user, ok := strings.CutPrefix(bind, "https://graph.microsoft.com/v1.0/users('")
+		user, ok2 := strings.CutSuffix(user, "')")
+		if len(m) != 3 || m["@odata.type"] != "#microsoft.graph.aadUserConversationMember" || len(roles) != 1 || !ok || !ok2 || user == "" || strings.ContainsAny(user, "'()/") {
+			return "", false
+		}
+		if strings.Contains(user, "#") { // a fragment in a URL: not the user
+			return "", false
+		}
+		if user, err = url.PathUnescape(user); err != nil || strings.ContainsFunc(user, unicode.IsControl) {
+			return "", false
+		}
+		role, _ := roles[0].(string)
+		if role != "owner" && role != "guest" {
+			return "", false
+		}
+		members = append(members, member{user, role})
+	}
+	if (b.ChatType != "group" && b.ChatType != "oneOnOne") || len(members) == 0 {
+		return "", false
+	}
+	line := map[string]any{"type": b.ChatType, "members": members}
+	if b.Topic != nil {
+		if strings.ContainsFunc(*b.Topic, unicode.IsControl) {
+			return "", false
+		}
+		line["topic"] = *b.Topic
+	}
+	data, _ := json.Marshal(line)
+	return string(data), true
+}
+
+// hasDuplicateKey reports a JSON object with a key given twice.
+func hasDuplicateKey(body []byte) bool {
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	var walk func() bool
+	walk = func() bool { // reads one value; true on a duplicate
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, _ := dec.Token()
+				key, _ := k.(string)
+				if seen[key] || walk() {
+					return true
+				}
+				seen[key] = true
+			}
+			dec.Token()
+		case json.Delim('['):
+			for dec.More() {
+				if walk() {
+					return true
+				}
+			}
+			dec.Token()
+		}
+		return false
+	}
+	return walk()
+}
+
+// For the bodies of testdata/create-chat that a bulk line can express, and
+// the combinations of what is known of TestValidateAgreesWithCreate: bulk
+// refuses a line before sending it exactly when validate refuses the body,
+// with the same codes.
+func TestBulkAgreesWithValidate(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(testdata("*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	var bodies []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, ok := bulkLine(data)
+		if !ok || slices.ContainsFunc(lines, func(l string) bool { return strings.EqualFold(l, line) }) {
+			continue // a line the same as another's would be a duplicate_line
+		}
+		lines, bodies = append(lines, line), append(bodies, f)
+	}
+	if len(lines) < 10 {
+		t.Fatalf("%d bodies a bulk line can express", len(lines))
+	}
+	running := emulator(t)
+	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
+	input := writeInput(t, t.TempDir(), "bodies.jsonl", lines...)
+	var refused, allowed int
+	for _, target := range []string{"emulator", strings.TrimSuffix(running.URL, "/v1.0")} {
+		for _, tk := range [][]string{nil, {"--token", tok}} {
+			for _, d := range [][]string{nil, {"--directory", "../../testdata/demo/users.json"}} {
+				for _, kf := range [][]string{nil,
+					{"--guest", graphchattest.AdaID},
+					{"--external", graphchattest.GradyID + "=" + graphchattest.PartnerTenantID},
+					{"--external", graphchattest.AlexID + "=" + graphchattest.PartnerTenantID},
+				} {
+					flags := append(append(append([]string{"--json", "--target", target}, tk...), d...), kf...)
+					name := strings.ReplaceAll(strings.Join(flags, " "), tok, "TOKEN")
+					results := filepath.Join(t.TempDir(), "r.jsonl")
+					br := demo(t, nil, append(append([]string{"bulk", "--lookup=false", "--results", results}, flags...), input)...)
+					recs := map[int]resultRecord{}
+					if br.code != exitUsage {
+						for _, r := range records(t, results) {
+							if r.Status != "sent" {
+								recs[r.Line] = r
+							}
+						}
+					}
+					for i, body := range bodies {
+						if len(kf) == 2 && kf[0] == "--external" && strings.Contains(strings.ToLower(lines[i]), strings.ToLower(strings.Split(kf[1], "=")[0])) {
+							// A line's member of no kind whose home tenant is
+							// known carries it (as create --group sends it):
+							// not the body, which lacks tenantId.
+							continue
+						}
+						val := demo(t, nil, append([]string{"validate", body}, flags...)...)
+						vv := decodeDoc(t, val)
+						rec := recs[i+1]
+						var got []string
+						if rec.Error != nil {
+							got = slices.Clone(rec.Error.Codes)
+						}
+						var want []string
+						for _, v := range vv.Violations {
+							want = append(want, string(v.Code))
+						}
+						slices.Sort(got)
+						slices.Sort(want)
+						switch {
+						case br.code == exitUsage:
+							if val.code != exitUsage {
+								t.Errorf("%s: bulk refuses the flags (%s), validate %s exits %d", name, br.stderr, filepath.Base(body), val.code)
+							}
+						case val.code == exitRefused:
+							refused++
+							if rec.Status != "refused" || !slices.Equal(got, want) {
+								t.Errorf("%s %s: validate refuses %v; bulk: %s %v", name, filepath.Base(body), want, rec.Status, got)
+							}
+						case val.code == exitOK:
+							allowed++
+							if rec.Status == "refused" {
+								t.Errorf("%s %s: validate allows it; bulk refuses it: %v (%s)", name, filepath.Base(body), got, rec.Error.Message)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d bodies as lines: %d allowed, %d refused", len(lines), allowed, refused)
+	if allowed == 0 || refused == 0 {
+		t.Errorf("the combinations do not cover both verdicts")
+	}
+}
+
+// A member of no declared kind in a bulk line is what the program knows of
+// its user, as for create --group: a known guest gets the guest role.
+func TestBulkMemberFromKnowledge(t *testing.T) {
+	t.Parallel()
+	srv := emulator(t)
+	input := writeInput(t, t.TempDir(), "g.csv", "type,topic,members", "group,with a guest,megan@contoso.com;lee@contoso.com;"+graphchattest.AdaID)
+	cr := demo(t, nil, "create", "--target", srv.URL, "--group", "--topic", "with a guest", "--guest", graphchattest.AdaID, "megan@contoso.com", "lee@contoso.com", graphchattest.AdaID)
+	br := demo(t, nil, "bulk", "--target", srv.URL, "--guest", graphchattest.AdaID, input)
+	if cr.code != exitOK || br.code != exitOK {
+		t.Errorf("create: exit %d %s; bulk: exit %d %s", cr.code, cr.stderr, br.code, br.stderr)
 	}
 }

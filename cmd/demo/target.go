@@ -386,23 +386,3 @@ func newAzureCredential(cfg credentialConfig) (azcore.TokenCredential, error) {
 		},
 	})
 }
-
-// connect is open for a command that needs only the client (bulk, until it
-// uses open): it returns the client and the function that releases it.
-func (e *env) connect(ctx context.Context, t targetFlags, f checkFlags, ops []policy.Operation) (*graphchat.Client, func(), error) {
-	needs := make([]need, len(ops), len(ops)+1)
-	for i, op := range ops {
-		needs[i] = need{op: op}
-		if op == policy.OpListChats {
-			needs[i].without = "run with --lookup=false"
-			// The lookup tells a group's members given by name from
-			// others by their object ids.
-			needs = append(needs, need{op: policy.OpResolveUser, without: "give members by object id, or run with --lookup=false"})
-		}
-	}
-	s, err := e.open(ctx, &f, &t, needs...)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s.client, s.Close, nil
-}

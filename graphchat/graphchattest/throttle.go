@@ -34,11 +34,6 @@ func DocumentedLimits() Throttle {
 	return Throttle{PerApp: 30, PerUserList: 5, MemberAddsPerChat: 4, WritesPerChat: 1}
 }
 
-// DocumentedThrottle is DocumentedLimits() as a variable, kept for the
-// callers that still read it; it is not read here, and assigning to it
-// changes nothing but what those callers see. Use DocumentedLimits.
-var DocumentedThrottle = DocumentedLimits()
-
 // class is what a request counts against.
 type class int
 

@@ -77,13 +77,18 @@ func HasMessages(r io.Reader, format string) (bool, error) {
 		_, ok := rd.col["message"]
 		return ok, nil
 	case "jsonl":
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), MaxLine)
+		lr := newLineReader(r)
 		key := []byte(`"message"`)
-		for sc.Scan() {
-			line := sc.Bytes()
-			if !bytes.Contains(line, key) {
-				continue
+		for {
+			line, _, err := lr.next()
+			if errors.Is(err, io.EOF) {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			if line == nil || !bytes.Contains(line, key) {
+				continue // an over-long line is refused when read
 			}
 			var probe struct {
 				Message json.RawMessage `json:"message"`
@@ -92,7 +97,6 @@ func HasMessages(r io.Reader, format string) (bool, error) {
 				return true, nil
 			}
 		}
-		return false, sc.Err()
 	}
 	return false, fmt.Errorf("format %q: want csv or jsonl", format)
 }
@@ -138,26 +142,106 @@ func Read(r io.Reader, format string) ([]Chat, []LineError, error) {
 
 // Reader reads an input a line at a time, in the formats Read describes.
 type Reader struct {
-	sc     *bufio.Scanner // jsonl
-	n      int            // jsonl: the line number of the last line read
+	lr     *lineReader    // jsonl
 	cr     *csv.Reader    // csv
 	col    map[string]int // csv: the column of each name
 	header []string
 }
 
-// MaxLine is the longest line a Reader accepts.
-const MaxLine = 4 << 20
+// MaxLine is the longest line a Reader accepts: 1 MiB, far more than a
+// chat of 250 members and a 28 KB message take. A longer JSON Lines line is
+// a LineError (the others are read); a longer CSV line stops the reading
+// (a CSV record may span lines), with an error naming it.
+const MaxLine = 1 << 20
+
+// maxQuote is the most of a value of the input a message quotes.
+const maxQuote = 64
+
+// quote quotes a value of the input for a message, cut to maxQuote
+// characters.
+func quote(s string) string {
+	r := []rune(s)
+	if len(r) <= maxQuote {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q… (%d bytes)", string(r[:maxQuote]), len(s))
+}
+
+// errLineTooLong is a line longer than MaxLine.
+func errLineTooLong(line int) error {
+	return fmt.Errorf("line %d: longer than %d bytes (1 MiB), the longest line bulk reads", line, MaxLine)
+}
+
+// lineReader reads lines of at most MaxLine bytes: a longer one is
+// skipped to its end and reported.
+type lineReader struct {
+	br *bufio.Reader
+	n  int // the number of the last line read
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{br: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// next returns the next line without its line break, or nil and tooLong
+// when it is longer than MaxLine; io.EOF at the end.
+func (l *lineReader) next() (line []byte, tooLong bool, err error) {
+	var buf []byte
+	for {
+		chunk, err := l.br.ReadSlice('\n')
+		if !tooLong {
+			buf = append(buf, chunk...)
+			if len(bytes.TrimRight(buf, "\r\n")) > MaxLine {
+				tooLong, buf = true, nil
+			}
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(buf) == 0 && !tooLong:
+			return nil, false, io.EOF
+		case err != nil && !errors.Is(err, io.EOF):
+			return nil, false, err
+		}
+		l.n++
+		if tooLong {
+			return nil, true, nil
+		}
+		return bytes.TrimRight(buf, "\r\n"), false, nil
+	}
+}
+
+// boundedLines passes an input through, failing at a line longer than
+// MaxLine (for CSV, whose reader has no bound of its own).
+type boundedLines struct {
+	r    io.Reader
+	line int // the current line, from 1
+	len  int // bytes of the current line so far
+}
+
+func (b *boundedLines) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	for i, c := range p[:n] {
+		if c == '\n' {
+			b.line++
+			b.len = 0
+			continue
+		}
+		if b.len++; b.len > MaxLine {
+			return i, errLineTooLong(b.line + 1)
+		}
+	}
+	return n, err
+}
 
 // NewReader returns a reader of format "csv" or "jsonl". For CSV it reads
 // the header, and fails when the header lacks a column.
 func NewReader(r io.Reader, format string) (*Reader, error) {
 	switch format {
 	case "jsonl":
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), MaxLine)
-		return &Reader{sc: sc}, nil
+		return &Reader{lr: newLineReader(r)}, nil
 	case "csv":
-		cr := csv.NewReader(r)
+		cr := csv.NewReader(&boundedLines{r: r})
 		cr.FieldsPerRecord = -1
 		cr.Comment = '#'
 		cr.ReuseRecord = true
@@ -187,7 +271,7 @@ func NewReader(r io.Reader, format string) (*Reader, error) {
 // the reader goes on after it. At the end it returns io.EOF; any other
 // error means the input cannot be read further.
 func (r *Reader) Next() (Chat, error) {
-	if r.sc != nil {
+	if r.lr != nil {
 		return r.nextJSONL()
 	}
 	if r.header == nil {
@@ -197,10 +281,19 @@ func (r *Reader) Next() (Chat, error) {
 }
 
 func (r *Reader) nextJSONL() (Chat, error) {
-	for r.sc.Scan() {
-		r.n++
-		n := r.n
-		text := bytes.TrimSpace(r.sc.Bytes())
+	for {
+		line, tooLong, err := r.lr.next()
+		if errors.Is(err, io.EOF) {
+			return Chat{}, io.EOF
+		}
+		if err != nil {
+			return Chat{}, fmt.Errorf("reading the input: %w", err)
+		}
+		n := r.lr.n
+		if tooLong {
+			return Chat{}, &LineError{n, fmt.Sprintf("longer than %d bytes (1 MiB), the longest line bulk reads: not read", MaxLine)}
+		}
+		text := bytes.TrimSpace(line)
 		if len(text) == 0 || text[0] == '#' {
 			continue
 		}
@@ -219,13 +312,6 @@ func (r *Reader) nextJSONL() (Chat, error) {
 		}
 		return c, nil
 	}
-	if err := r.sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return Chat{}, fmt.Errorf("line %d: longer than %d bytes", r.n+1, MaxLine)
-		}
-		return Chat{}, fmt.Errorf("reading the input: %w", err)
-	}
-	return Chat{}, io.EOF
 }
 
 func (r *Reader) nextCSV() (Chat, error) {
@@ -236,7 +322,7 @@ func (r *Reader) nextCSV() (Chat, error) {
 	if err != nil {
 		var pe *csv.ParseError
 		if !errors.As(err, &pe) {
-			return Chat{}, fmt.Errorf("reading the input: %w", err)
+			return Chat{}, fmt.Errorf("reading the input: %w: not read further", err)
 		}
 		// The reader goes on after the bad record; if the error took
 		// the rest of the input (an unclosed quote), the next read ends.
@@ -277,7 +363,7 @@ func parseMember(tok string) (Member, error) {
 	}
 	inner, ok := strings.CutSuffix(rest, ")")
 	if !ok {
-		return Member{}, fmt.Errorf("member %q: want USER, USER(guest) or USER(external:TENANT)", tok)
+		return Member{}, fmt.Errorf("member %s: want USER, USER(guest) or USER(external:TENANT)", quote(tok))
 	}
 	kind, tenant, _ := strings.Cut(inner, ":")
 	return Member{User: strings.TrimSpace(user), Kind: strings.TrimSpace(kind), TenantID: strings.TrimSpace(tenant)}, nil
@@ -286,7 +372,7 @@ func parseMember(tok string) (Member, error) {
 // check checks the line's shape.
 func (c Chat) check() error {
 	if c.Type != "oneOnOne" && c.Type != "group" {
-		return fmt.Errorf("type %q: want oneOnOne or group", c.Type)
+		return fmt.Errorf("type %s: want oneOnOne or group", quote(c.Type))
 	}
 	if c.Message != nil && c.Message.Text == "" {
 		return errors.New("message: empty (leave it out for none)")
@@ -296,13 +382,13 @@ func (c Chat) check() error {
 		case m.User == "":
 			return fmt.Errorf("members[%d]: no user", i)
 		case m.Kind != "" && m.Kind != "member" && m.Kind != "guest" && m.Kind != "external":
-			return fmt.Errorf("members[%d]: kind %q: want member, guest or external", i, m.Kind)
+			return fmt.Errorf("members[%d]: kind %s: want member, guest or external", i, quote(m.Kind))
 		case m.Kind == "external" && m.TenantID == "":
-			return fmt.Errorf("members[%d]: external user %q without its tenant", i, m.User)
+			return fmt.Errorf("members[%d]: external user %s without its tenant", i, quote(m.User))
 		case m.Kind != "external" && m.TenantID != "":
 			return fmt.Errorf("members[%d]: tenantId is for external users", i)
 		case m.Role != "" && m.Role != "owner" && m.Role != "guest":
-			return fmt.Errorf("members[%d]: role %q: want owner or guest", i, m.Role)
+			return fmt.Errorf("members[%d]: role %s: want owner or guest", i, quote(m.Role))
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package bulkfile
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -134,8 +135,44 @@ func TestReaderNext(t *testing.T) {
 	if _, err := rd.Next(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rd.Next(); err == nil || !strings.Contains(err.Error(), "line 2") {
-		t.Errorf("an over-long line: %v", err)
+	var le *LineError
+	if _, err := rd.Next(); !errors.As(err, &le) || le.Line != 2 || !strings.Contains(le.Msg, "1048576") {
+		t.Errorf("an over-long line: %v, want a LineError of line 2 naming the limit", err)
+	}
+}
+
+// A line longer than MaxLine is refused, naming its line and the limit,
+// and the messages that quote a value of the input quote a short prefix.
+func TestLongLines(t *testing.T) {
+	long := strings.Repeat("x", MaxLine+10)
+	// JSON Lines: the line is refused, the next one read.
+	rd, _ := NewReader(strings.NewReader(`{"type":"`+long+`","members":[]}`+"\n"+`{"type":"group","members":[]}`+"\n"), "jsonl")
+	var le *LineError
+	if _, err := rd.Next(); !errors.As(err, &le) || le.Line != 1 || !strings.Contains(le.Msg, "longer than 1048576 bytes") {
+		t.Errorf("jsonl: %v", err)
+	}
+	if c, err := rd.Next(); err != nil || c.Line != 2 {
+		t.Errorf("jsonl, the next line: %+v %v", c, err)
+	}
+	// CSV: the reading stops at the line, naming it.
+	rd, _ = NewReader(strings.NewReader("type,members\ngroup,a;b\ngroup,"+long+"\n"), "csv")
+	if _, err := rd.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rd.Next(); err == nil || errors.As(err, &le) || !strings.Contains(err.Error(), "line 3: longer than 1048576 bytes") {
+		t.Errorf("csv: %v", err)
+	}
+	// A long value just under the limit is quoted short.
+	value := strings.Repeat("y", MaxLine/2)
+	for _, in := range []struct{ format, text string }{
+		{"jsonl", `{"type":"` + value + `","members":[]}`},
+		{"jsonl", `{"type":"group","members":[{"user":"u","kind":"` + value + `"}]}`},
+		{"csv", "type,members\ngroup,a;" + value + "(guest\n"},
+	} {
+		rd, _ := NewReader(strings.NewReader(in.text+"\n"), in.format)
+		if _, err := rd.Next(); !errors.As(err, &le) || len(le.Msg) > 300 {
+			t.Errorf("%s: a %d-byte message: %.200v", in.format, len(fmt.Sprint(err)), err)
+		}
 	}
 }
 

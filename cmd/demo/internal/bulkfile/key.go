@@ -30,6 +30,21 @@ func ParseKey(s string) (Key, error) {
 	return k, nil
 }
 
+// Spec returns the chat the line asks for as its key reads it: its type,
+// topic and members, users and tenants in lower case, members sorted; no
+// line number and no message. Its key is the line's key. Kinds and roles
+// stay as written ("" for none declared).
+func (c Chat) Spec() Chat {
+	s := Chat{Type: c.Type, Topic: c.Topic, Members: make([]Member, len(c.Members))}
+	for i, m := range c.Members {
+		s.Members[i] = Member{User: strings.ToLower(m.User), Kind: m.Kind, TenantID: strings.ToLower(m.TenantID), Role: m.Role}
+	}
+	slices.SortFunc(s.Members, func(a, b Member) int {
+		return slices.Compare([]string{a.User, a.Kind, a.Role, a.TenantID}, []string{b.User, b.Kind, b.Role, b.TenantID})
+	})
+	return s
+}
+
 // Key returns the chat's key. The normalized chat is its type, its topic
 // exactly as it will be sent, and its members as a sorted list of (user in
 // lower case, kind with "" read as member, role with "" read as the kind's
