@@ -37,9 +37,9 @@ type excessText struct {
 // than" they need; one that allows none of them is "not needed".
 func (x excessText) message(p string, allowsSome bool) string {
 	if allowsSome {
-		return fmt.Sprintf("%s is more privileged than %s needs: %s is enough (use a higher privileged permission only if the app requires it)", p, x.needs, x.enough)
+		return fmt.Sprintf("%s is more privileged than %s needs; least privileged: %s (use a higher privileged permission only if the app requires it)", p, x.needs, x.enough)
 	}
-	return fmt.Sprintf("%s is not needed by %s: it allows none of these operations; %s is enough", p, x.needs, x.enough)
+	return fmt.Sprintf("%s is not needed by %s: it allows none of these operations; least privileged: %s", p, x.needs, x.enough)
 }
 
 // judgement is what judgeGrant found.
