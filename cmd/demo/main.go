@@ -330,11 +330,11 @@ func (e *env) help(_ context.Context, args []string) error {
 func usageText() string {
 	var b strings.Builder
 	b.WriteString("demo: graphchat's demonstration program\n\nusage:\n")
-	tw := tabwriter.NewWriter(&b, 0, 0, 3, ' ', 0)
 	for _, c := range commands() {
-		fmt.Fprintf(tw, "  demo %s\t%s\n", c.synopsis, c.summary)
+		// A synopsis can be long: it goes on its own line, the summary
+		// indented under it.
+		fmt.Fprintf(&b, "  demo %s\n      %s\n", c.synopsis, c.summary)
 	}
-	tw.Flush()
 	b.WriteString(`
 Flags may come before or after the file; "-" reads standard input. "demo help COMMAND" or
 "demo COMMAND -h" describes a command, its flags and examples.
