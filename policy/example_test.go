@@ -81,3 +81,33 @@ func ExampleNewBindURL() {
 	// Output:
 	// https://graph.microsoft.com/v1.0/users('ada_fabrikam.com%23EXT%23@contoso.onmicrosoft.com')
 }
+
+// Check a chat message before sending it: a mention without its tag in the
+// body and an application token (chat messages are migration-only for
+// apps) are both reported at once.
+func ExampleCheckMessage() {
+	body := []byte(`{
+	  "body": {"contentType": "html", "content": "<p>Over to you</p>"},
+	  "mentions": [{"id": 0, "mentionText": "Lee",
+	    "mentioned": {"user": {"id": "82fe7758-5bb3-4f0d-a43f-e555fd399c6f"}}}]
+	}`)
+	msg, err := policy.ParseSendMessage(body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res := policy.CheckMessage(msg, &policy.Context{Auth: policy.AuthApplication})
+	for _, v := range res.Violations {
+		fmt.Printf("%s %s\n", v.Code, orBody(v.Field))
+	}
+	// Output:
+	// operation_not_supported (the request)
+	// mention_match mentions[0].id
+}
+
+func orBody(field string) string {
+	if field == "" {
+		return "(the request)"
+	}
+	return field
+}
