@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -91,6 +92,15 @@ func (v Violation) Is(target error) bool {
 
 // List is an ordered list of violations. As an error it reports all of them.
 type List []Violation
+
+// MarshalJSON writes the list as a JSON array, [] when it is empty, so that
+// a document always has the same shape.
+func (l List) MarshalJSON() ([]byte, error) {
+	if l == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]Violation(l))
+}
 
 // Error joins the violations, one per line, prefixed by the package name.
 func (l List) Error() string {

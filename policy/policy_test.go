@@ -479,3 +479,23 @@ func TestIsLoopbackHost(t *testing.T) {
 		}
 	}
 }
+
+// An empty list is a JSON array, so that documents keep one shape.
+func TestListJSON(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   any
+		want string
+	}{
+		{policy.List(nil), `[]`},
+		{struct {
+			V policy.List `json:"violations"`
+		}{}, `{"violations":[]}`},
+		{policy.List{{Code: policy.CodeGuestRole, Field: "members[0].roles", Message: "m"}}, `[{"code":"guest_role","field":"members[0].roles","message":"m"}]`},
+	} {
+		got, err := json.Marshal(tc.in)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("json.Marshal(%#v) = %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+}

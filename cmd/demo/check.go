@@ -407,7 +407,7 @@ type verdictDoc struct {
 }
 
 func newVerdict(res *policy.Result) *verdictDoc {
-	return &verdictDoc{res.Allowed(), nonNil(res.Violations), nonNil(res.Warnings), res.Permissions}
+	return &verdictDoc{res.Allowed(), res.Violations, res.Warnings, res.Permissions}
 }
 
 // printVerdict prints a verdict in text: the verdict and its violations on
@@ -445,13 +445,6 @@ func (e *env) printWarnings(l policy.List) {
 	for _, v := range l {
 		fmt.Fprintf(e.stderr, "  warning    %-22s %-28s %s\n", v.Code, orBody(v.Field), v.Message)
 	}
-}
-
-func nonNil(l policy.List) policy.List {
-	if l == nil {
-		return policy.List{}
-	}
-	return l
 }
 
 func printDecision(w io.Writer, d *policy.Decision) {

@@ -257,7 +257,7 @@ func (e *env) severalMatch(ctx context.Context, res *policy.Result, several *gra
 func (e *env) createdWithError(ctx context.Context, res *policy.Result, c *graphchat.Created, err error) error {
 	if e.json {
 		v := newVerdict(res)
-		v.Warnings = dedup(append(nonNil(res.Warnings), c.Warnings...))
+		v.Warnings = dedup(slices.Concat(res.Warnings, c.Warnings))
 		e.emit(struct {
 			*verdictDoc
 			Chat  chatDoc   `json:"chat"`
@@ -265,7 +265,7 @@ func (e *env) createdWithError(ctx context.Context, res *policy.Result, c *graph
 		}{v, newChatDoc(c), newErrorDoc(ctx, err)})
 		return reported{err}
 	}
-	e.printWarnings(dedup(append(nonNil(res.Warnings), c.Warnings...)))
+	e.printWarnings(dedup(slices.Concat(res.Warnings, c.Warnings)))
 	fmt.Fprintln(e.stdout, describeCreated(c))
 	return err
 }

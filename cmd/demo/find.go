@@ -82,7 +82,7 @@ func grantWarnings(s *session, needs []need) policy.List {
 		return policy.List{}
 	}
 	pc := s.know.pc
-	return nonNil(policy.Evaluate(pc.Auth, policy.Grant{Permissions: pc.Grant.Permissions, Operations: opsOf(needs), Mode: pc.Grant.Mode}).Warnings)
+	return policy.Evaluate(pc.Auth, policy.Grant{Permissions: pc.Grant.Permissions, Operations: opsOf(needs), Mode: pc.Grant.Mode}).Warnings
 }
 
 // find prints the chats whose members are exactly the users given.
