@@ -135,19 +135,43 @@ func TestCreateManyInnerThrottling(t *testing.T) {
 // failed with its cause: no duplicate, nothing lost. GRAPHCHAT_FAULT_ITEMS
 // sets the count (1000 for the full run; 300 by default).
 func TestCreateManyUnderFaults(t *testing.T) {
-	n := 300
-	if v := os.Getenv("GRAPHCHAT_FAULT_ITEMS"); v != "" {
-		n, _ = strconv.Atoi(v)
+	untilExercised(t, 7, "no group was recovered by a lookup", func(seed uint64) int {
+		return groupsUnderFaults(t, faultItems(), seed)
+	})
+}
+
+// faultItems is the size of a fault run: GRAPHCHAT_FAULT_ITEMS, or 300.
+func faultItems() int {
+	if n, err := strconv.Atoi(os.Getenv("GRAPHCHAT_FAULT_ITEMS")); err == nil && n > 0 {
+		return n
 	}
-	// Which requests a fault hits depends on timing: a run in which no
-	// group needed a lookup proves nothing, so another seed is tried.
-	for seed := uint64(7); seed < 12; seed++ {
-		if groupsUnderFaults(t, n, seed) > 0 {
+	return 300
+}
+
+// faultMix is the mix of faults the fault runs inject.
+func faultMix() []graphchattest.FaultRule {
+	return []graphchattest.FaultRule{
+		{Fault: graphchattest.Fault503, Probability: 0.05},
+		{Fault: graphchattest.Fault504, Probability: 0.03},
+		{Fault: graphchattest.Fault504After, Probability: 0.05},
+		{Fault: graphchattest.FaultDropAfter, Probability: 0.04},
+		{Fault: graphchattest.FaultSlowAfter, Probability: 0.02},
+	}
+}
+
+// untilExercised runs a fault run with up to five seeds from first, until
+// one exercises the recovery it tests (run returns how often it did).
+// Which requests a fault hits depends on timing: a run that missed what it
+// tests proves nothing, so another seed is tried.
+func untilExercised(t *testing.T, first uint64, missed string, run func(seed uint64) int) {
+	t.Helper()
+	for seed := first; seed < first+5; seed++ {
+		if run(seed) > 0 {
 			return
 		}
-		t.Logf("seed %d: no group was recovered by a lookup; trying another seed", seed)
+		t.Logf("seed %d: %s; trying another seed", seed, missed)
 	}
-	t.Errorf("no group was recovered by a lookup in five runs: the test proves nothing")
+	t.Errorf("%s in five runs: the test proves nothing", missed)
 }
 
 // groupsUnderFaults creates n items against a faulty emulator, checks that
@@ -156,13 +180,7 @@ func groupsUnderFaults(t *testing.T, n int, seed uint64) int {
 	t.Helper()
 	emu := graphchattest.New(&graphchattest.Options{
 		Users: directory(200), RateLimit: 400, Seed: seed, SlowDelay: 3 * time.Second,
-		Faults: []graphchattest.FaultRule{
-			{Fault: graphchattest.Fault503, Probability: 0.05},
-			{Fault: graphchattest.Fault504, Probability: 0.03},
-			{Fault: graphchattest.Fault504After, Probability: 0.05},
-			{Fault: graphchattest.FaultDropAfter, Probability: 0.04},
-			{Fault: graphchattest.FaultSlowAfter, Probability: 0.02},
-		},
+		Faults: faultMix(),
 	})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
@@ -569,19 +587,9 @@ func TestMessageOutcome(t *testing.T) {
 // Messages sent without a clear answer are looked up, never sent again
 // blindly. GRAPHCHAT_FAULT_ITEMS sets the count (300 by default).
 func TestCreateManyMessagesUnderFaults(t *testing.T) {
-	n := 300
-	if v := os.Getenv("GRAPHCHAT_FAULT_ITEMS"); v != "" {
-		n, _ = strconv.Atoi(v)
-	}
-	// Which requests a fault hits depends on timing: a run whose faults
-	// miss every message send proves nothing, so another seed is tried.
-	for seed := uint64(11); seed < 16; seed++ {
-		if messagesUnderFaults(t, n, seed) > 0 {
-			return
-		}
-		t.Logf("seed %d: no message was found by a lookup; trying another seed", seed)
-	}
-	t.Errorf("no message was found by a lookup in five runs: the test proves nothing")
+	untilExercised(t, 11, "no message was found by a lookup", func(seed uint64) int {
+		return messagesUnderFaults(t, faultItems(), seed)
+	})
 }
 
 // messagesUnderFaults runs n items with messages against a faulty emulator
@@ -590,13 +598,7 @@ func messagesUnderFaults(t *testing.T, n int, seed uint64) int {
 	t.Helper()
 	emu := graphchattest.New(&graphchattest.Options{
 		Users: directory(n + 2), RateLimit: 400, Seed: seed, SlowDelay: 3 * time.Second,
-		Faults: []graphchattest.FaultRule{
-			{Fault: graphchattest.Fault503, Probability: 0.05},
-			{Fault: graphchattest.Fault504, Probability: 0.03},
-			{Fault: graphchattest.Fault504After, Probability: 0.05},
-			{Fault: graphchattest.FaultDropAfter, Probability: 0.04},
-			{Fault: graphchattest.FaultSlowAfter, Probability: 0.02},
-		},
+		Faults: faultMix(),
 	})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
