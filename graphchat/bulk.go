@@ -9,14 +9,12 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
-	absser "github.com/microsoft/kiota-abstractions-go/serialization"
 	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
 	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -50,6 +48,16 @@ type Item struct {
 	// earlier run was killed, or the outcome was unknown). It is looked up
 	// first (see BulkOptions), and sent only when it is certainly absent.
 	MessageSentAt time.Time
+	// SentAt, without ChatID, says that the chat may have been created
+	// already: an earlier run sent its creation at that time without a
+	// clear answer (it was killed, or the outcome was unknown). A group
+	// item is looked up first, with the run's other groups of unknown
+	// outcome, in one listing (policy.OpListChats must be declared; with
+	// Reuse, the index finds it): found, it is the item's chat (Outcome
+	// "recovered") and its message, if any, is posted; certainly absent, it
+	// is created; otherwise the outcome stays unknown. A one-on-one item is
+	// sent again: the service returns the chat that exists.
+	SentAt time.Time
 }
 
 // ItemResult is the outcome of one item: Created, or Err (a policy.List
@@ -381,6 +389,7 @@ func (c *Client) CreateEach(ctx context.Context, items iter.Seq[Item], opts *Bul
 		}
 	}
 	b := &bulk{c: c, o: o, pc: pc, done: make(chan batchOutcome), lim: newPacer(o.Rate)}
+	b.newLanes()
 	if o.Reuse {
 		// Judged before any item is read: an application that names no
 		// user, or a grant without list-chats, fails the whole call.
@@ -455,7 +464,7 @@ type job struct {
 	msgSent     bool      // the message was sent at least once
 	msgAttempts int       // requests sent for the message
 	lookupSince time.Time // the message's first send, for the lookup
-	lookups     int       // lookups that failed
+	lookups     int       // lookups of the message that failed
 	// checkFirst: the chat existed before the run (found, or returned by
 	// the service), so an earlier run may have posted the message in it:
 	// it is sent only when the chat certainly holds no message.
@@ -466,34 +475,45 @@ type job struct {
 	// and create; given is the members as given, for a *MatchesError.
 	hold  string
 	given []string
+
+	// unknown, while the job waits in the groups lane, is why its chat's
+	// creation has an unknown outcome; chatLookups counts the lookups of
+	// it that failed.
+	unknown     error
+	chatLookups int
 }
 
 // messageStage reports whether the job's next request sends its message.
 func (j *job) messageStage() bool { return j.created != nil }
 
 type bulk struct {
-	c      *Client
-	o      BulkOptions
-	pc     *policy.Context
-	send   *policy.Context // the send-message context, judged at the first message
-	next   func() (Item, bool)
-	read   int  // items pulled from the sequence
-	ended  bool // the sequence has no more items
-	queue  []*job
-	lookup []*job // messages sent without a clear answer, to look up
-	done   chan batchOutcome
-	lim    *pacer
-	fatal  error // stops the run: messages cannot be sent at all
+	c     *Client
+	o     BulkOptions
+	pc    *policy.Context
+	send  *policy.Context // the send-message context, judged at the first message
+	next  func() (Item, bool)
+	read  int    // items pulled from the sequence
+	ended bool   // the sequence has no more items
+	queue []*job // jobs to send in batches
+	done  chan batchOutcome
+	lim   *pacer
+	fatal error // stops the run: messages cannot be sent at all
+
+	inFlight int // goroutines running: batches and lookups
+	batches  int // batches in flight, at most BulkOptions.Concurrency
+
+	// The lookup lanes (see lane): group items in the index (Reuse),
+	// group creations and messages sent without a clear answer.
+	finds, groups, msgs lane
 
 	// With BulkOptions.Reuse: the index of the listed user's chats, group
 	// items waiting to be looked up in it, and the holds (see job.hold).
 	ix      *ChatIndex
 	pcList  *policy.Context // the list-chats context
-	finds   []*job
-	holders map[string]int // hold → the index of the item holding it
-	holdOf  map[int]string // item index → the hold it holds
-	unknown map[string]int // hold → an item of it whose outcome is unknown
-	readErr error          // the index could not be read: group items fail with it
+	holders map[string]int  // hold → the index of the item holding it
+	holdOf  map[int]string  // item index → the hold it holds
+	unknown map[string]int  // hold → an item of it whose outcome is unknown
+	readErr error           // the index could not be read: group items fail with it
 }
 
 // prepare checks an item and builds its model; a non-nil result refuses it.
@@ -546,8 +566,16 @@ func (b *bulk) prepare(ctx context.Context, i int, it Item) (*job, *ItemResult) 
 		j.hold, j.given = key.setKey()+"|"+it.Topic, usersOf(it.Members)
 	}
 	j.chat, j.key, j.warnings = chat, key, append(res.Warnings, j.warnings...)
+	j.firstSent = it.SentAt
+	if !it.SentAt.IsZero() && it.Type == policy.ChatTypeGroup && j.hold == "" {
+		// Sent by an earlier run: looked up at once, the send is in the past.
+		return j, b.pendingGroup(j, errSentEarlier, 0)
+	}
 	return j, nil
 }
+
+// errSentEarlier is the unknown outcome of an Item.SentAt.
+var errSentEarlier = errors.New("sent by an earlier run without a clear answer")
 
 // toLookup queues a job whose message needs a lookup; it reports the
 // item's result at once when no lookup is possible.
@@ -556,7 +584,7 @@ func (b *bulk) toLookup(j *job) *ItemResult {
 		r := b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: errNoLookup})
 		return &r
 	}
-	b.lookup = append(b.lookup, j)
+	b.msgs.queue = append(b.msgs.queue, j)
 	return nil
 }
 
@@ -634,7 +662,7 @@ func (b *bulk) messageResult(j *job, posted *Posted, err error) ItemResult {
 // fill pulls items until the queue holds a batch more than can be in
 // flight, or the sequence ends. Items the policy refuses finish at once.
 func (b *bulk) fill(ctx context.Context) {
-	for !b.ended && b.fatal == nil && len(b.queue)+len(b.lookup)+len(b.finds) < (b.o.Concurrency+1)*b.o.BatchSize {
+	for !b.ended && b.fatal == nil && b.waiting() < (b.o.Concurrency+1)*b.o.BatchSize {
 		it, ok := b.next()
 		if !ok {
 			b.ended = true
@@ -648,171 +676,148 @@ func (b *bulk) fill(ctx context.Context) {
 			b.finish(*res)
 		case job.msgSent: // queued for its lookup
 		case job.hold != "": // looked up in the index first
-			b.finds = append(b.finds, job)
+			b.finds.queue = append(b.finds.queue, job)
+		case job.unknown != nil: // sent by an earlier run: looked up first
+			b.groups.queue = append(b.groups.queue, job)
 		default:
 			b.queue = append(b.queue, job)
 		}
 	}
 }
 
-// batchOutcome is what a batch worker reports: finished items, items to
-// send again and messages to look up.
+// waiting counts the jobs queued, to send or to look up.
+func (b *bulk) waiting() int {
+	n := len(b.queue)
+	for _, l := range b.lanes() {
+		n += len(l.queue)
+	}
+	return n
+}
+
+// batchOutcome is what a batch or a lookup reports: finished items, items
+// to send again, and group creations and messages to look up.
 type batchOutcome struct {
 	finished []ItemResult
 	again    []*job
+	recover  []*job
 	lookup   []*job
 	throttle time.Duration // the longest Retry-After of its 429s; 0 when none
-	lookedUp bool          // the outcome of a lookup, not of a batch
-	found    bool          // the outcome of lookups in the index (Reuse)
+	lane     *lane         // the lane of a lookup; nil for a batch
 	readErr  error         // the index could not be read
 }
 
-// run dispatches batches until every item has a result, or until the
-// context is cancelled or OnSend vetoes a send; then it waits for the
-// batches in flight and reports the items left, and those the sequence
+// run dispatches batches and lookups until every item has a result, or
+// until the context is cancelled or OnSend vetoes a send; then it waits for
+// what is in flight and reports the items left, and those the sequence
 // still holds, not sent.
 func (b *bulk) run(ctx context.Context) error {
-	inFlight := 0
-	lookingUp, finding := false, false
 	var vetoed error
-	// slots is the batches in flight: lookups in the index do not hold one
-	// (reading it may take minutes of paced listing).
-	slots := func() int {
-		if finding {
-			return inFlight - 1
-		}
-		return inFlight
-	}
-	collect := func(out batchOutcome) {
-		inFlight--
-		if out.lookedUp {
-			lookingUp = false
-		}
-		if out.found {
-			finding = false
-			if out.readErr != nil {
-				b.readErr = out.readErr
-			}
-		}
-		for _, r := range out.finished {
-			b.finish(r)
-		}
-		b.queue = append(b.queue, out.again...)
-		b.lookup = append(b.lookup, out.lookup...)
-	}
 	for {
 		if vetoed == nil && b.fatal != nil {
 			vetoed = b.fatal
 		}
 		stopping := vetoed != nil || ctx.Err() != nil
-		if !stopping {
-			b.fill(ctx)
-			if b.fatal != nil {
-				continue
-			}
-		}
-		if stopping && inFlight == 0 {
-			cause := vetoed
-			if cause == nil {
-				cause = ctx.Err()
-			}
-			b.abandon(cause)
-			if vetoed != nil {
-				return fmt.Errorf("%w: %w", errStopped, vetoed)
-			}
-			return nil
-		}
-		if b.ended && len(b.queue) == 0 && len(b.lookup) == 0 && len(b.finds) == 0 && inFlight == 0 {
-			return nil
-		}
-		// Group items are looked up in the index (Reuse), those of a chat
-		// no other item holds, one goroutine at a time.
-		if n := len(b.finds); n > 0 && !finding && !stopping {
-			due := b.dueFinds()
-			if len(due) > 0 {
-				inFlight++
-				finding = true
-				go func() { b.done <- b.findAll(ctx, due) }()
-				continue
-			}
-			if len(b.finds) < n {
-				continue // some finished at once: the run may be over
-			}
-		}
-		// Messages sent without a clear answer are looked up together, one
-		// listing at a time, once the requests that may still be in flight
-		// have had time to finish.
-		lookupWait := time.Duration(-1)
-		if len(b.lookup) > 0 && !lookingUp && !stopping && slots() < b.o.Concurrency {
-			var due, later []*job
-			for _, j := range b.lookup {
-				if d := time.Until(j.notBefore); d > 0 {
-					later = append(later, j)
-					if lookupWait < 0 || d < lookupWait {
-						lookupWait = d
-					}
-					continue
-				}
-				due = append(due, j)
-			}
-			if len(due) > 0 {
-				jobs := due
-				b.lookup = later
-				inFlight++
-				lookingUp = true
-				go func() { b.done <- b.lookUp(ctx, jobs) }()
-				continue
-			}
-		}
-		ready, wait := b.take()
-		if len(ready) > 0 && slots() < b.o.Concurrency && !stopping {
-			var first []int
-			var firstMsg []MessageSend
-			for _, j := range ready {
-				switch {
-				case j.messageStage() && !j.msgSent:
-					firstMsg = append(firstMsg, MessageSend{Index: j.index, Chat: j.created})
-				case !j.messageStage() && j.attempts == 0:
-					first = append(first, j.index)
-				}
-			}
-			if len(first) > 0 && b.o.OnSend != nil {
-				if err := b.o.OnSend(first); err != nil {
-					vetoed = err
-					b.queue = append(b.queue, ready...)
-					continue
-				}
-			}
-			if len(firstMsg) > 0 && b.o.OnSendMessages != nil {
-				if err := b.o.OnSendMessages(firstMsg); err != nil {
-					vetoed = err
-					b.queue = append(b.queue, ready...)
-					continue
-				}
-			}
-			inFlight++
-			go func() { b.done <- b.sendBatchOf(ctx, ready) }()
-			continue
-		}
-		b.queue = append(b.queue, ready...) // not sent: back in line
 		if stopping {
-			collect(<-b.done)
+			if b.inFlight == 0 {
+				return b.stop(ctx, vetoed)
+			}
+			b.collect(<-b.done)
 			continue
 		}
-		if lookupWait > 0 && (wait < 0 || lookupWait < wait) {
-			wait = lookupWait
+		if b.fill(ctx); b.fatal != nil {
+			continue
+		}
+		if b.ended && b.waiting() == 0 && b.inFlight == 0 {
+			return nil
+		}
+		changed, wait := b.startLookups(ctx)
+		if changed {
+			continue
+		}
+		if b.batches < b.o.Concurrency {
+			ready, w := b.take()
+			if len(ready) > 0 {
+				if vetoed = b.announce(ready); vetoed != nil {
+					b.queue = append(b.queue, ready...) // not sent: reported so
+					continue
+				}
+				b.inFlight++
+				b.batches++
+				go func() { b.done <- b.sendBatchOf(ctx, ready) }()
+				continue
+			}
+			if w >= 0 && (wait < 0 || w < wait) {
+				wait = w
+			}
 		}
 		var timer <-chan time.Time
-		if wait > 0 && slots() < b.o.Concurrency {
+		if wait > 0 {
 			timer = time.After(wait)
 		}
 		select {
 		case out := <-b.done:
-			collect(out)
+			b.collect(out)
 		case <-timer:
 		case <-ctx.Done():
 		}
 	}
+}
+
+// announce calls OnSend and OnSendMessages for the items a batch sends for
+// the first time; an error vetoes the batch.
+func (b *bulk) announce(ready []*job) error {
+	var first []int
+	var firstMsg []MessageSend
+	for _, j := range ready {
+		switch {
+		case j.messageStage() && !j.msgSent:
+			firstMsg = append(firstMsg, MessageSend{Index: j.index, Chat: j.created})
+		case !j.messageStage() && j.attempts == 0:
+			first = append(first, j.index)
+		}
+	}
+	if len(first) > 0 && b.o.OnSend != nil {
+		if err := b.o.OnSend(first); err != nil {
+			return err
+		}
+	}
+	if len(firstMsg) > 0 && b.o.OnSendMessages != nil {
+		return b.o.OnSendMessages(firstMsg)
+	}
+	return nil
+}
+
+// collect takes in what a batch or a lookup reports.
+func (b *bulk) collect(out batchOutcome) {
+	b.inFlight--
+	if out.lane != nil {
+		out.lane.busy = false
+	} else {
+		b.batches--
+	}
+	if out.readErr != nil {
+		b.readErr = out.readErr
+	}
+	for _, r := range out.finished {
+		b.finish(r)
+	}
+	b.queue = append(b.queue, out.again...)
+	b.groups.queue = append(b.groups.queue, out.recover...)
+	b.msgs.queue = append(b.msgs.queue, out.lookup...)
+}
+
+// stop ends a run stopped by cause (vetoed, or the context's error) once
+// nothing is in flight.
+func (b *bulk) stop(ctx context.Context, vetoed error) error {
+	cause := vetoed
+	if cause == nil {
+		cause = ctx.Err()
+	}
+	b.abandon(cause)
+	if vetoed != nil {
+		return fmt.Errorf("%w: %w", errStopped, vetoed)
+	}
+	return nil
 }
 
 // abandon finishes the jobs a stopped run has not sent (or not looked up),
@@ -825,17 +830,20 @@ func (b *bulk) abandon(cause error) {
 		}
 		b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}, Attempts: j.attempts})
 	}
-	for _, j := range b.lookup {
+	for _, j := range b.msgs.queue {
 		if !j.msgSent { // a chat that existed, its message never sent
 			b.finish(b.messageResult(j, nil, &notSentError{cause}))
 			continue
 		}
 		b.finish(b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("not looked up: %w", cause)}))
 	}
-	for _, j := range b.finds {
+	for _, j := range b.groups.queue {
+		b.finish(ItemResult{Index: j.index, Err: &AmbiguousError{Err: j.unknown, LookupErr: fmt.Errorf("not looked up: %w", cause)}, Attempts: j.attempts})
+	}
+	for _, j := range b.finds.queue {
 		b.finish(ItemResult{Index: j.index, Err: &notSentError{cause}})
 	}
-	b.queue, b.lookup, b.finds = nil, nil, nil
+	b.queue, b.msgs.queue, b.groups.queue, b.finds.queue = nil, nil, nil, nil
 }
 
 // take removes up to BatchSize jobs that may be sent now, and says how long
@@ -868,12 +876,11 @@ func (b *bulk) sendBatchOf(ctx context.Context, jobs []*job) batchOutcome {
 		return out
 	}
 	batch, byID := b.buildBatch(ctx, jobs, &out)
-	start := time.Now()
 	resp, err := b.sendBatch(ctx, batch)
 	if err != nil {
 		err = translate("batch", err)
 		for _, j := range byID {
-			b.failed(ctx, j, err, 0, start, &out)
+			b.failed(ctx, j, err, 0, &out)
 		}
 		return out
 	}
@@ -886,10 +893,10 @@ func (b *bulk) sendBatchOf(ctx context.Context, jobs []*job) batchOutcome {
 			continue
 		}
 		delete(byID, *item.GetId())
-		b.answered(ctx, j, item, start, &out)
+		b.answered(ctx, j, item, &out)
 	}
 	for _, j := range byID { // no response for it: as if the connection dropped
-		b.failed(ctx, j, errors.New("graphchat: the batch response has no answer for the request"), 0, start, &out)
+		b.failed(ctx, j, errors.New("graphchat: the batch response has no answer for the request"), 0, &out)
 	}
 	if out.throttle > 0 {
 		b.lim.throttled(out.throttle) // the limit is the app's: it slows every item
@@ -940,8 +947,8 @@ func (b *bulk) buildBatch(ctx context.Context, jobs []*job, out *batchOutcome) (
 }
 
 // answered decides what becomes of a job from its answer in a $batch
-// response (the batch was sent at start).
-func (b *bulk) answered(ctx context.Context, j *job, item msgraphgocore.BatchItem, start time.Time, out *batchOutcome) {
+// response.
+func (b *bulk) answered(ctx context.Context, j *job, item msgraphgocore.BatchItem, out *batchOutcome) {
 	status := 0
 	if s := item.GetStatus(); s != nil {
 		status = int(*s)
@@ -952,11 +959,11 @@ func (b *bulk) answered(ctx context.Context, j *job, item msgraphgocore.BatchIte
 		b.lim.succeeded(1)
 		out.finished = append(out.finished, b.messageResult(j, &Posted{ID: messageID(item.GetBody())}, nil))
 	case j.messageStage():
-		b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, start, out)
+		b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, out)
 	case status == http.StatusCreated || status == http.StatusOK:
 		chat, perr := parseChat(item.GetBody())
 		if perr != nil {
-			b.failed(ctx, j, &Error{Op: "create-chat", StatusCode: status, Message: "unreadable chat in the batch response: " + perr.Error()}, status, start, out)
+			b.failed(ctx, j, &Error{Op: "create-chat", StatusCode: status, Message: "unreadable chat in the batch response: " + perr.Error()}, status, out)
 			return
 		}
 		created := &Created{Chat: chat, Warnings: j.warnings}
@@ -975,7 +982,7 @@ func (b *bulk) answered(ctx context.Context, j *job, item msgraphgocore.BatchIte
 		}
 		out.finished = append(out.finished, r)
 	default:
-		b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, start, out)
+		b.failed(ctx, j, batchError(status, headers, item.GetBody()), status, out)
 	}
 }
 
@@ -1032,7 +1039,7 @@ func (b *bulk) created(j *job, c *Created, out *batchOutcome) {
 var errExistedNoLookup = errors.New("not posted: the chat existed before, and whether it already holds the message cannot be told without looking it up (list-chats)")
 
 // failed decides what becomes of a job whose attempt failed.
-func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start time.Time, out *batchOutcome) {
+func (b *bulk) failed(ctx context.Context, j *job, err error, status int, out *batchOutcome) {
 	retry := func(delay time.Duration) {
 		if j.attempts >= b.o.MaxAttempts || ctx.Err() != nil {
 			err := fmt.Errorf("graphchat: gave up after %d attempts: %w", j.attempts, err)
@@ -1073,151 +1080,13 @@ func (b *bulk) failed(ctx context.Context, j *job, err error, status int, start 
 	case j.typ == policy.ChatTypeOneOnOne:
 		retry(backoffDelay(j.attempts, 500*time.Millisecond, 30*time.Second, false)) // the service returns the chat if it exists
 	default:
-		found, lerr := b.c.recoverGroup(ctx, j.key, start)
-		switch {
-		case errors.Is(lerr, errNoLookup):
-			out.finished = append(out.finished, ItemResult{Index: j.index, Err: &AmbiguousError{Err: err}, Attempts: j.attempts})
-		case lerr != nil:
-			out.finished = append(out.finished, ItemResult{Index: j.index, Err: &AmbiguousError{Err: err, LookupErr: lerr}, Attempts: j.attempts})
-		case found != nil:
-			b.created(j, &Created{Chat: found, Recovered: true, Warnings: j.warnings}, out)
-		default:
-			retry(0) // not created: a retry cannot duplicate it
+		// Looked up with the other groups of unknown outcome, once the
+		// request has had time to finish: the worker does not wait.
+		if r := b.pendingGroup(j, err, b.c.lookupDelay); r != nil {
+			out.finished = append(out.finished, *r)
+			return
 		}
-	}
-}
-
-// dueFinds takes the group items that may be looked up in the index now:
-// each holds its chat until it finishes. An item whose chat another item
-// holds waits; one whose chat an item left unknown, or any when the index
-// could not be read, finishes at once.
-func (b *bulk) dueFinds() []*job {
-	var due, waiting []*job
-	for _, j := range b.finds {
-		_, held := b.holders[j.hold]
-		earlier, unknown := b.unknown[j.hold]
-		switch {
-		case held:
-			waiting = append(waiting, j)
-		case unknown:
-			b.finish(ItemResult{Index: j.index, Err: &AmbiguousError{
-				Err: fmt.Errorf("item %d asked for the same chat, and whether it was created is unknown", earlier), LookupErr: errHeldBack}})
-		case b.readErr != nil:
-			b.finish(ItemResult{Index: j.index, Err: fmt.Errorf("graphchat: create-chat: not created: the chats to reuse could not be read: %w", b.readErr)})
-		default:
-			b.holders[j.hold], b.holdOf[j.index] = j.index, j.hold
-			due = append(due, j)
-		}
-	}
-	b.finds = waiting
-	return due
-}
-
-// errHeldBack explains why an item of a chat whose outcome is unknown is
-// not looked up.
-var errHeldBack = errors.New("not looked up: the earlier item's request may still be processed")
-
-// findAll looks items up in the index (reading it at the first call): a
-// chat found is the item's (Existed, and its message goes next), several
-// fail it unless BulkOptions.Pick chooses, and none sends it to be
-// created.
-func (b *bulk) findAll(ctx context.Context, jobs []*job) batchOutcome {
-	out := batchOutcome{found: true}
-	fail := func(j *job, err error) {
-		if ctx.Err() != nil {
-			err = &notSentError{ctx.Err()}
-		}
-		out.finished = append(out.finished, ItemResult{Index: j.index, Err: err, Attempts: j.attempts})
-	}
-	if err := b.ix.read(ctx); err != nil {
-		if ctx.Err() == nil {
-			out.readErr = err
-		}
-		for _, j := range jobs {
-			fail(j, fmt.Errorf("graphchat: create-chat: not created: the chats to reuse could not be read: %w", err))
-		}
-		return out
-	}
-	for _, j := range jobs {
-		found, err := b.ix.lookup(ctx, j.key)
-		if err != nil {
-			fail(j, fmt.Errorf("graphchat: create-chat: not created: looking the chat up: %w", err))
-			continue
-		}
-		chat, err := chooseFound(found, b.o.Pick, j.given)
-		switch {
-		case err != nil:
-			fail(j, err)
-		case chat != nil:
-			b.created(j, &Created{Chat: chat, Existed: true, Warnings: j.warnings}, &out)
-		default:
-			out.again = append(out.again, j) // not found: created next
-		}
-	}
-	return out
-}
-
-// lookUp resolves messages sent without a clear answer, with one listing
-// of the signed-in user's chats (see findMessages): a message found is
-// posted, one certainly absent is sent again, and the others are unknown.
-func (b *bulk) lookUp(ctx context.Context, jobs []*job) batchOutcome {
-	out := batchOutcome{lookedUp: true}
-	want := map[string]string{}
-	since := jobs[0].lookupSince
-	for _, j := range jobs {
-		want[j.created.ID()] = j.digest
-		if j.lookupSince.Before(since) {
-			since = j.lookupSince
-		}
-	}
-	found, err := b.c.findMessages(ctx, want, b.send.Caller.ID, since)
-	for _, j := range jobs {
-		f, ok := found[j.created.ID()]
-		switch {
-		case err != nil && !ok && j.lookups+1 < lookupAttempts && ctx.Err() == nil:
-			// A listing is a GET: trying it again later changes nothing.
-			j.lookups++
-			j.notBefore = time.Now().Add(b.c.lookupDelay << j.lookups)
-			out.lookup = append(out.lookup, j)
-		case ok && f.state == messagePosted && f.digest == j.digest:
-			out.finished = append(out.finished, b.messageResult(j, &Posted{ID: f.id, Recovered: true}, nil))
-		case ok && f.state == messageAbsent && (f.listed || !j.checkFirst):
-			if j.msgAttempts >= b.o.MaxAttempts {
-				out.finished = append(out.finished, b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("absent after %d attempts: not sent again", j.msgAttempts)}))
-				continue
-			}
-			j.notBefore = time.Time{}
-			out.again = append(out.again, j) // not posted: sending it cannot duplicate it
-		default:
-			why := err
-			switch {
-			case why != nil:
-			case ok && f.state == messagePosted && j.checkFirst:
-				why = errors.New("the chat existed and its last message is another one: whether it already holds this message cannot be told, so it is not posted")
-			case ok && f.state == messageAbsent:
-				why = errors.New("the chat, which existed, was not in the listing of the signed-in user's chats: whether it holds the message cannot be told")
-			case ok && f.state == messagePosted:
-				why = errors.New("the chat's last message since the send is another one: the message cannot be told from others")
-			case ok:
-				why = errors.New("the chat's last message cannot be read")
-			default:
-				why = errors.New("the chat was not found among the signed-in user's recent chats")
-			}
-			out.finished = append(out.finished, b.messageResult(j, nil, &MessageAmbiguousError{ChatID: j.created.ID(), Err: fmt.Errorf("looked up: %w", why)}))
-		}
-	}
-	return out
-}
-
-// sleep waits for d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+		out.recover = append(out.recover, j)
 	}
 }
 
@@ -1327,128 +1196,4 @@ func (p *pacer) succeeded(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rate = min(p.max, p.rate+float64(n)*p.max/100)
-}
-
-// foundMessage is what a lookup learnt of a chat's last message.
-type foundMessage struct {
-	state  messageState
-	id     string // the last message's id, when posted
-	digest string // its MessageDigest
-	listed bool   // absent: the chat was listed, without any message
-}
-
-type messageState int
-
-const (
-	messageAbsent  messageState = iota + 1 // no message in the chat since the send
-	messagePosted                          // the chat's last message since the send is the caller's, with id and digest
-	messageUnknown                         // another message, or one that cannot be read
-)
-
-// maxLookupPages bounds the pages of chats one message lookup reads.
-const maxLookupPages = 100
-
-// findMessages looks for the last message of chats, with one listing of the
-// signed-in user's chats, most recent message first (GET /me/chats with
-// $expand=lastMessagePreview and $orderby=lastMessagePreview/createdDateTime
-// desc: the list-chats operation). It reports, for each chat of want it can
-// decide: absent (no message since the earliest send, with a minute's
-// allowance for clock differences), or the last message when it was posted
-// since then by the caller (callerID; any sender when empty). It stops
-// when every chat was seen or the listing reaches messages older than that.
-// A chat not reported is undecided; so is every chat when err is not nil.
-func (c *Client) findMessages(ctx context.Context, want map[string]string, callerID string, since time.Time) (map[string]foundMessage, error) {
-	out := map[string]foundMessage{}
-	bound := since.Add(-lookupSkew)
-	lower := map[string]string{}
-	for id := range want {
-		lower[strings.ToLower(id)] = id
-	}
-	info := abs.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abs.GET, "{+baseurl}/me/chats{?%24expand,%24orderby,%24top}", map[string]string{})
-	info.QueryParameters["%24expand"] = "lastMessagePreview"
-	info.QueryParameters["%24orderby"] = "lastMessagePreview/createdDateTime desc"
-	info.QueryParameters["%24top"] = "50"
-	info.Headers.TryAdd("Accept", "application/json")
-	errs := abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
-	complete := func() map[string]foundMessage { // the listing is done: what was not seen has no recent message
-		for id := range want {
-			if _, ok := out[id]; !ok {
-				out[id] = foundMessage{state: messageAbsent}
-			}
-		}
-		return out
-	}
-	for page := 0; page < maxLookupPages; page++ {
-		var got absser.Parsable
-		var err error
-		for attempt := 0; ; attempt++ { // a page is a GET: asking again changes nothing
-			if got, err = c.adapter.Send(ctx, info, models.CreateChatCollectionResponseFromDiscriminatorValue, errs); err == nil {
-				break
-			}
-			err = translate(string(policy.OpListChats), err)
-			if attempt == 3 || !ambiguous(err) && !errors.Is(err, ErrThrottled) {
-				return nil, err
-			}
-			if err := sleep(ctx, backoffDelay(attempt, 500*time.Millisecond, 30*time.Second, false)); err != nil {
-				return nil, err
-			}
-		}
-		resp, ok := got.(models.ChatCollectionResponseable)
-		if !ok || resp == nil {
-			return complete(), nil
-		}
-		for _, chat := range resp.GetValue() {
-			p := chat.GetLastMessagePreview()
-			var at *time.Time
-			if p != nil {
-				at = p.GetCreatedDateTime()
-			}
-			if at != nil && at.Before(bound) {
-				return complete(), nil // ordered: the rest is older
-			}
-			id, ok := lower[strings.ToLower(deref(chat.GetId()))]
-			if !ok {
-				continue
-			}
-			switch {
-			case p == nil:
-				out[id] = foundMessage{state: messageAbsent, listed: true}
-			case at == nil || p.GetBody() == nil || deref(p.GetIsDeleted()):
-				out[id] = foundMessage{state: messageUnknown}
-			default:
-				typ := models.TEXT_BODYTYPE
-				if t := p.GetBody().GetContentType(); t != nil {
-					typ = *t
-				}
-				from := ""
-				if f := p.GetFrom(); f != nil && f.GetUser() != nil {
-					from = deref(f.GetUser().GetId())
-				}
-				if callerID != "" && !strings.EqualFold(from, callerID) {
-					out[id] = foundMessage{state: messageUnknown}
-					break
-				}
-				out[id] = foundMessage{state: messagePosted, id: deref(p.GetId()), digest: digestOf(typ, deref(p.GetBody().GetContent()))}
-			}
-			if len(out) == len(want) {
-				return out, nil
-			}
-		}
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			return complete(), nil
-		}
-		if err := c.sameHost(next); err != nil {
-			return nil, err
-		}
-		u, err := url.Parse(next)
-		if err != nil {
-			return nil, fmt.Errorf("graphchat: list-chats: next link: %w", err)
-		}
-		info = abs.NewRequestInformation()
-		info.Method = abs.GET
-		info.SetUri(*u)
-		info.Headers.TryAdd("Accept", "application/json")
-	}
-	return out, fmt.Errorf("not decided within %d pages of chats", maxLookupPages)
 }

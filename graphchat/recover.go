@@ -116,9 +116,8 @@ func (c *Client) groupKey(ctx context.Context, req *policy.Request, pc *policy.C
 }
 
 // findGroup looks for a chat of the key created since the given time, with
-// Find's listing and strict matcher: the signed-in user's chats, or, for an
-// application, the chats of the first member of the caller's tenant. It
-// returns the oldest match, or nil.
+// Find's listing and strict matcher (see findGroups). It returns the oldest
+// match, or nil.
 func (c *Client) findGroup(ctx context.Context, key groupKey, since time.Time) (models.Chatable, error) {
 	if key.unresolved != nil {
 		return nil, key.unresolved
@@ -127,23 +126,74 @@ func (c *Client) findGroup(ctx context.Context, key groupKey, since time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	q := query{key: key}
-	if pc.Auth == policy.AuthApplication { // no signed-in user: a member's chats
-		for _, m := range key.members {
-			if m.tenantID == "" || !otherTenant(m.tenantID, pc.TenantID) {
-				q.who = m.userID
-				break
-			}
-		}
-		if q.who == "" {
-			return nil, errors.New("no member of the caller's tenant to list the chats of")
-		}
-	}
-	found, err := c.find(ctx, q, since)
-	if err != nil || len(found) == 0 {
+	who, err := recoveryLister(key, pc)
+	if err != nil {
 		return nil, err
 	}
-	return found[0], nil
+	found, err := c.findGroups(ctx, who, []pendingGroup{{key: key, since: since}})
+	if err != nil || len(found[0]) == 0 {
+		return nil, err
+	}
+	return found[0][0], nil
+}
+
+// recoveryLister decides whose chats hold a chat sent without a clear
+// answer: the signed-in user's (""), or, for an application, those of the
+// first member of the caller's tenant.
+func recoveryLister(key groupKey, pc *policy.Context) (string, error) {
+	if pc.Auth != policy.AuthApplication {
+		return "", nil
+	}
+	for _, m := range key.members {
+		if m.tenantID == "" || !otherTenant(m.tenantID, pc.TenantID) {
+			return m.userID, nil
+		}
+	}
+	return "", errors.New("no member of the caller's tenant to list the chats of")
+}
+
+// pendingGroup is a group chat to look for: its key, and when it was first
+// asked for (a chat created earlier is not it).
+type pendingGroup struct {
+	key   groupKey
+	since time.Time
+}
+
+// findGroups looks for many group chats in one listing of who's chats
+// ("" for the signed-in user), with Find's strict matcher: for each chat
+// asked for, the matches created since it was asked for, oldest first. The
+// listing is filtered on the type, and on the topic when every chat asked
+// for has the same one.
+func (c *Client) findGroups(ctx context.Context, who string, groups []pendingGroup) ([][]models.Chatable, error) {
+	byTopic := map[string][]int{}
+	for i, g := range groups {
+		t := deref(g.key.topic)
+		byTopic[t] = append(byTopic[t], i)
+	}
+	q := query{key: groupKey{typ: policy.ChatTypeGroup, anyTopic: true}, who: who}
+	if len(byTopic) == 1 {
+		q.key.topic, q.key.anyTopic = groups[0].key.topic, false
+	}
+	found := make([][]models.Chatable, len(groups))
+	err := c.listChats(ctx, q.who, q.filter(), func(chat models.Chatable) error {
+		for _, i := range byTopic[deref(chat.GetTopic())] {
+			ok, err := c.matches(ctx, chat, groups[i].key, groups[i].since)
+			if err != nil {
+				return err
+			}
+			if ok {
+				found[i] = append(found[i], chat)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range found {
+		sortChats(f)
+	}
+	return found, nil
 }
 
 // postGroup creates a group chat; after an ambiguous failure it looks the
