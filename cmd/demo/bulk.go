@@ -374,14 +374,12 @@ type bulkRun struct {
 	progress *progress
 	started  int // items yielded to CreateEach
 
-	// The lookups of chats earlier runs sent without an answer: one
-	// listing (ix), read at the first; how many there may be, and done.
+	// The lookup of chats earlier runs sent without an answer for lines
+	// no longer in the input: one listing (ix), read at the first.
 	user      string // --user: whose chats an application lists
 	ix        *graphchat.ChatIndex
 	ixErr     error
-	announced bool
-	toLookUp  int
-	lookups   int
+	announced bool // the lookups of lines earlier runs sent are announced
 }
 
 // items reads the input a line at a time and yields the chats to send. A
@@ -413,16 +411,16 @@ func (b *bulkRun) items(ctx context.Context) iter.Seq[graphchat.Item] {
 				if !b.messageItem(c, &it, &ref) {
 					continue
 				}
-			case it.Type == policy.ChatTypeGroup && s.sentAt != 0 && s.status.pending() && !b.reuse:
-				// With --reuse, the run's listing of the chats finds it
-				// (existing) or not (created): no listing of its own.
-				id, settled := b.resolve(ctx, c, k, it, s)
-				if settled {
+			case it.Type == policy.ChatTypeGroup && s.sentAt != 0 && s.status.pending():
+				// Sent by an earlier run without an answer: CreateEach
+				// looks it up first, with the others, in one listing
+				// (with --reuse, the run's listing of the chats finds it).
+				if !b.lookup {
+					b.unknownEarlier(c, k, it)
 					continue
 				}
-				if id != "" { // found, and its message is still to post
-					it.ChatID, ref.chatRecorded = id, true
-				}
+				b.announceLookups()
+				it.SentAt = time.Unix(0, s.sentAt)
 			}
 			b.inFlight[b.next] = ref
 			b.next++
@@ -523,56 +521,35 @@ func (b *bulkRun) messageSettled(c bulkfile.Chat, ref *lineRef, st msgStatus, ch
 	b.countMessage(rec)
 }
 
-// resolve looks up a group an earlier run sent without an answer; it
-// reports whether the line is settled (found, or unknown) rather than to
-// be sent, and the chat's id when it was found and its message is still to
-// be posted.
-func (b *bulkRun) resolve(ctx context.Context, c bulkfile.Chat, k bulkfile.Key, it graphchat.Item, s keyState) (string, bool) {
-	rec := resultRecord{Key: k.String(), Line: c.Line, At: time.Now()}
+// unknownEarlier records a group an earlier run sent without an answer,
+// which a run without --lookup cannot look up: its outcome stays unknown.
+func (b *bulkRun) unknownEarlier(c bulkfile.Chat, k bulkfile.Key, it graphchat.Item) {
+	rec := resultRecord{Key: k.String(), Line: c.Line, At: time.Now(), Status: string(graphchat.OutcomeUnknown),
+		Error: &errInfo{Code: "outcome_unknown", Message: "sent by an earlier run without a clear answer; run with --lookup to find out"}}
 	if it.Message != nil {
 		rec.Message = graphchat.MessageDigest(it.Message)
 	}
-	if !b.lookup {
-		rec.Status, rec.Error = string(graphchat.OutcomeUnknown), &errInfo{Code: "outcome_unknown", Message: "sent by an earlier run without a clear answer; run with --lookup to find out"}
-	} else {
-		b.startLookups()
-		found, err := b.findSent(ctx, it, time.Unix(0, s.sentAt))
-		b.lookups++
-		b.progress.lookedUp(b.lookups, max(b.toLookUp, b.lookups))
-		switch {
-		case err != nil:
-			rec.Status, rec.Error = string(graphchat.OutcomeUnknown), errorInfo(err)
-			rec.Error.Message = "sent by an earlier run without a clear answer, and looking it up failed: " + rec.Error.Message
-		case found != "":
-			rec.Status, rec.ID, rec.ChatType = string(graphchat.OutcomeRecovered), found, "group"
-		default:
-			return "", false // not created: sending it cannot duplicate it
-		}
-	}
 	b.res.write(rec, false)
 	b.count(rec)
-	if rec.Status == string(graphchat.OutcomeRecovered) && it.Message != nil {
-		return rec.ID, false // its message was never sent: a message-sent record would say so
-	}
-	return "", true
 }
 
-// startLookups says, at the first lookup of a chat an earlier run sent
-// without an answer, how many there may be: reading the chats takes a
-// while.
-func (b *bulkRun) startLookups() {
-	if b.lookups > 0 || b.announced {
+// announceLookups says, at the first line an earlier run sent without an
+// answer, how many there may be: they are looked up in one listing of the
+// chats while the other lines are sent.
+func (b *bulkRun) announceLookups() {
+	if b.announced {
 		return
 	}
 	b.announced = true
+	n := 0
 	for k, s := range b.res.state {
 		if s.status.pending() && s.sentAt != 0 {
 			if o, ok := b.res.sentSpecs[k]; !ok || o.spec.Type == string(policy.ChatTypeGroup) {
-				b.toLookUp++
+				n++
 			}
 		}
 	}
-	b.diag("looking up %d chat%s sent by an earlier run without an answer (one listing of the chats)", b.toLookUp, plural(b.toLookUp))
+	b.diag("looking up %d chat%s sent by an earlier run without an answer (one listing of the chats, while the other lines are sent)", n, plural(n))
 }
 
 // index is the one listing of the chats that finds what earlier runs sent
@@ -582,21 +559,6 @@ func (b *bulkRun) index(ctx context.Context) (*graphchat.ChatIndex, error) {
 		b.ix, b.ixErr = b.client.NewChatIndex(ctx, &graphchat.FindOptions{User: b.user})
 	}
 	return b.ix, b.ixErr
-}
-
-// findSent finds the group chat an earlier run sent without an answer, in
-// the run's one listing; where no listing can be made (an application
-// without --user), by a lookup of its own.
-func (b *bulkRun) findSent(ctx context.Context, it graphchat.Item, since time.Time) (string, error) {
-	ix, err := b.index(ctx)
-	if err != nil {
-		found, err := b.client.FindGroup(ctx, it.Topic, it.Members, since)
-		if err != nil || found == nil {
-			return "", err
-		}
-		return deref(found.GetId()), nil
-	}
-	return findOrphan(ctx, ix, it, since)
 }
 
 // sent records, durably, the lines a request is about to send; an error
@@ -707,7 +669,7 @@ func (b *bulkRun) count(rec resultRecord) {
 	if rec.Error != nil && rec.Status != string(graphchat.OutcomeNotSent) {
 		b.diag("line %d: %s: %s", rec.Line, rec.Status, rec.Error.Message)
 	}
-	b.progress.step(b.sum.Counts)
+	b.progress.step(b.sum.Counts, b.sum.Lines)
 }
 
 // drain counts the lines a stopped run did not reach: never sent, unless
@@ -1044,7 +1006,10 @@ func (e *env) newProgress(in *countingReader, size int64) *progress {
 	return p
 }
 
-func (p *progress) step(c bulkCounts) {
+// step shows the counts after a line finished; lines is the lines read so
+// far. Off a terminal, a line is written at each tenth of the input read,
+// then, once it is all read, at each tenth of its lines finished.
+func (p *progress) step(c bulkCounts, lines int) {
 	if p.size <= 0 {
 		return
 	}
@@ -1060,7 +1025,11 @@ func (p *progress) step(c bulkCounts) {
 		p.drawn = true
 		return
 	}
-	if tenth := 10 * read / p.size; tenth > p.shown {
+	tenth := 10 * read / p.size
+	if read == p.size && lines > 0 {
+		tenth = 10 + int64(10*finished/lines)
+	}
+	if tenth > p.shown {
 		p.shown = tenth
 		fmt.Fprintf(p.w, "progress: %s\n", status)
 	}

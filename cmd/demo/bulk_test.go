@@ -958,8 +958,8 @@ func TestBulkProgressAddsUp(t *testing.T) {
 }
 
 // A re-run after a killed run says that it looks up the chats that run
-// sent without an answer, and shows its progress; they are looked up in one
-// listing of the chats, matched in memory.
+// sent without an answer, and shows its progress to the last line; they
+// are looked up in one listing of the chats, matched in memory.
 func TestBulkResumeSays(t *testing.T) {
 	srv := emulator(t)
 	input := writeInput(t, t.TempDir(), "chats.csv", groupLines("k", 30)...)
@@ -987,7 +987,7 @@ func TestBulkResumeSays(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != exitOK || out.Counts["recovered"] != 10 || out.Counts["created"] != 20 {
 		t.Errorf("exit %d, %v %+v\n%s", r.code, err, out.Counts, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "looking up 30 chats sent by an earlier run without an answer") || !strings.Contains(r.stderr, "progress: looked up 30 of 30") {
+	if !strings.Contains(r.stderr, "looking up 30 chats sent by an earlier run without an answer") || !strings.Contains(r.stderr, "progress: 30 finished") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
 	lists := 0
