@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -106,18 +107,18 @@ func (e *env) find(ctx context.Context, args []string) error {
 	needs = append(needs, listMembersNeed(len(pos))...)
 	s, err := e.open(ctx, &f, &t, needs...)
 	if err != nil {
-		return err
+		return e.findFailed(ctx, pos, policy.List{}, err)
 	}
 	defer s.Close()
 	members := make([]graphchat.Member, len(pos))
 	for i, u := range pos {
 		members[i] = s.know.member(u)
 	}
+	warnings := grantWarnings(s, needs)
 	chats, err := s.client.Find(ctx, members, opts)
 	if err != nil {
-		return err
+		return e.findFailed(ctx, pos, warnings, err)
 	}
-	warnings := grantWarnings(s, needs)
 	if e.json {
 		e.emit(findDoc{Users: pos, Chats: chatInfos(chats), Warnings: warnings})
 		return nil
@@ -175,11 +176,32 @@ func checkListedUser(f *checkFlags, user string) error {
 	return nil
 }
 
-// findDoc is find's JSON document.
+// findDoc is find's JSON document. A failure keeps its shape, with no
+// chats, and adds the error; a refusal by the policy adds the verdict too.
 type findDoc struct {
-	Users    []string    `json:"users"` // as given
-	Chats    []chatInfo  `json:"chats"` // oldest first; empty when none
-	Warnings policy.List `json:"warnings"`
+	Users      []string    `json:"users"` // as given
+	Chats      []chatInfo  `json:"chats"` // oldest first; empty when none
+	Warnings   policy.List `json:"warnings"`
+	Allowed    *bool       `json:"allowed,omitempty"`    // false when refused by the policy
+	Violations policy.List `json:"violations,omitempty"` // when refused by the policy
+	Error      *errorDoc   `json:"error,omitempty"`
+}
+
+// findFailed reports a find that failed once its users were read: with
+// --json, find's document with no chats, warnings (those known) and the
+// error, and the violations when the policy refused. Bad usage stays a
+// plain usage error, as in every command, and so does text mode.
+func (e *env) findFailed(ctx context.Context, users []string, warnings policy.List, err error) error {
+	if !e.json || exitCode(ctx, err) == exitUsage {
+		return err
+	}
+	doc := findDoc{Users: users, Chats: []chatInfo{}, Warnings: warnings, Error: newErrorDoc(ctx, err)}
+	var list policy.List
+	if errors.As(err, &list) {
+		doc.Allowed, doc.Violations = new(bool), list
+	}
+	e.emit(doc)
+	return reported{err}
 }
 
 // list prints the chats of the signed-in user, or of a user for an

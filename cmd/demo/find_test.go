@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -341,5 +342,71 @@ func TestFindCompletesLargeChats(t *testing.T) {
 		if memberReads() != before+1 {
 			t.Errorf("%s: the members were read %d times, want once", tt.name, memberReads()-before)
 		}
+	}
+}
+
+// A failed find --json keeps the document of a successful one (users as
+// given, chats empty, warnings) and adds the error, and the verdict when the
+// policy refused; bad usage is a plain usage error, as in create.
+func TestFindJSONFailureShape(t *testing.T) {
+	t.Parallel()
+	s := newFindServer(t)
+	s.seedGroup(t, "Plan", trio...)
+	past := time.Now().Add(-2 * time.Hour).Unix()
+	expired := graphchattest.Token(graphchattest.Claims{Scopes: "Chat.ReadBasic User.ReadBasic.All", ObjectID: graphchattest.MeganID, TenantID: graphchattest.DefaultTenantID, IssuedAt: past, Expires: past + 60})
+	on := []string{"find", "--target", s.url, "--json"}
+	tests := []struct {
+		name    string
+		flags   []string
+		users   []string
+		code    int
+		refused bool // by the policy: allowed false, with violations
+	}{
+		{"unknown user (the service)", nil, []string{"megan@contoso.com", "nobody@contoso.com"}, exitRefused, false},
+		{"caller not among them", nil, []string{"lee@contoso.com", "nestor@contoso.com"}, exitRefused, false},
+		{"missing permission (the policy)", []string{"--token", graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")}, trio, exitRefused, true},
+		{"expired token", []string{"--token", expired}, trio, exitAuth, false},
+		{"running emulator gone", []string{"--target", "http://127.0.0.1:1"}, trio, exitRefused, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := demo(t, nil, slices.Concat(on, tt.flags, tt.users)...)
+			var doc map[string]json.RawMessage
+			docOf(t, r, &doc)
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d: %s", r.code, tt.code, r.stdout)
+			}
+			for _, k := range []string{"users", "chats", "warnings", "error"} {
+				if _, ok := doc[k]; !ok {
+					t.Errorf("no %q in %s", k, r.stdout)
+				}
+			}
+			var users []string
+			if json.Unmarshal(doc["users"], &users) != nil || !slices.Equal(users, tt.users) {
+				t.Errorf("users %s, want %q", doc["users"], tt.users)
+			}
+			if string(doc["chats"]) != "[]" {
+				t.Errorf("chats %s, want []", doc["chats"])
+			}
+			var v struct {
+				Allowed    *bool
+				Violations []struct{ Code string }
+			}
+			json.Unmarshal([]byte(r.stdout), &v)
+			if got := v.Allowed != nil && !*v.Allowed && len(v.Violations) > 0; got != tt.refused {
+				t.Errorf("refused by the policy: %v, want %v: %s", got, tt.refused, r.stdout)
+			}
+			if tt.refused && v.Violations[0].Code != "permission_missing" {
+				t.Errorf("violations %+v, want permission_missing", v.Violations)
+			}
+		})
+	}
+	// Bad usage: a plain usage error, as create --json gives.
+	r := demo(t, nil, append(on, "megan@contoso.com", "lee")...)
+	var doc map[string]json.RawMessage
+	docOf(t, r, &doc)
+	if _, ok := doc["error"]; r.code != exitUsage || !ok || len(doc) != 1 {
+		t.Errorf("usage: exit %d: %s", r.code, r.stdout)
 	}
 }

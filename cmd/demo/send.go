@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/graphchat/graphchat/graphchat"
@@ -36,19 +37,82 @@ func (e *env) send(ctx context.Context, args []string) error {
 	if auth := authOf(&a.f); auth == policy.AuthApplication {
 		return policy.CheckMessage(&policy.Message{Content: content}, &policy.Context{Auth: auth}).Violations
 	}
-	s, err := e.open(ctx, &a.f, &a.t, a.needs()...)
+	// The preflight runs here rather than in open: a grant it refuses is
+	// reported with the message's own problems, in one verdict.
+	needs := a.needs()
+	s, err := e.connect(ctx, &a.f, &a.t, needs...)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	var denied policy.List
+	if err := e.preflight(ctx, s, needs...); err != nil && !errors.As(err, &denied) {
+		return err
+	}
 	msg, err := buildMessage(content, a.asHTML, a.mentions, s.know)
 	if err != nil {
 		return err
+	}
+	if denied != nil {
+		return a.refusal(s.know, msg, denied) // nothing is listed, created or sent
 	}
 	if a.toPeople() {
 		return e.sendTo(ctx, s, a.group, a.topic, a.users, msg, graphchat.Pick(a.pick))
 	}
 	return e.sendToChat(ctx, s, a.chatID, msg, a.checkMembers)
+}
+
+// refusal is the verdict of a send whose grant the preflight refused
+// (denied, with what to do instead): the message's violations, and for a
+// send to people their chat's, judged by the policy with what is known,
+// followed by denied, as one policy.List. The grant is judged once, by the
+// preflight. Nothing is asked of the target: for --chat the members are
+// not listed, so the rules that need them are not applied.
+func (a *sendArgs) refusal(k *knowledge, msg models.ChatMessageable, denied policy.List) error {
+	m, err := messageOf(msg)
+	if err != nil {
+		return err
+	}
+	pc := *k.pc
+	pc.Grant = nil
+	var list policy.List
+	if a.toPeople() {
+		typ, topic := peopleChat(a.group, a.topic)
+		list = append(list, policy.Check(request(typ, topic, k.members(a.users)), &pc).Violations...)
+		m.Members = a.users
+		// The chat's check has judged the caller against these members:
+		// the message's check would say it again.
+		pc.Caller = policy.Caller{}
+	}
+	list = append(list, policy.CheckMessage(m, &pc).Violations...)
+	return append(list, denied...)
+}
+
+// messageOf is the policy's view of a message: the body the SDK serializes
+// for it, read as the service reads it.
+func messageOf(msg models.ChatMessageable) (*policy.Message, error) {
+	w := jsonserialization.NewJsonSerializationWriter()
+	defer w.Close()
+	if err := w.WriteObjectValue("", msg); err != nil {
+		return nil, fmt.Errorf("serializing the message: %w", err)
+	}
+	body, err := w.GetSerializedContent()
+	if err != nil {
+		return nil, fmt.Errorf("serializing the message: %w", err)
+	}
+	return policy.ParseSendMessage(body)
+}
+
+// peopleChat is the type and topic of the chat of people: a one-on-one
+// chat, or a group with its topic (none when empty).
+func peopleChat(group bool, topic string) (policy.ChatType, *string) {
+	if !group {
+		return policy.ChatTypeOneOnOne, nil
+	}
+	if topic == "" {
+		return policy.ChatTypeGroup, nil
+	}
+	return policy.ChatTypeGroup, &topic
 }
 
 // sendArgs is what send is asked for: a chat by id, or the people of one
@@ -182,14 +246,7 @@ func peopleNeeds(group bool, users []string, mentions bool) []need {
 // sendTo sends to the chat of people, found or created by the library's
 // SendTo, which checks the message and the chat before anything is sent.
 func (e *env) sendTo(ctx context.Context, s *session, group bool, topic string, users []string, msg models.ChatMessageable, pick graphchat.Pick) error {
-	typ := policy.ChatTypeOneOnOne
-	var tp *string
-	if group {
-		typ = policy.ChatTypeGroup
-		if topic != "" {
-			tp = &topic
-		}
-	}
+	typ, tp := peopleChat(group, topic)
 	members := s.know.members(users)
 	res := s.know.judge(request(typ, tp, members)) // the chat's verdict, with the permissions decision
 	sent, err := s.client.SendTo(ctx, typ, topic, members, msg, &graphchat.SendToOptions{Pick: pick})

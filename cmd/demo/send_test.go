@@ -315,3 +315,65 @@ func TestSendToPeopleUnknown(t *testing.T) {
 		t.Errorf("--chat: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// A send whose token lacks a permission is refused with every problem of
+// the message (and of the chat of people) in the same verdict, and nothing
+// reaches the service.
+func TestSendRefusalHoldsEveryProblem(t *testing.T) {
+	t.Parallel()
+	noSend := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "Chat.ReadBasic") // no ChatMessage.Send
+	onlySend := graphchattest.DelegatedToken(graphchattest.MeganID, "ChatMessage.Send")            // no Chat.ReadBasic: --check-members cannot list
+	group := []string{"--group", graphchattest.MeganID, graphchattest.LeeID, graphchattest.NestorID}
+	tests := []struct {
+		name  string
+		token string
+		args  []string
+		want  []string // the codes of the violations, in order
+	}{
+		{"group, mention of a non-member", noSend, append([]string{"--text", "hi", "--mention", graphchattest.JacobID}, group...),
+			[]string{"mention_not_member", "permission_missing"}},
+		{"one-on-one, empty message", noSend, []string{"--one-on-one", graphchattest.MeganID, graphchattest.LeeID, "--text", ""},
+			[]string{"body_missing", "permission_missing"}},
+		{"one-on-one without the caller, mention of a non-member", noSend, []string{"--one-on-one", graphchattest.LeeID, graphchattest.NestorID, "--text", "hi", "--mention", graphchattest.JacobID},
+			[]string{"caller_missing", "mention_not_member", "permission_missing"}},
+		{"chat by id, malformed html", noSend, []string{"--chat", "19:abc@thread.v2", "--html", "--text", "<b>x</i>"},
+			[]string{"html_malformed", "permission_missing"}},
+		{"chat by id, listing members refused", onlySend, []string{"--chat", "19:abc@thread.v2", "--check-members", "--text", ""},
+			[]string{"body_missing", "permission_missing"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			for _, asJSON := range []bool{true, false} {
+				srv := emulator(t)
+				args := append([]string{"send", "--target", srv.URL, "--token", tt.token}, tt.args...)
+				if asJSON {
+					args = append(args, "--json")
+				}
+				r := demo(t, nil, args...)
+				var got []string
+				if asJSON {
+					d := decodeSend(t, r)
+					if d.Allowed {
+						t.Errorf("--json: allowed: %s", r.stdout)
+					}
+					for _, v := range d.Violations {
+						got = append(got, v.Code)
+					}
+				} else {
+					for _, line := range strings.Split(r.stdout, "\n") {
+						if f := strings.Fields(line); len(f) > 1 && f[0] == "violation" {
+							got = append(got, f[1])
+						}
+					}
+				}
+				if r.code != exitRefused || strings.Join(got, " ") != strings.Join(tt.want, " ") {
+					t.Errorf("json %v: exit %d (want %d), codes %v, want %v\n%s\n%s", asJSON, r.code, exitRefused, got, tt.want, r.stdout, r.stderr)
+				}
+				if n := len(srv.Entries()); n != 0 {
+					t.Errorf("json %v: the emulator received %d requests, want none", asJSON, n)
+				}
+			}
+		})
+	}
+}

@@ -133,6 +133,21 @@ func (s *session) Close() {
 // of the command (know), and runs preflight: problems that would fail every
 // request are reported once, before anything is sent.
 func (e *env) open(ctx context.Context, f *checkFlags, t *targetFlags, needs ...need) (*session, error) {
+	s, err := e.connect(ctx, f, t, needs...)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.preflight(ctx, s, needs...); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect is open without preflight, for a command that reports what the
+// preflight finds together with its own findings (send). Nothing is sent
+// to the target.
+func (e *env) connect(ctx context.Context, f *checkFlags, t *targetFlags, needs ...need) (*session, error) {
 	ops := opsOf(needs)
 	if err := f.check(); err != nil {
 		return nil, err
@@ -177,10 +192,6 @@ func (e *env) open(ctx context.Context, f *checkFlags, t *targetFlags, needs ...
 			s.Close()
 			return nil, usagef("%v", err)
 		}
-	}
-	if err := e.preflight(ctx, s, needs...); err != nil {
-		s.Close()
-		return nil, err
 	}
 	return s, nil
 }

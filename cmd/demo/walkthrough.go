@@ -99,7 +99,7 @@ func showCreations(ctx context.Context, out io.Writer, client *graphchat.Client)
 		if c.Existed {
 			verb = "existing"
 		}
-		fmt.Fprintf(out, "  %-42s %-8s %s%s\n", label, verb, c.ID(), note)
+		step(out, label, verb, c.ID()+note)
 		return nil
 	}
 	first, err := client.CreateOneOnOne(ctx, megan, lee)
@@ -129,12 +129,13 @@ func showCreations(ctx context.Context, out io.Writer, client *graphchat.Client)
 	if !again.Existed || again.ID() != first.ID() {
 		return fmt.Errorf("6: the service returned %s (existed %v), want the existing chat %s", again.ID(), again.Existed, first.ID())
 	}
-	fmt.Fprintf(out, "  %-42s %-8s the same id as in 1\n", "", "")
+	step(out, "", "", "the same id as in 1")
 	id, err := client.AddMember(ctx, group.ID(), graphchat.User("alex@contoso.com").WithAllHistory())
 	if err != nil {
 		return fmt.Errorf("7: %w", err)
 	}
-	fmt.Fprintf(out, "  %-42s %-8s membership %s\n", "7. add Alex to the group, with all history", "added", id)
+	step(out, "7. add Alex to the group, all history", "added", group.ID())
+	step(out, "", "", "membership "+id)
 
 	return nil
 }
@@ -174,7 +175,8 @@ func showMessages(ctx context.Context, out io.Writer, sender *graphchat.Client, 
 		if len(stored) != 1 || sent.Message == nil || stored[0].ID != deref(sent.Message.GetId()) {
 			return fmt.Errorf("%s: the chat holds %d messages, want the one sent", s.label, len(stored))
 		}
-		fmt.Fprintf(out, "  %-42s %-8s %s\n  %-42s %-8s message %s%s\n", s.label, verb, sent.Chat.ID(), "", "sent", stored[0].ID, s.note)
+		step(out, s.label, verb, sent.Chat.ID())
+		step(out, "", "sent", "message "+stored[0].ID+s.note)
 	}
 	if n := len(srv.Chats()); n != chats+1 {
 		return fmt.Errorf("messaging people created %d chats, want 1", n-chats)
@@ -235,10 +237,34 @@ func showRefusals(ctx context.Context, out io.Writer, client, strict, sender, ap
 			if i > 0 {
 				label = ""
 			}
-			fmt.Fprintf(out, "  %-42s %-23s %-18s %s\n", label, v.Code, v.Field, v.Message)
+			refusalStep(out, label, v)
 		}
 	}
 	return len(refusals), nil
+}
+
+// The walkthrough prints each step in columns: its number and label, what
+// happened (a verb such as created, or a refusal's code and field), then
+// the result. Each column is at least two characters wider than what it
+// holds, so that the columns stay apart; a step's further lines leave the
+// label blank.
+const (
+	labelWidth = 42 // "f. a message from an app, without a user"
+	verbWidth  = 9  // "existing"
+	codeWidth  = 25 // "operation_not_supported"
+	fieldWidth = 31 // "mentions[0].mentioned.user.id"
+)
+
+// step prints a line of a step: the label (blank on the step's further
+// lines), what happened (such as created) and the result.
+func step(out io.Writer, label, verb, result string) {
+	fmt.Fprintf(out, "  %-*s %-*s %s\n", labelWidth, label, verbWidth, verb, result)
+}
+
+// refusalStep prints a line of a refused step: the label (blank on the
+// step's further violations) and a violation.
+func refusalStep(out io.Writer, label string, v policy.Violation) {
+	fmt.Fprintf(out, "  %-*s %-*s %-*s %s\n", labelWidth, label, codeWidth, v.Code, fieldWidth, v.Field, v.Message)
 }
 
 func joinOps(ops []policy.Operation) string {
