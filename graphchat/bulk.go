@@ -481,6 +481,10 @@ type job struct {
 	// it that failed.
 	unknown     error
 	chatLookups int
+	// req and dir are the item's chat as checked, and what was known of
+	// its users, for its key.
+	req *policy.Request
+	dir *policy.Directory
 }
 
 // messageStage reports whether the job's next request sends its message.
@@ -548,15 +552,20 @@ func (b *bulk) prepare(ctx context.Context, i int, it Item) (*job, *ItemResult) 
 	for k, m := range it.Members {
 		req.Members[k] = m.policy()
 	}
-	res, key, err := b.c.prepareCreate(ctx, req, b.pc, nil)
+	res, dir, err := b.c.checkCreate(ctx, req, b.pc, nil)
 	if err != nil {
 		return nil, &ItemResult{Index: i, Err: err}
 	}
+	// A group's members are identified for a lookup (see groupKey) only
+	// when one is needed: at once with Reuse, otherwise in the groups lane.
+	var key groupKey
+	j.req, j.dir = req, dir
 	chat, err := ChatModel(b.c.cloud, b.c.version(), it.Type, it.Topic, it.Members...)
 	if err != nil {
 		return nil, &ItemResult{Index: i, Err: err}
 	}
 	if b.ix != nil && it.Type == policy.ChatTypeGroup {
+		key = b.c.groupKey(ctx, req, b.pc, dir)
 		if key, err = b.c.reuseKey(ctx, key, it.Topic, it.Members, b.pcList); err == nil {
 			err = b.ix.accepts(key, "", b.pcList)
 		}

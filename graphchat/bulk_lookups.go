@@ -161,11 +161,8 @@ func (b *bulk) findAll(ctx context.Context, jobs []*job) batchOutcome {
 // flight have had time to finish, after delay. It reports the item's
 // result at once when no lookup is possible.
 func (b *bulk) pendingGroup(j *job, cause error, delay time.Duration) *ItemResult {
-	switch {
-	case !b.c.declared(policy.OpListChats):
+	if !b.c.declared(policy.OpListChats) {
 		return &ItemResult{Index: j.index, Err: &AmbiguousError{Err: cause}, Attempts: j.attempts}
-	case j.key.unresolved != nil:
-		return &ItemResult{Index: j.index, Err: &AmbiguousError{Err: cause, LookupErr: j.key.unresolved}, Attempts: j.attempts}
 	}
 	j.unknown, j.chatLookups, j.notBefore = cause, 0, time.Now().Add(delay)
 	return nil
@@ -192,6 +189,13 @@ func (b *bulk) recoverGroups(ctx context.Context, jobs []*job) batchOutcome {
 	byWho := map[string][]*job{}
 	var whos []string
 	for _, j := range jobs {
+		if j.key.typ == "" { // its members identified at its first lookup
+			j.key = b.c.groupKey(ctx, j.req, b.pc, j.dir)
+		}
+		if j.key.unresolved != nil {
+			unknown(j, j.key.unresolved)
+			continue
+		}
 		who, err := recoveryLister(j.key, pc)
 		if err != nil {
 			unknown(j, err)

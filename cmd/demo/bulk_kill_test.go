@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,46 +21,36 @@ import (
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
 )
 
-// demoBinary is the demo program, built once for the tests that run it as
-// a separate process.
-var demoBinary struct {
-	once      sync.Once
-	dir, path string
-	err       error
-}
+// asProgram, set in a process's environment, makes the test binary run as
+// the demo program: the tests that need the program as a process of its
+// own (killed with SIGKILL, or an emulator apart) run this binary again,
+// with no build of their own.
+const asProgram = "GRAPHCHAT_TEST_AS_DEMO"
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if demoBinary.dir != "" {
-		os.RemoveAll(demoBinary.dir)
+	if os.Getenv(asProgram) == "1" {
+		main()
 	}
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
-// buildDemo builds the program (once; the build cache makes it quick).
-func buildDemo(t *testing.T) string {
+// program returns a command that runs the demo program with args.
+func program(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
-	demoBinary.once.Do(func() {
-		if demoBinary.dir, demoBinary.err = os.MkdirTemp("", "demo-bin-"); demoBinary.err != nil {
-			return
-		}
-		demoBinary.path = filepath.Join(demoBinary.dir, "demo")
-		out, err := exec.Command("go", "build", "-o", demoBinary.path, ".").CombinedOutput()
-		if err != nil {
-			demoBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if demoBinary.err != nil {
-		t.Fatal(demoBinary.err)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return demoBinary.path
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), asProgram+"=1")
+	return cmd
 }
 
 // startEmulator runs "demo emulate" as its own process on a free loopback
 // port and returns its URL.
-func startEmulator(t *testing.T, bin string, args ...string) string {
+func startEmulator(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"emulate", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd := program(t, append([]string{"emulate", "--addr", "127.0.0.1:0"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -270,9 +259,11 @@ func countMessages(t *testing.T, base, tok, chatID string) int {
 // runBulk runs the demo's bulk command as a process, with the extra flags;
 // with killAfter > 0 it is killed with SIGKILL after that long, if still
 // running. It returns the exit code (-1 when killed) and standard error.
-func runBulk(t *testing.T, bin, url, input string, killAfter time.Duration, extra ...string) (int, string) {
+func runBulk(t *testing.T, url, input string, killAfter time.Duration, extra ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(bin, append(append([]string{"bulk", "--target", url, "--rate", "150"}, extra...), input)...)
+	// The emulator processes a request before it fails it: nothing is
+	// still in flight after an answer, so lookups need not wait long.
+	cmd := program(t, append(append([]string{"bulk", "--target", url, "--rate", "150", "--lookup-delay", "100ms"}, extra...), input)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -323,7 +314,6 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 	}
 	t.Logf("seed %d (GRAPHCHAT_KILL_SEED), %d lines", seed, n)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	bin := buildDemo(t)
 	dir := t.TempDir()
 	users := killUsers(60)
 	var directory []graphchattest.User
@@ -333,7 +323,7 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 	data, _ := json.Marshal(directory)
 	dirFile := filepath.Join(dir, "directory.json")
 	os.WriteFile(dirFile, data, 0o644)
-	url := startEmulator(t, bin, "--directory", dirFile, "--seed", strconv.FormatUint(seed, 10),
+	url := startEmulator(t, "--directory", dirFile, "--seed", strconv.FormatUint(seed, 10),
 		"--faults", "503=0.03,504=0.03,504-after=0.04,drop-after=0.04")
 
 	pairs := shuffledPairs(rng, users)
@@ -366,7 +356,7 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 			t.Fatal(err)
 		}
 		for i := 0; ; i++ { // faults are injected: a run may end with some lines unknown
-			code, stderr := runBulk(t, bin, url, seedInput, 0)
+			code, stderr := runBulk(t, url, seedInput, 0)
 			if code == exitOK {
 				break
 			}
@@ -384,7 +374,7 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 	both := make(chan ended, 2)
 	for range 2 {
 		go func() {
-			code, stderr := runBulk(t, bin, url, input, 400*time.Millisecond, extra...)
+			code, stderr := runBulk(t, url, input, 400*time.Millisecond, extra...)
 			both <- ended{code, stderr}
 		}()
 	}
@@ -403,7 +393,7 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 	finish := func(what string, kills int) {
 		t.Helper()
 		for i := range kills {
-			code, stderr := runBulk(t, bin, url, input, time.Duration(50+rng.IntN(700))*time.Millisecond, extra...)
+			code, stderr := runBulk(t, url, input, time.Duration(50+rng.IntN(700))*time.Millisecond, extra...)
 			runs++
 			if code == -1 {
 				killed++
@@ -413,7 +403,7 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 			}
 		}
 		for i := 0; ; i++ {
-			code, stderr := runBulk(t, bin, url, input, 0, extra...)
+			code, stderr := runBulk(t, url, input, 0, extra...)
 			runs++
 			if code == exitOK {
 				return

@@ -178,6 +178,9 @@ func TestBulkReuseUsage(t *testing.T) {
 		{"application without user", []string{"--reuse", "--token", app}, exitUsage, "--user is required"},
 		{"bad user", []string{"--reuse", "--token", app, "--user", "not a user"}, exitUsage, "--user"},
 		{"token without list-chats", []string{"--reuse", "--token", noList}, exitRefused, "run without --reuse"},
+		{"negative lookup delay", []string{"--lookup-delay", "-1s"}, exitUsage, "--lookup-delay -1s: want a positive duration"},
+		{"zero lookup delay", []string{"--lookup-delay", "0s"}, exitUsage, "--lookup-delay 0s: want a positive duration"},
+		{"lookup delay without lookup", []string{"--lookup-delay", "1s", "--lookup=false"}, exitUsage, "--lookup-delay is for --lookup"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := s.sent()
