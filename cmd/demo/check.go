@@ -309,6 +309,21 @@ func (k *knowledge) member(user string) graphchat.Member {
 // sending anything.
 func (k *knowledge) judge(req *policy.Request) *policy.Result { return policy.Check(req, k.pc) }
 
+// judgeGranted is judge after the preflight (see openJudging): when the
+// preflight refused the grant (denied), the grant's violations are the
+// preflight's, which say what to do instead, after the request's own; the
+// warnings and the permissions decision are judge's.
+func (k *knowledge) judgeGranted(req *policy.Request, denied policy.List) *policy.Result {
+	res := k.judge(req)
+	if denied == nil {
+		return res
+	}
+	pc := *k.pc
+	pc.Grant = nil
+	res.Violations = append(policy.Check(req, &pc).Violations, denied...)
+	return res
+}
+
 // judgeMember is judge for a member added to an existing chat.
 func (k *knowledge) judgeMember(m *policy.Member) *policy.Result { return policy.CheckMember(m, k.pc) }
 
@@ -410,6 +425,10 @@ type verdictDoc struct {
 func newVerdict(res *policy.Result) *verdictDoc {
 	return &verdictDoc{res.Allowed(), res.Violations, res.Warnings, res.Permissions}
 }
+
+// refusedBefore heads the verdict of a command the policy refused before
+// sending anything.
+const refusedBefore = "refused by the policy before anything was sent"
 
 // printVerdict prints a verdict in text: the verdict and its violations on
 // standard output, warnings on standard error; with --json, the verdict
