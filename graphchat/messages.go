@@ -67,9 +67,10 @@ type SendOptions struct {
 	// when known: a mention of anyone else, or a signed-in caller not among
 	// them, is refused before sending.
 	Members []string
-	// FetchMembers lists the chat's members first (GET /chats/{id}/members)
-	// to check against them; it needs the list-members operation declared.
-	// Members, when also given, are not used.
+	// FetchMembers lists the chat's members (GET /chats/{id}/members) to
+	// check against them, once the message has passed the rules that need
+	// no members; it needs the list-members operation declared. Members,
+	// when also given, are not used.
 	FetchMembers bool
 }
 
@@ -103,7 +104,9 @@ func (e *MessageAmbiguousError) Is(target error) bool { return target == ErrOutc
 // serialize it: content and content type, the size limit, well-formed
 // HTML, mentions that match their <at id> tags and name users, and with
 // opts, mentions of members only and a caller who is a member. A refused
-// message is never sent: the error is a policy.List.
+// message is never sent: the error is a policy.List. With
+// opts.FetchMembers, a message refused by the rules that need no members
+// is refused before the members are listed (see CheckMessage).
 //
 // A send is not idempotent: the same message twice is posted twice, and
 // the service gives no key to tell a repeat. SendMessage therefore never
@@ -142,12 +145,19 @@ func (c *Client) postMessage(ctx context.Context, chatID string, msg models.Chat
 	return got, nil
 }
 
-// CheckMessage checks a message as SendMessage would, without sending it
-// (with opts.FetchMembers, it lists the chat's members). It returns the
-// policy's result; the error is a policy.List when the message would be
-// refused, a *policy.SyntaxError when the model does not serialize to a JSON
-// object, or another error when the operation is not declared, the token
-// cannot be read or the members cannot be listed.
+// CheckMessage checks a message as SendMessage would, without sending it.
+// It returns the policy's result; the error is a policy.List when the
+// message would be refused, a *policy.SyntaxError when the model does not
+// serialize to a JSON object, or another error when the operation is not
+// declared, the token cannot be read or the members cannot be listed.
+//
+// With opts.FetchMembers, the chat's members are listed only when the
+// message passes every rule that does not need them (its body, its
+// mentions, the grant): a message those rules refuse is refused at once,
+// before any request, with their violations only; the rules that need the
+// members (mention_not_member, caller_missing) are applied after the
+// listing, to a message that passed the others. A refusal never needs a
+// request.
 func (c *Client) CheckMessage(ctx context.Context, chatID string, msg models.ChatMessageable, opts *SendOptions) (*policy.Result, error) {
 	op := policy.OpSendMessage
 	switch {
@@ -164,24 +174,32 @@ func (c *Client) CheckMessage(ctx context.Context, chatID string, msg models.Cha
 	if err != nil {
 		return nil, err
 	}
-	if opts != nil {
+	fetch := opts != nil && opts.FetchMembers
+	if opts != nil && !fetch {
 		m.Members = opts.Members
-		if opts.FetchMembers {
-			members, err := c.ListMembers(ctx, chatID)
-			if err != nil {
-				return nil, err
-			}
-			m.Members = []string{}
-			for _, x := range members {
-				if am, ok := x.(models.AadUserConversationMemberable); ok && am.GetUserId() != nil {
-					m.Members = append(m.Members, *am.GetUserId())
-				}
-			}
-		}
 	}
+	// Everything that needs no members is judged first (with FetchMembers,
+	// m.Members is still nil, so the member rules are left out): a message
+	// refused by those rules is refused before any request.
 	res := policy.CheckMessage(m, pc)
 	if err := res.Err(); err != nil {
 		return res, err
+	}
+	if fetch {
+		members, err := c.ListMembers(ctx, chatID)
+		if err != nil {
+			return nil, err
+		}
+		m.Members = []string{}
+		for _, x := range members {
+			if am, ok := x.(models.AadUserConversationMemberable); ok && am.GetUserId() != nil {
+				m.Members = append(m.Members, *am.GetUserId())
+			}
+		}
+		res = policy.CheckMessage(m, pc)
+		if err := res.Err(); err != nil {
+			return res, err
+		}
 	}
 	c.warn(ctx, op, res.Warnings)
 	return res, nil

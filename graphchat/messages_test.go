@@ -125,6 +125,59 @@ func TestSendMessageRefusedSendsNothing(t *testing.T) {
 	}
 }
 
+// With FetchMembers, a message refused by the rules that need no members
+// is refused before the members are listed: a refusal makes no request.
+// The rules that need the members run after the listing, on a message that
+// passed the others.
+func TestSendMessageRefusedBeforeListingMembers(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil, sending, senderToken())
+	noList := setup(t, nil, sending, graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create", "ChatMessage.Send")) // list-members declared, not granted
+	chatID := team(t, e)
+	leeTag, lee := graphchat.Mention(0, graphchattest.LeeID, "Lee")
+	jacobTag, jacob := graphchat.Mention(1, graphchattest.JacobID, "Jacob")
+	_, byName := graphchat.Mention(0, "lee@contoso.com", "Lee")
+	fetch := &graphchat.SendOptions{FetchMembers: true}
+	tests := []struct {
+		name   string
+		env    *env
+		msg    models.ChatMessageable
+		want   []policy.Code
+		listed int // GET /chats/{id}/members
+	}{
+		{"empty", e, graphchat.TextMessage(""), []policy.Code{policy.CodeBodyMissing}, 0},
+		{"too large", e, graphchat.TextMessage(strings.Repeat("x", policy.MaxMessageBytes+1)), []policy.Code{policy.CodeMessageSize}, 0},
+		{"malformed html", e, graphchat.HTMLMessage("<b>bold</i>"), []policy.Code{policy.CodeHTMLMalformed}, 0},
+		{"mention without its tag", e, graphchat.HTMLMessage("hi", lee), []policy.Code{policy.CodeMentionMatch}, 0},
+		{"mention by name", e, graphchat.HTMLMessage("hi "+leeTag, byName), []policy.Code{policy.CodeMentionUser}, 0},
+		// A body problem and a mention of a non-member: refused at once
+		// with the body's problem; the members are not listed to add more.
+		{"malformed html, mention of a non-member", e, graphchat.HTMLMessage("<b>"+leeTag+jacobTag+"</i>", lee, jacob), []policy.Code{policy.CodeHTMLMalformed}, 0},
+		{"listing members not granted", noList, graphchat.TextMessage("hi"), []policy.Code{policy.CodePermissionMissing}, 0},
+		{"empty, listing members not granted", noList, graphchat.TextMessage(" "), []policy.Code{policy.CodeBodyMissing, policy.CodePermissionMissing}, 0},
+		// Only the members can tell: listed once, then refused.
+		{"mention of a non-member", e, graphchat.HTMLMessage(leeTag+jacobTag, lee, jacob), []policy.Code{policy.CodeMentionNotMember}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(tt.env.requests())
+			listedBefore := countRequests(tt.env, http.MethodGet, "/members")
+			_, err := tt.env.client.SendMessage(ctx, chatID, tt.msg, fetch)
+			var list policy.List
+			if !errors.As(err, &list) {
+				t.Fatalf("got %v, want a policy.List", err)
+			}
+			if got := list.Codes(); !slices.Equal(got, tt.want) {
+				t.Errorf("codes %v, want %v", got, tt.want)
+			}
+			listed := countRequests(tt.env, http.MethodGet, "/members") - listedBefore
+			if n := len(tt.env.requests()) - before; listed != tt.listed || n != tt.listed {
+				t.Errorf("%d requests, %d of them listing the members; want %d, only listings", n, listed, tt.listed)
+			}
+		})
+	}
+}
+
 // Application permissions cannot send chat messages: a client cannot even
 // declare the operation, and an app-only token is refused by the policy.
 func TestSendMessageApplication(t *testing.T) {

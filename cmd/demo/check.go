@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/graphchat/graphchat/graphchat"
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
@@ -308,6 +309,21 @@ func (k *knowledge) member(user string) graphchat.Member {
 // sending anything.
 func (k *knowledge) judge(req *policy.Request) *policy.Result { return policy.Check(req, k.pc) }
 
+// judgeGranted is judge after the preflight (see openJudging): when the
+// preflight refused the grant (denied), the grant's violations are the
+// preflight's, which say what to do instead, after the request's own; the
+// warnings and the permissions decision are judge's.
+func (k *knowledge) judgeGranted(req *policy.Request, denied policy.List) *policy.Result {
+	res := k.judge(req)
+	if denied == nil {
+		return res
+	}
+	pc := *k.pc
+	pc.Grant = nil
+	res.Violations = append(policy.Check(req, &pc).Violations, denied...)
+	return res
+}
+
 // judgeMember is judge for a member added to an existing chat.
 func (k *knowledge) judgeMember(m *policy.Member) *policy.Result { return policy.CheckMember(m, k.pc) }
 
@@ -410,6 +426,10 @@ func newVerdict(res *policy.Result) *verdictDoc {
 	return &verdictDoc{res.Allowed(), res.Violations, res.Warnings, res.Permissions}
 }
 
+// refusedBefore heads the verdict of a command the policy refused before
+// sending anything.
+const refusedBefore = "refused by the policy before anything was sent"
+
 // printVerdict prints a verdict in text: the verdict and its violations on
 // standard output, warnings on standard error; with --json, the verdict
 // document. refused heads a refusal, such as "refused".
@@ -428,10 +448,11 @@ func (e *env) printVerdict(res *policy.Result, refused string) {
 		fmt.Fprintf(w, " (%d warning%s on standard error)", n, plural(n))
 	}
 	fmt.Fprintln(w)
-	for _, v := range res.Violations {
-		fmt.Fprintf(w, "  violation  %-22s %-28s %s\n", v.Code, orBody(v.Field), v.Message)
-	}
-	e.printWarnings(res.Warnings)
+	// Violations and warnings share their columns: on a terminal, where
+	// both streams show, they line up.
+	cols := columnsOf(res.Violations, res.Warnings)
+	cols.print(w, "violation", res.Violations)
+	cols.print(e.stderr, "warning", res.Warnings)
 	if d := res.Permissions; d != nil {
 		printDecision(w, d)
 	}
@@ -442,9 +463,37 @@ func (e *env) printWarnings(l policy.List) {
 	if e.json {
 		return
 	}
-	for _, v := range l {
-		fmt.Fprintf(e.stderr, "  warning    %-22s %-28s %s\n", v.Code, orBody(v.Field), v.Message)
+	columnsOf(l).print(e.stderr, "warning", l)
+}
+
+// findingColumns are the widths of the code and field columns of printed
+// findings (violations and warnings): the widest of the rows, so that every
+// row's message starts in the same column.
+type findingColumns struct{ code, field int }
+
+// columnsOf fits the columns to the findings of every list.
+func columnsOf(lists ...policy.List) findingColumns {
+	var c findingColumns
+	for _, l := range lists {
+		for _, v := range l {
+			c.code = max(c.code, utf8.RuneCountInString(string(v.Code)))
+			c.field = max(c.field, utf8.RuneCountInString(orBody(v.Field)))
+		}
 	}
+	return c
+}
+
+// print writes one row per finding: kind ("violation" or "warning"), code,
+// field and message, two spaces at least between columns.
+func (c findingColumns) print(w io.Writer, kind string, l policy.List) {
+	for _, v := range l {
+		fmt.Fprintf(w, "  %-9s  %s  %s  %s\n", kind, pad(string(v.Code), c.code), pad(orBody(v.Field), c.field), v.Message)
+	}
+}
+
+// pad fills s with spaces to width characters.
+func pad(s string, width int) string {
+	return s + strings.Repeat(" ", max(0, width-utf8.RuneCountInString(s)))
 }
 
 func printDecision(w io.Writer, d *policy.Decision) {

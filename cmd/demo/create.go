@@ -33,7 +33,9 @@ func (e *env) create(ctx context.Context, args []string) error {
 			return usagef("--lookup is for group chats: %s is a one-on-one chat, which the service never creates twice", inputName(c.file))
 		}
 	}
-	s, err := e.open(ctx, &c.f, &c.t, c.needs(req)...)
+	// A grant the preflight refuses is reported with the chat's own
+	// violations, in one verdict: the one validate gives.
+	s, denied, err := e.openJudging(ctx, &c.f, &c.t, c.needs(req)...)
 	if err != nil {
 		return err
 	}
@@ -43,9 +45,12 @@ func (e *env) create(ctx context.Context, args []string) error {
 	if c.file == "" {
 		members, req = c.request(s.know)
 	}
-	res := s.know.judge(req)
+	res := s.know.judgeGranted(req, denied)
 	if !res.Allowed() {
-		return res.Violations
+		// Nothing is listed or created. The refusal is validate's verdict,
+		// warnings included.
+		e.printVerdict(res, refusedBefore)
+		return errRefused
 	}
 
 	var created *graphchat.Created

@@ -70,7 +70,10 @@ func TestValidateAgreesWithCreate(t *testing.T) {
 	files = slices.DeleteFunc(files, func(f string) bool { return strings.HasSuffix(f, "cases.json") })
 	running := emulator(t)
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
-	tokens := [][]string{nil, {"--token", tok}}
+	// Without Chat.Create, create's verdict holds the body's violations
+	// and the permission, as validate's does.
+	noCreate := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.ReadBasic")
+	tokens := [][]string{nil, {"--token", tok}, {"--token", noCreate}, {"--scopes", "Chat.ReadBasic"}}
 	dirs := [][]string{nil, {"--directory", "../../testdata/demo/users.json"}}
 	kinds := [][]string{nil,
 		{"--guest", graphchattest.AdaID},
@@ -78,7 +81,7 @@ func TestValidateAgreesWithCreate(t *testing.T) {
 		{"--external", graphchattest.AlexID + "=" + graphchattest.PartnerTenantID},
 	}
 	targets := []string{"emulator", strings.TrimSuffix(running.URL, "/v1.0")}
-	var allowed, refused, usage, serviceRefused int
+	var allowed, refused, usage, serviceRefused, withPermission int
 	for _, file := range files {
 		for _, target := range targets {
 			for _, tk := range tokens {
@@ -86,7 +89,7 @@ func TestValidateAgreesWithCreate(t *testing.T) {
 					for _, kf := range kinds {
 						flags := append(append(append([]string{"--json", "--target", target}, tk...), d...), kf...)
 						name := fmt.Sprintf("%s %v", filepath.Base(file), strings.Join(flags, " "))
-						name = strings.ReplaceAll(name, tok, "TOKEN")
+						name = strings.ReplaceAll(strings.ReplaceAll(name, tok, "TOKEN"), noCreate, "TOKEN-WITHOUT-CHAT.CREATE")
 
 						val := demo(t, nil, append([]string{"validate", file}, flags...)...)
 						var posts int
@@ -122,6 +125,9 @@ func TestValidateAgreesWithCreate(t *testing.T) {
 							}
 						case exitRefused:
 							refused++
+							if codes := vv.codes(); len(codes) > 1 && slices.Contains(codes, string(policy.CodePermissionMissing)+"@grant.permissions") {
+								withPermission++
+							}
 							if cr.code != exitRefused || posts != 0 || !slices.Equal(vv.codes(), cv.codes()) {
 								t.Errorf("%s: validate refuses %v; create: exit %d, %d sent, %v\n%s", name, vv.codes(), cr.code, posts, cv.codes(), cr.stdout)
 							}
@@ -136,9 +142,9 @@ func TestValidateAgreesWithCreate(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d allowed, %d refused, %d not judged (bad input or usage); %d allowed then refused by the service", allowed, refused, usage, serviceRefused)
-	if allowed == 0 || refused == 0 {
-		t.Errorf("the combinations do not cover both verdicts")
+	t.Logf("%d allowed, %d refused (%d with the permission and more), %d not judged (bad input or usage); %d allowed then refused by the service", allowed, refused, withPermission, usage, serviceRefused)
+	if allowed == 0 || refused == 0 || withPermission == 0 {
+		t.Errorf("the combinations do not cover both verdicts, and a refusal of the permission with the body's violations")
 	}
 }
 

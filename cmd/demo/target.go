@@ -144,6 +144,21 @@ func (e *env) open(ctx context.Context, f *checkFlags, t *targetFlags, needs ...
 	return s, nil
 }
 
+// openJudging is open for a command that reports a grant the preflight
+// refuses together with its own findings, in one verdict: the session, and
+// the preflight's refusal of the grant (denied; nil when granted). Every
+// other problem the preflight finds is the error, as with open.
+func (e *env) openJudging(ctx context.Context, f *checkFlags, t *targetFlags, needs ...need) (s *session, denied policy.List, err error) {
+	if s, err = e.connect(ctx, f, t, needs...); err != nil {
+		return nil, nil, err
+	}
+	if err := e.preflight(ctx, s, needs...); err != nil && !errors.As(err, &denied) {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, denied, nil
+}
+
 // connect is open without preflight, for a command that reports what the
 // preflight finds together with its own findings (send). Nothing is sent
 // to the target.
