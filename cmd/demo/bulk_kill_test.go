@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -256,22 +257,44 @@ func countMessages(t *testing.T, base, tok, chatID string) int {
 	return n
 }
 
-// runBulk runs the demo's bulk command as a process, with the extra flags;
-// with killAfter > 0 it is killed with SIGKILL after that long, if still
-// running. It returns the exit code (-1 when killed) and standard error.
-func runBulk(t *testing.T, url, input string, killAfter time.Duration, extra ...string) (int, string) {
+// killPoint is where runBulk kills the program: once its results file has
+// grown by records lines, after pause (so that some kills land while it
+// writes or sends). Progress, not time, places the kills: a run is killed
+// mid-way however fast the machine. The zero value never kills.
+type killPoint struct {
+	records int
+	pause   time.Duration
+}
+
+// runBulk runs the demo's bulk command as a process, with the extra flags,
+// killed with SIGKILL at kill if still running. It returns the exit code
+// (-1 when killed) and standard error.
+func runBulk(t *testing.T, url, input string, kill killPoint, extra ...string) (int, string) {
 	t.Helper()
 	// The emulator processes a request before it fails it: nothing is
 	// still in flight after an answer, so lookups need not wait long.
 	cmd := program(t, append(append([]string{"bulk", "--target", url, "--rate", "150", "--lookup-delay", "100ms"}, extra...), input)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	results := input + ".results.jsonl"
+	before := countLines(results)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if killAfter > 0 {
-		timer := time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
-		defer timer.Stop()
+	done := make(chan struct{})
+	defer close(done)
+	if kill.records > 0 {
+		go func() {
+			for countLines(results) < before+kill.records {
+				select {
+				case <-done:
+					return
+				case <-time.After(time.Millisecond):
+				}
+			}
+			time.Sleep(kill.pause)
+			cmd.Process.Signal(syscall.SIGKILL)
+		}()
 	}
 	err := cmd.Wait()
 	var ee *exec.ExitError
@@ -339,10 +362,13 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 		}
 	}
 	write(lines)
-	var extra []string
+	// The runs know the users from the emulator's directory, as a user with
+	// an export of theirs would: names need no lookups (each run is a new
+	// process with an empty cache, and injected faults make lookups slow).
+	extra := []string{"--directory", dirFile}
 	seeded := 0
 	if reuse {
-		extra = []string{"--reuse"}
+		extra = append(extra, "--reuse")
 		var b strings.Builder
 		for i, l := range lines {
 			if strings.HasPrefix(l.json, `{"type":"group"`) && i%3 == 0 {
@@ -356,7 +382,7 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 			t.Fatal(err)
 		}
 		for i := 0; ; i++ { // faults are injected: a run may end with some lines unknown
-			code, stderr := runBulk(t, url, seedInput, 0)
+			code, stderr := runBulk(t, url, seedInput, killPoint{})
 			if code == exitOK {
 				break
 			}
@@ -367,14 +393,20 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 	}
 
 	// Two runs at once: one of them is refused, naming the other.
+	// kill draws where a run is killed: after 1 to half the lines' count
+	// of records, and up to 4 ms more.
+	kill := func() killPoint {
+		return killPoint{records: 1 + rng.IntN(len(lines)/2+1), pause: time.Duration(rng.IntN(4000)) * time.Microsecond}
+	}
 	type ended struct {
 		code   int
 		stderr string
 	}
 	both := make(chan ended, 2)
 	for range 2 {
+		k := kill()
 		go func() {
-			code, stderr := runBulk(t, url, input, 400*time.Millisecond, extra...)
+			code, stderr := runBulk(t, url, input, k, extra...)
 			both <- ended{code, stderr}
 		}()
 	}
@@ -393,7 +425,7 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 	finish := func(what string, kills int) {
 		t.Helper()
 		for i := range kills {
-			code, stderr := runBulk(t, url, input, time.Duration(50+rng.IntN(700))*time.Millisecond, extra...)
+			code, stderr := runBulk(t, url, input, kill(), extra...)
 			runs++
 			if code == -1 {
 				killed++
@@ -403,7 +435,7 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 			}
 		}
 		for i := 0; ; i++ {
-			code, stderr := runBulk(t, url, input, 0, extra...)
+			code, stderr := runBulk(t, url, input, killPoint{}, extra...)
 			runs++
 			if code == exitOK {
 				return
@@ -488,6 +520,9 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 		statuses[r.Status]++
 	}
 	t.Logf("%d runs, %d killed; records %v", runs, killed, statuses)
+	if killed < 2 {
+		t.Errorf("%d of %d runs killed: the kills did not land mid-run", killed, runs)
+	}
 	if reuse && statuses["existing"] < seeded {
 		t.Errorf("%d existing records, want at least the %d lines whose chats existed", statuses["existing"], seeded)
 	}
@@ -497,4 +532,13 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 		nMessages += g
 	}
 	t.Logf("%d lines asked for a first message; the emulator holds %d: %d duplicates, %d lost", len(wantMessages), nMessages, dupMessages, lostMessages)
+}
+
+// countLines counts the lines of a file; 0 when it cannot be read.
+func countLines(name string) int {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(b, []byte("\n"))
 }
