@@ -73,6 +73,7 @@ func appClient(t *testing.T, url string, timeout time.Duration) *graphchat.Clien
 }
 
 func TestCreateMany(t *testing.T) {
+	t.Parallel()
 	emu := graphchattest.New(&graphchattest.Options{Users: directory(200)})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
@@ -112,6 +113,7 @@ func TestCreateMany(t *testing.T) {
 // Throttled requests inside a batch are retried on their own, after their
 // Retry-After, while the rest of the batch goes on.
 func TestCreateManyInnerThrottling(t *testing.T) {
+	t.Parallel()
 	emu := graphchattest.New(&graphchattest.Options{Users: directory(200), RateLimit: 25})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
@@ -135,6 +137,7 @@ func TestCreateManyInnerThrottling(t *testing.T) {
 // failed with its cause: no duplicate, nothing lost. GRAPHCHAT_FAULT_ITEMS
 // sets the count (1000 for the full run; 300 by default).
 func TestCreateManyUnderFaults(t *testing.T) {
+	t.Parallel()
 	untilExercised(t, 7, "no group was recovered by a lookup", func(seed uint64) int {
 		return groupsUnderFaults(t, faultItems(), seed)
 	})
@@ -246,6 +249,7 @@ func groupsUnderFaults(t *testing.T, n int, seed uint64) int {
 }
 
 func TestOutcome(t *testing.T) {
+	t.Parallel()
 	chat := models.NewChat()
 	tests := []struct {
 		name string
@@ -278,6 +282,7 @@ func TestOutcome(t *testing.T) {
 // A veto from OnSend stops the run: the vetoed item and every later one are
 // reported not sent, none of them reaches the service, and the error says why.
 func TestCreateEachOnSendVeto(t *testing.T) {
+	t.Parallel()
 	emu := graphchattest.New(&graphchattest.Options{Users: directory(200)})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
@@ -315,6 +320,7 @@ func TestCreateEachOnSendVeto(t *testing.T) {
 // The sequence is read as items are sent: before the first send, no more
 // than the batches that may be in flight plus one are read.
 func TestCreateEachReadsAsItGoes(t *testing.T) {
+	t.Parallel()
 	emu := graphchattest.New(&graphchattest.Options{Users: directory(200)})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
@@ -349,6 +355,7 @@ func TestCreateEachReadsAsItGoes(t *testing.T) {
 // A grant that lacks a declared operation's permission fails the call once,
 // before any item is read or sent.
 func TestCreateEachGrantRefusedOnce(t *testing.T) {
+	t.Parallel()
 	emu := graphchattest.New(&graphchattest.Options{Users: directory(200)})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
@@ -379,6 +386,7 @@ func TestCreateEachGrantRefusedOnce(t *testing.T) {
 // An error answered for one request of a batch keeps Graph's code, message
 // and request-id.
 func TestCreateManyItemErrorKeepsServiceDetails(t *testing.T) {
+	t.Parallel()
 	emu := graphchattest.New(&graphchattest.Options{Users: directory(10)})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
@@ -434,6 +442,7 @@ func messageItems(n int) []graphchat.Item {
 // message refuses its item before anything of it is sent; an item naming an
 // existing chat only posts its message there.
 func TestCreateManyWithMessages(t *testing.T) {
+	t.Parallel()
 	emu := graphchattest.New(&graphchattest.Options{Users: directory(200)})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
@@ -490,6 +499,7 @@ func TestCreateManyWithMessages(t *testing.T) {
 // refused, and a run with messages whose token turns out to be app-only
 // fails once, before anything is sent.
 func TestCreateEachMessagesApplication(t *testing.T) {
+	t.Parallel()
 	_, err := graphchat.NewFromCredential(graphchat.StaticToken(graphchattest.AppToken("Chat.Create")), &graphchat.Options{Auth: policy.AuthApplication,
 		Operations: []policy.Operation{policy.OpCreateChat, policy.OpSendMessage}})
 	if err == nil {
@@ -510,6 +520,7 @@ func TestCreateEachMessagesApplication(t *testing.T) {
 // A veto of a message's send leaves the chat created and the message not
 // sent; nothing is posted.
 func TestCreateEachOnSendMessagesVeto(t *testing.T) {
+	t.Parallel()
 	emu := graphchattest.New(&graphchattest.Options{Users: directory(20)})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
@@ -532,6 +543,7 @@ func TestCreateEachOnSendMessagesVeto(t *testing.T) {
 // An item whose message an earlier run sent without an answer is looked up:
 // posted, it is not sent again; absent, it is sent once.
 func TestCreateEachMessageSentEarlier(t *testing.T) {
+	t.Parallel()
 	emu := graphchattest.New(&graphchattest.Options{Users: directory(20)})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
@@ -565,6 +577,7 @@ func TestCreateEachMessageSentEarlier(t *testing.T) {
 }
 
 func TestMessageOutcome(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		r    graphchat.ItemResult
 		want graphchat.MessageOutcome
@@ -587,6 +600,7 @@ func TestMessageOutcome(t *testing.T) {
 // Messages sent without a clear answer are looked up, never sent again
 // blindly. GRAPHCHAT_FAULT_ITEMS sets the count (300 by default).
 func TestCreateManyMessagesUnderFaults(t *testing.T) {
+	t.Parallel()
 	untilExercised(t, 11, "no message was found by a lookup", func(seed uint64) int {
 		return messagesUnderFaults(t, faultItems(), seed)
 	})

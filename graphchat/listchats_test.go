@@ -17,6 +17,7 @@ import (
 // ListChats returns every chat of the listed user, of the type and topic
 // asked for, oldest first, across pages.
 func TestListChats(t *testing.T) {
+	t.Parallel()
 	e := setup(t, &graphchattest.Options{Now: clock()}, &graphchat.Options{Operations: findOps}, findToken())
 	c := e.client
 	var groups, launch []string
@@ -73,6 +74,7 @@ func without(all, drop []string) []string {
 // ListChats refuses, before any request, what it cannot list; a page that
 // fails is an error, never a partial list.
 func TestListChatsErrors(t *testing.T) {
+	t.Parallel()
 	appOps := []policy.Operation{policy.OpListChats, policy.OpResolveUser}
 	appToken := graphchattest.AppToken("Chat.ReadBasic.All", "User.Read.All")
 	tests := []struct {

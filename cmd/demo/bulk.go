@@ -83,7 +83,7 @@ func (e *env) bulk(ctx context.Context, args []string) error {
 	defer s.Close()
 	// The results are read once the session says who calls: a results
 	// file of another service, tenant or caller is refused.
-	res, err := openResults(o.results, o.input, scopeOf(s, &o.t), func(note string) { fmt.Fprintln(e.stderr, "warning:", note) })
+	res, err := openResults(o.results, o.input, scopeOf(s, &o.t), func(note string) { fmt.Fprintln(e.stderr, "warning:", note) }, e.wrapResults)
 	if err != nil {
 		return err
 	}

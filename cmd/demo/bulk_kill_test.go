@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,9 +30,19 @@ import (
 // with no build of their own.
 const asProgram = "GRAPHCHAT_TEST_AS_DEMO"
 
+// TestMain runs the program when asked to (see asProgram); otherwise the
+// tests, more parallel ones at a time than there are cores unless -parallel
+// is given: they mostly wait (on processes, the emulator's pacing and its
+// Retry-After), they do not compute.
 func TestMain(m *testing.M) {
 	if os.Getenv(asProgram) == "1" {
 		main()
+	}
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		flag.Set("test.parallel", strconv.Itoa(max(8, runtime.GOMAXPROCS(0))))
 	}
 	os.Exit(m.Run())
 }
@@ -260,10 +272,12 @@ func countMessages(t *testing.T, base, tok, chatID string) int {
 // killPoint is where runBulk kills the program: once its results file has
 // grown by records lines, after pause (so that some kills land while it
 // writes or sends). Progress, not time, places the kills: a run is killed
-// mid-way however fast the machine. The zero value never kills.
+// mid-way however fast the machine. A close of stop kills it too. The zero
+// value never kills.
 type killPoint struct {
 	records int
 	pause   time.Duration
+	stop    <-chan struct{}
 }
 
 // runBulk runs the demo's bulk command as a process, with the extra flags,
@@ -283,11 +297,14 @@ func runBulk(t *testing.T, url, input string, kill killPoint, extra ...string) (
 	}
 	done := make(chan struct{})
 	defer close(done)
-	if kill.records > 0 {
+	if kill.records > 0 || kill.stop != nil {
 		go func() {
-			for countLines(results) < before+kill.records {
+			for kill.records == 0 || countLines(results) < before+kill.records {
 				select {
 				case <-done:
+					return
+				case <-kill.stop:
+					cmd.Process.Signal(syscall.SIGKILL)
 					return
 				case <-time.After(time.Millisecond):
 				}
@@ -325,6 +342,7 @@ func TestBulkKillAndResume(t *testing.T) { killAndResume(t, false, 60) }
 func TestBulkKillAndResumeReuse(t *testing.T) { killAndResume(t, true, 30) }
 
 func killAndResume(t *testing.T, reuse bool, n int) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs the program as processes")
 	}
@@ -392,7 +410,6 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 		}
 	}
 
-	// Two runs at once: one of them is refused, naming the other.
 	// kill draws where a run is killed: after 1 to half the lines' count
 	// of records, and up to 4 ms more.
 	kill := func() killPoint {
@@ -402,23 +419,29 @@ func killAndResume(t *testing.T, reuse bool, n int) {
 		code   int
 		stderr string
 	}
-	both := make(chan ended, 2)
-	for range 2 {
-		k := kill()
-		go func() {
-			code, stderr := runBulk(t, url, input, k, extra...)
-			both <- ended{code, stderr}
-		}()
-	}
-	refused := 0
-	for range 2 {
-		e := <-both
-		if e.code == exitUsage && strings.Contains(e.stderr, "in use by another run") && strings.Contains(e.stderr, "pid ") {
-			refused++
+	// Two runs at once: a run started while the first holds the results
+	// file (it writes the file's header once it holds its lock) is
+	// refused, naming the first; the first is then killed.
+	stop := make(chan struct{})
+	first := make(chan ended, 1)
+	go func() {
+		code, stderr := runBulk(t, url, input, killPoint{stop: stop}, extra...)
+		first <- ended{code, stderr}
+	}()
+	var second ended
+	for waiting := true; waiting; {
+		select {
+		case e := <-first:
+			t.Fatalf("the first run ended before a second could start: exit %d\n%s", e.code, e.stderr)
+		case <-time.After(time.Millisecond):
+			waiting = countLines(input+".results.jsonl") == 0
 		}
 	}
-	if refused != 1 {
-		t.Errorf("two runs at once: %d refused, want 1", refused)
+	second.code, second.stderr = runBulk(t, url, input, killPoint{}, extra...)
+	close(stop)
+	<-first
+	if second.code != exitUsage || !strings.Contains(second.stderr, "in use by another run") || !strings.Contains(second.stderr, "pid ") {
+		t.Errorf("a second run at once: exit %d, want %d, naming the first\n%s", second.code, exitUsage, second.stderr)
 	}
 
 	killed, runs := 0, 0

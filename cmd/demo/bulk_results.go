@@ -239,10 +239,6 @@ type resultsWriter interface {
 	Sync() error
 }
 
-// openResultsFile, when set, wraps the results file once it is open (tests
-// inject write and sync failures with it).
-var openResultsFile = func(f *os.File) resultsWriter { return f }
-
 // resultsFile is an open results file and the state its records give.
 type resultsFile struct {
 	name  string
@@ -279,7 +275,7 @@ func checkResultsPath(name string) error {
 // openResults opens the results file for an input (creating it with its
 // header when it does not exist), reads the state of its records, and
 // leaves it open for appending. warn receives the notes of a repair.
-func openResults(name, input string, scope resultsScope, warn func(string)) (*resultsFile, error) {
+func openResults(name, input string, scope resultsScope, warn func(string), wrap func(*os.File) resultsWriter) (*resultsFile, error) {
 	if err := checkResultsPath(name); err != nil {
 		return nil, err
 	}
@@ -300,7 +296,10 @@ func openResults(name, input string, scope resultsScope, warn func(string)) (*re
 		f.Close()
 		return nil, err
 	}
-	r.w = openResultsFile(f)
+	r.w = f
+	if wrap != nil {
+		r.w = wrap(f)
+	}
 	return r, nil
 }
 

@@ -141,6 +141,7 @@ func writeResults(t *testing.T, scope resultsScope, name, input string, tail str
 }
 
 func TestBulkCSV(t *testing.T) {
+	t.Parallel()
 	input := inputCopy(t, "chats.csv")
 	srv := emulator(t)
 	r := demo(t, nil, "bulk", "--target", srv.URL, input)
@@ -182,6 +183,7 @@ func TestBulkCSV(t *testing.T) {
 // After a crash, a group the earlier run sent without an answer is looked
 // up and not created again; a one-on-one chat is simply asked for again.
 func TestBulkResumeAfterCrash(t *testing.T) {
+	t.Parallel()
 	input := inputCopy(t, "chats.jsonl")
 	srv := emulator(t)
 	// The earlier run: line 2's group was created, but its answer was lost.
@@ -210,6 +212,7 @@ func TestBulkResumeAfterCrash(t *testing.T) {
 }
 
 func TestBulkUsage(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"bulk"},
 		{"bulk", "-"},
@@ -227,6 +230,7 @@ func TestBulkUsage(t *testing.T) {
 // A group recorded "unknown" (an ambiguous failure) is looked up by the
 // re-run, from the time it was first sent, and not created again.
 func TestBulkResumeUnknownGroup(t *testing.T) {
+	t.Parallel()
 	input := inputCopy(t, "chats.jsonl")
 	srv := emulator(t)
 	sentAt := time.Now().Add(-time.Second)
@@ -289,6 +293,7 @@ func assertOnce(t *testing.T, srv *graphchattest.Server, topics ...string) {
 // Inserting, removing and reordering lines between runs neither skips nor
 // duplicates a chat: a line is the chat it asks for, wherever it stands.
 func TestBulkEditedInput(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := emulator(t)
 	line := func(topic string) string {
@@ -318,6 +323,7 @@ func TestBulkEditedInput(t *testing.T) {
 
 // Two lines asking for the same chat: the second is reported and not sent.
 func TestBulkDuplicateLine(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := emulator(t)
 	input := writeInput(t, dir, "chats.jsonl",
@@ -348,6 +354,7 @@ func TestBulkDuplicateLine(t *testing.T) {
 // A results file that is not one this program can resume from is refused,
 // named, left untouched, and nothing is sent.
 func TestBulkResultsRefused(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	scope := scopeFor(t, srv.URL, "")
 	headerOf := func(input string, version int, sc resultsScope) string {
@@ -418,6 +425,7 @@ func TestBulkResultsRefused(t *testing.T) {
 // Two runs on one results file at once: the second fails at once, naming
 // the holder.
 func TestBulkLocked(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	input := inputCopy(t, "chats.csv")
 	l, err := lockResults(input + ".results.jsonl")
@@ -464,6 +472,7 @@ func (w *failingFile) Sync() error {
 // and nothing more is: the run stops with the error; the re-run creates
 // each chat once.
 func TestBulkWriteFailureStops(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                string
 		failSync, failWrite int
@@ -477,12 +486,12 @@ func TestBulkWriteFailureStops(t *testing.T) {
 			lines := groupLines("w", 60)
 			input := writeInput(t, t.TempDir(), "chats.csv", lines...)
 			var fake *failingFile
-			openResultsFile = func(f *os.File) resultsWriter {
+			e, _, _ := newEnv("")
+			e.wrapResults = func(f *os.File) resultsWriter {
 				fake = &failingFile{f: f, failSync: tt.failSync, failWrite: tt.failWrite}
 				return fake
 			}
-			r := demo(t, nil, "bulk", "--target", srv.URL, "--concurrency", "1", input)
-			openResultsFile = func(f *os.File) resultsWriter { return f }
+			r := demo(t, e, "bulk", "--target", srv.URL, "--concurrency", "1", input)
 			if r.code != exitRefused || !strings.Contains(r.stderr, "no space left on device") || !strings.Contains(r.stderr, input+".results.jsonl") {
 				t.Errorf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 			}
@@ -512,6 +521,7 @@ func TestBulkWriteFailureStops(t *testing.T) {
 // stops when the disk is full; after it grows, the re-run creates each
 // chat once.
 func TestBulkFullDisk(t *testing.T) {
+	t.Parallel()
 	mnt := t.TempDir()
 	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", mnt).Run(); err != nil {
 		t.Skipf("cannot mount a tmpfs (%v): TestBulkWriteFailureStops covers the failure with a fake file", err)
@@ -546,6 +556,7 @@ func TestBulkFullDisk(t *testing.T) {
 // An error answered inside a $batch keeps the service's code and
 // request-id, in the results file and on standard error.
 func TestBulkServiceErrorDetails(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	input := writeInput(t, t.TempDir(), "chats.csv", "type,topic,members", "group,X,megan@contoso.com;lee@contoso.com;nobody@contoso.com")
 	r := demo(t, nil, "bulk", "--target", srv.URL, input)
@@ -562,6 +573,7 @@ func TestBulkServiceErrorDetails(t *testing.T) {
 // A token without the lookup permission fails once, before any line, with
 // the fix.
 func TestBulkGrantRefusedOnce(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	input := inputCopy(t, "chats.csv")
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
@@ -587,6 +599,7 @@ type bulkJSON struct {
 }
 
 func TestBulkJSON(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	input := inputCopy(t, "chats.csv")
 	r := demo(t, nil, "bulk", "--json", "--target", srv.URL, input)
@@ -612,13 +625,14 @@ func TestBulkJSON(t *testing.T) {
 	ok := writeInput(t, t.TempDir(), "ok.csv", groupLines("ok", 1)...)
 	r = demo(t, nil, "bulk", "--json", "--target", srv.URL, ok)
 	if r.code != exitOK || strings.Contains(r.stdout, `"error"`) {
-		t.Errorf("a run that ends well: exit %d\n%s", r.code, r.stdout)
+		t.Errorf("a run that ends well: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
 
 // Interrupted: the lines never sent have their own count, the exit code is
 // 130, and the re-run creates each chat once.
 func TestBulkInterrupted(t *testing.T) {
+	t.Parallel()
 	srv, err := graphchattest.NewServer("", &graphchattest.Options{Latency: 150 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -655,6 +669,7 @@ func TestBulkInterrupted(t *testing.T) {
 // again; an edited message is reported, not posted; application auth
 // fails once, before anything is sent.
 func TestBulkMessages(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	input := filepath.Join(t.TempDir(), "chats.jsonl")
 	lines := []string{
@@ -731,6 +746,7 @@ func TestBulkMessages(t *testing.T) {
 // to: a run on another is refused before anything is sent, and a file of
 // the embedded emulator (empty each run) is never resumed.
 func TestBulkResultsScope(t *testing.T) {
+	t.Parallel()
 	input := inputCopy(t, "chats.csv")
 	results := input + ".results.jsonl"
 	if r := demo(t, nil, "bulk", input); r.code != exitRefused { // some lines are refused on purpose
@@ -788,6 +804,7 @@ func TestBulkResultsScope(t *testing.T) {
 // lines are edited or removed before the re-run: each is looked up and
 // reported, found (with its id) or absent; without --lookup, unknown.
 func TestBulkOrphans(t *testing.T) {
+	t.Parallel()
 	for _, lookup := range []bool{true, false} {
 		t.Run(fmt.Sprintf("lookup=%v", lookup), func(t *testing.T) {
 			srv := emulator(t)
@@ -857,6 +874,7 @@ func TestBulkOrphans(t *testing.T) {
 // A token in a bulk input (a member, a topic) is not written to the
 // results file, as it is not printed: records are redacted.
 func TestBulkResultsRedacted(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	tok := graphchattest.DelegatedToken(graphchattest.MeganID, "Chat.Create")
 	const short = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln" // a topic holds 250 characters at most
@@ -884,6 +902,7 @@ func TestBulkResultsRedacted(t *testing.T) {
 // The progress bar is drawn on a terminal (a character device) under the
 // redacting writer that wraps standard error.
 func TestBulkProgressOnTerminal(t *testing.T) {
+	t.Parallel()
 	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		t.Skip(err)
@@ -902,6 +921,7 @@ func TestBulkProgressOnTerminal(t *testing.T) {
 // value of a line is not copied whole to standard error, --json or the
 // results file.
 func TestBulkLongLines(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	huge := strings.Repeat("x", 600<<10) + "@contoso.com"
 	input := writeInput(t, t.TempDir(), "chats.jsonl",
@@ -937,6 +957,7 @@ func TestBulkLongLines(t *testing.T) {
 
 // The progress lines' counts add up to the lines finished.
 func TestBulkProgressAddsUp(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	input := inputCopy(t, "chats.jsonl") // created, refused and unreadable lines
 	r := demo(t, nil, "bulk", "--target", srv.URL, input)
@@ -961,6 +982,7 @@ func TestBulkProgressAddsUp(t *testing.T) {
 // sent without an answer, and shows its progress to the last line; they
 // are looked up in one listing of the chats, matched in memory.
 func TestBulkResumeSays(t *testing.T) {
+	t.Parallel()
 	srv := emulator(t)
 	input := writeInput(t, t.TempDir(), "chats.csv", groupLines("k", 30)...)
 	rd, _ := os.Open(input)

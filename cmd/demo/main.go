@@ -78,6 +78,9 @@ type env struct {
 	// lookupDelay, when set, is the clients' wait before looking a chat up
 	// after an ambiguous failure (Options.LookupDelay; tests shorten it).
 	lookupDelay time.Duration
+	// wrapResults, when set, wraps bulk's results file once it is open
+	// (tests inject write and sync failures with it).
+	wrapResults func(*os.File) resultsWriter
 
 	// unredacted is standard output before redaction (see redact.go): the
 	// token command alone writes there, as the token is its result.
