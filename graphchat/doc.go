@@ -73,7 +73,7 @@
 // nothing is retried.
 //
 // The lookup compares object ids only. Members given by user principal
-// name are identified before the chat is created: from the signed-in
+// name are identified before the lookup: from the signed-in
 // user's claims, from Options.Directory, or with GET
 // /users/{upn}?$select=id when resolve-user is declared (User.ReadBasic.All
 // delegated, User.Read.All application;
@@ -96,7 +96,12 @@
 // creations a second, the Teams limit per app and tenant), each checked by
 // the policy first. Throttled creations are retried after their own
 // Retry-After, which also slows the whole run; the rest of a batch goes on.
-// Every item gets exactly one [ItemResult].
+// Every item gets exactly one [ItemResult]. Group chats and messages whose
+// outcome is unknown are looked up together, outside the batches in flight:
+// one listing matches every item then pending, while the others go on
+// being sent. Items an earlier run sent without an answer are handed in
+// with [Item.SentAt] (messages: [Item.MessageSentAt]) and looked up the
+// same way before anything is sent for them.
 //
 // # Errors
 //
