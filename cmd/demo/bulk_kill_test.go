@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +20,7 @@ import (
 	"time"
 
 	"github.com/graphchat/graphchat/graphchat/graphchattest"
+	"github.com/graphchat/graphchat/internal/testrun"
 )
 
 // asProgram, set in a process's environment, makes the test binary run as
@@ -31,19 +30,12 @@ import (
 const asProgram = "GRAPHCHAT_TEST_AS_DEMO"
 
 // TestMain runs the program when asked to (see asProgram); otherwise the
-// tests, more parallel ones at a time than there are cores unless -parallel
-// is given: they mostly wait (on processes, the emulator's pacing and its
-// Retry-After), they do not compute.
+// tests, 8 parallel ones at a time (see testrun.Parallel).
 func TestMain(m *testing.M) {
 	if os.Getenv(asProgram) == "1" {
 		main()
 	}
-	flag.Parse()
-	given := false
-	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
-	if !given {
-		flag.Set("test.parallel", strconv.Itoa(max(8, runtime.GOMAXPROCS(0))))
-	}
+	testrun.Parallel(8)
 	os.Exit(m.Run())
 }
 
