@@ -51,12 +51,14 @@ type Item struct {
 	// SentAt, without ChatID, says that the chat may have been created
 	// already: an earlier run sent its creation at that time without a
 	// clear answer (it was killed, or the outcome was unknown). A group
-	// item is looked up first, with the run's other groups of unknown
-	// outcome, in one listing (policy.OpListChats must be declared; with
-	// Reuse, the index finds it): found, it is the item's chat (Outcome
-	// "recovered") and its message, if any, is posted; certainly absent, it
-	// is created; otherwise the outcome stays unknown. A one-on-one item is
-	// sent again: the service returns the chat that exists.
+	// item is looked up first, once a request sent then could have finished
+	// (Options.LookupDelay after SentAt), with the run's other groups of
+	// unknown outcome, in one listing (policy.OpListChats must be
+	// declared): found, it is the item's chat (Outcome "recovered") and its
+	// message, if any, is posted; certainly absent, it is created (with
+	// Reuse, looked for in the index first); otherwise the outcome stays
+	// unknown. A one-on-one item is sent again: the service returns the
+	// chat that exists.
 	SentAt time.Time
 }
 
@@ -338,9 +340,10 @@ func (c *Client) CreateMany(ctx context.Context, items []Item, opts *BulkOptions
 		o = *opts
 	}
 	results := make([]ItemResult, len(items))
+	reported := make([]bool, len(items))
 	onResult := o.OnResult
 	o.OnResult = func(r ItemResult) {
-		results[r.Index] = r
+		results[r.Index], reported[r.Index] = r, true
 		if onResult != nil {
 			onResult(r)
 		}
@@ -348,6 +351,16 @@ func (c *Client) CreateMany(ctx context.Context, items []Item, opts *BulkOptions
 	err := c.CreateEach(ctx, slices.Values(items), &o)
 	if err != nil && !errors.Is(err, errStopped) {
 		return nil, err
+	}
+	// Items the run stopped before reading were never sent.
+	cause := err
+	if cause == nil {
+		cause = ctx.Err()
+	}
+	for i, ok := range reported {
+		if !ok {
+			results[i] = ItemResult{Index: i, Err: &notSentError{cause}}
+		}
 	}
 	return results, err
 }
@@ -509,6 +522,7 @@ type bulk struct {
 	// The lookup lanes (see lane): group items in the index (Reuse),
 	// group creations and messages sent without a clear answer.
 	finds, groups, msgs lane
+	claims              claims // the group chats given to items
 
 	// With BulkOptions.Reuse: the index of the listed user's chats, group
 	// items waiting to be looked up in it, and the holds (see job.hold).
@@ -539,7 +553,8 @@ func (b *bulk) prepare(ctx context.Context, i int, it Item) (*job, *ItemResult) 
 		j.created = &Created{Chat: chat, Existed: true}
 		if !it.MessageSentAt.IsZero() {
 			j.msgSent, j.lookupSince = true, it.MessageSentAt
-			j.notBefore = time.Now() // looked up at once: the send is in the past
+			// Looked up once a request sent then could have finished.
+			j.notBefore = it.MessageSentAt.Add(b.c.lookupDelay)
 			return j, b.toLookup(j)
 		}
 		return j, nil
@@ -576,9 +591,14 @@ func (b *bulk) prepare(ctx context.Context, i int, it Item) (*job, *ItemResult) 
 	}
 	j.chat, j.key, j.warnings = chat, key, append(res.Warnings, j.warnings...)
 	j.firstSent = it.SentAt
-	if !it.SentAt.IsZero() && it.Type == policy.ChatTypeGroup && j.hold == "" {
-		// Sent by an earlier run: looked up at once, the send is in the past.
-		return j, b.pendingGroup(j, errSentEarlier, 0)
+	if !it.SentAt.IsZero() && it.Type == policy.ChatTypeGroup {
+		// Sent by an earlier run: looked up once a request sent then could
+		// have finished, in a listing of its own (with Reuse too: the index
+		// may have been read before), holding its chat meanwhile.
+		if j.hold != "" {
+			b.holders[j.hold], b.holdOf[j.index] = j.index, j.hold
+		}
+		return j, b.pendingGroup(j, errSentEarlier, time.Until(it.SentAt.Add(b.c.lookupDelay)))
 	}
 	return j, nil
 }
@@ -684,10 +704,10 @@ func (b *bulk) fill(ctx context.Context) {
 		case res != nil:
 			b.finish(*res)
 		case job.msgSent: // queued for its lookup
-		case job.hold != "": // looked up in the index first
-			b.finds.queue = append(b.finds.queue, job)
 		case job.unknown != nil: // sent by an earlier run: looked up first
 			b.groups.queue = append(b.groups.queue, job)
+		case job.hold != "": // looked up in the index first
+			b.finds.queue = append(b.finds.queue, job)
 		default:
 			b.queue = append(b.queue, job)
 		}
@@ -709,6 +729,7 @@ type batchOutcome struct {
 	finished []ItemResult
 	again    []*job
 	recover  []*job
+	find     []*job
 	lookup   []*job
 	throttle time.Duration // the longest Retry-After of its 429s; 0 when none
 	lane     *lane         // the lane of a lookup; nil for a batch
@@ -812,6 +833,7 @@ func (b *bulk) collect(out batchOutcome) {
 	}
 	b.queue = append(b.queue, out.again...)
 	b.groups.queue = append(b.groups.queue, out.recover...)
+	b.finds.queue = append(b.finds.queue, out.find...)
 	b.msgs.queue = append(b.msgs.queue, out.lookup...)
 }
 
@@ -1021,6 +1043,9 @@ func (b *bulk) sendBatch(ctx context.Context, batch msgraphgocore.BatchRequest) 
 // created finishes an item whose chat exists, or sends its message next.
 // A group chat created for an item of Reuse is added to the index.
 func (b *bulk) created(j *job, c *Created, out *batchOutcome) {
+	if j.typ == policy.ChatTypeGroup {
+		b.claims.add(c.Chat)
+	}
 	if j.hold != "" && !c.Existed && c.Chat != nil {
 		b.ix.record(j.key, c.Chat)
 	}

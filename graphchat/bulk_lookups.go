@@ -2,9 +2,11 @@ package graphchat
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
@@ -93,7 +95,8 @@ func (b *bulk) startLookups(ctx context.Context) (bool, time.Duration) {
 func (b *bulk) dueFinds() []*job {
 	var due, waiting []*job
 	for _, j := range b.finds.queue {
-		_, held := b.holders[j.hold]
+		holder, held := b.holders[j.hold]
+		held = held && holder != j.index // a resumed item holds its chat from the start
 		earlier, unknown := b.unknown[j.hold]
 		switch {
 		case held:
@@ -214,6 +217,10 @@ func (b *bulk) recoverGroups(ctx context.Context, jobs []*job) batchOutcome {
 		}
 		found, err := b.c.findGroups(ctx, who, groups)
 		for i, j := range js {
+			var chat models.Chatable
+			if err == nil {
+				chat = b.claims.take(found[i])
+			}
 			switch {
 			case err != nil && j.chatLookups+1 < lookupAttempts && ctx.Err() == nil:
 				// A listing is a GET: trying it again later changes nothing.
@@ -222,9 +229,12 @@ func (b *bulk) recoverGroups(ctx context.Context, jobs []*job) batchOutcome {
 				out.recover = append(out.recover, j)
 			case err != nil:
 				unknown(j, err)
-			case len(found[i]) > 0:
+			case chat != nil:
 				j.unknown = nil
-				b.created(j, &Created{Chat: found[i][0], Recovered: true, Warnings: j.warnings}, &out)
+				b.created(j, &Created{Chat: chat, Recovered: true, Warnings: j.warnings}, &out)
+			case j.hold != "" && j.unknown == errSentEarlier:
+				j.unknown, j.notBefore = nil, time.Time{}
+				out.find = append(out.find, j) // absent: now looked for among the chats to reuse
 			case j.attempts >= b.o.MaxAttempts:
 				out.finished = append(out.finished, ItemResult{Index: j.index, Err: fmt.Errorf("graphchat: gave up after %d attempts, the last not created: %w", j.attempts, j.unknown), Attempts: j.attempts})
 			default:
@@ -392,4 +402,49 @@ func lastMessage(p models.ChatMessageInfoable, callerID string) foundMessage {
 		return foundMessage{state: messageUnknown}
 	}
 	return foundMessage{state: messagePosted, id: deref(p.GetId()), digest: digestOf(typ, deref(p.GetBody().GetContent()))}
+}
+
+// claims is the group chats a run has given to its items, so that a lookup
+// never gives one chat to two items that asked for the same people and
+// topic (each keeps its own, or is created). It keeps a 16-byte digest a
+// chat, safe for concurrent use.
+type claims struct {
+	mu  sync.Mutex
+	ids map[[16]byte]struct{}
+}
+
+func claimKey(id string) [16]byte {
+	sum := sha256.Sum256([]byte(strings.ToLower(id)))
+	return [16]byte(sum[:16])
+}
+
+// add records a chat given to an item.
+func (c *claims) add(chat models.Chatable) {
+	if isNil(chat) || deref(chat.GetId()) == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ids == nil {
+		c.ids = map[[16]byte]struct{}{}
+	}
+	c.ids[claimKey(deref(chat.GetId()))] = struct{}{}
+}
+
+// take returns the first of chats (oldest first) that no item has, and
+// records it; nil when every one is taken.
+func (c *claims) take(chats []models.Chatable) models.Chatable {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, chat := range chats {
+		k := claimKey(deref(chat.GetId()))
+		if _, taken := c.ids[k]; !taken {
+			if c.ids == nil {
+				c.ids = map[[16]byte]struct{}{}
+			}
+			c.ids[k] = struct{}{}
+			return chat
+		}
+	}
+	return nil
 }

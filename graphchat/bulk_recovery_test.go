@@ -1,6 +1,7 @@
 package graphchat_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -83,7 +84,7 @@ func TestCreateManyRecoversGroupsInOneListing(t *testing.T) {
 // looked up, the others are sent.
 func TestCreateManyLookupsDoNotHoldWorkers(t *testing.T) {
 	t.Parallel()
-	e := setup(t, nil, &graphchat.Options{Operations: reuseOps, LookupDelay: 300 * time.Millisecond}, reuseToken())
+	e := setup(t, nil, &graphchat.Options{Operations: reuseOps, LookupDelay: time.Second}, reuseToken())
 	e.after = failBatches(1)
 	in := groupItems("w", 3)
 	results, err := e.client.CreateMany(ctx, in, &graphchat.BulkOptions{Rate: 1000, Concurrency: 1, BatchSize: 1})
@@ -175,5 +176,81 @@ func TestCreateManySentAtWithoutLookup(t *testing.T) {
 	}
 	if n := len(e.emu.Chats()); n != 2 {
 		t.Errorf("the emulator holds %d chats, want 2", n)
+	}
+}
+
+// Two items asking for the same people and topic, both created and both
+// answered ambiguously, each get their own chat from the lookup: one chat is
+// never given to two items, and none is left without its item.
+func TestCreateManyRecoveredChatsAreDistinct(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil, &graphchat.Options{Operations: reuseOps}, reuseToken())
+	e.after = failBatches(1)
+	in := groupItems("same", 1)
+	in = append(in, in[0])
+	results, err := e.client.CreateMany(ctx, in, &graphchat.BulkOptions{Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]bool{}
+	for _, ch := range e.emu.Chats() {
+		held[ch.ID] = true
+	}
+	got := map[string]bool{}
+	for i, r := range results {
+		if r.Outcome() != graphchat.OutcomeRecovered || !held[r.Created.ID()] {
+			t.Errorf("item %d: %s %v", i, r.Outcome(), r.Err)
+			continue
+		}
+		got[r.Created.ID()] = true
+	}
+	if len(held) != 2 || len(got) != 2 {
+		t.Errorf("the emulator holds %d chats, the items were given %d distinct ones: want 2 and 2", len(held), len(got))
+	}
+}
+
+// An item an earlier run sent just before it was killed is looked up only
+// once a request sent then could have finished (LookupDelay after SentAt):
+// a chat the service creates late is found, not created a second time.
+func TestCreateManySentAtWaitsForLateCreation(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil, &graphchat.Options{Operations: reuseOps, LookupDelay: 400 * time.Millisecond}, reuseToken())
+	in := groupItems("late", 1)
+	in[0].SentAt = time.Now()
+	go func() { // the earlier run's request, processed late
+		time.Sleep(100 * time.Millisecond)
+		mustGroup(t, e.client, in[0].Topic, megan, lee, nestor)
+	}()
+	results, err := e.client.CreateMany(ctx, in, &graphchat.BulkOptions{Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results[0]; r.Outcome() != graphchat.OutcomeRecovered {
+		t.Errorf("%s %v: want recovered", r.Outcome(), r.Err)
+	}
+	if n := len(e.emu.Chats()); n != 1 {
+		t.Errorf("the emulator holds %d chats, want 1", n)
+	}
+}
+
+// When OnSend stops a run, CreateMany gives every item a result: those it
+// never read are not sent, with their own index.
+func TestCreateManyStoppedGivesEveryItemAResult(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil, nil, "")
+	in := groupItems("v", 100)
+	results, err := e.client.CreateMany(ctx, in, &graphchat.BulkOptions{Rate: 1000, Concurrency: 1, OnSend: func([]int) error {
+		return errors.New("the disk is full")
+	}})
+	if err == nil {
+		t.Fatal("no error from a vetoed run")
+	}
+	for i, r := range results {
+		if r.Index != i || r.Outcome() != graphchat.OutcomeNotSent {
+			t.Errorf("item %d: index %d, %s %v: want not sent", i, r.Index, r.Outcome(), r.Err)
+		}
+	}
+	if n := len(e.emu.Chats()); n != 0 {
+		t.Errorf("the emulator holds %d chats, want 0", n)
 	}
 }
