@@ -134,7 +134,7 @@ func (e *env) parseBulk(args []string) (*bulkOptions, error) {
 	fs.Float64Var(&o.rate, "rate", 30, "creations per second at most (30 is Teams' limit per app and tenant)")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "$batch requests in flight")
 	fs.BoolVar(&o.lookup, "lookup", true, "look group chats up after ambiguous failures before retrying (adds the list-chats and resolve-user permissions: Chat.ReadBasic, User.ReadBasic.All)")
-	fs.DurationVar(&o.lookupDelay, "lookup-delay", 0, "how long a chat or message sent without a clear answer is given to finish before it is looked up (default 2s; doubled at each failed lookup)")
+	fs.DurationVar(&o.lookupDelay, "lookup-delay", 2*time.Second, "how long a chat or message sent without a clear answer is given to finish before it is looked up (doubled at each failed lookup)")
 	fs.BoolVar(&o.reuse, "reuse", false, "find each group chat first among the signed-in user's chats (an application: --user's), read once for the run, and create it only when there is none; a line whose chat exists is \"existing\" (adds list-chats and resolve-user, and for delegated auth list-members)")
 	fs.StringVar(&o.pick, "pick", "", "with --reuse, when several chats match a line: `oldest` takes the oldest (default: the line fails, naming them)")
 	fs.StringVar(&o.user, "user", "", "with --reuse and --auth application: whose chats to search, by `ID or UPN`; every group line must have that user among its members")
@@ -160,7 +160,7 @@ func (e *env) parseBulk(args []string) (*bulkOptions, error) {
 	switch {
 	case o.rate <= 0 || o.concurrency <= 0:
 		return nil, usagef("--rate and --concurrency must be positive")
-	case o.lookupDelay < 0 || set["lookup-delay"] && o.lookupDelay == 0:
+	case o.lookupDelay <= 0:
 		return nil, usagef("--lookup-delay %s: want a positive duration, such as 500ms or 2s", o.lookupDelay)
 	case set["lookup-delay"] && !o.lookup:
 		return nil, usagef("--lookup-delay is for --lookup: drop --lookup=false")
@@ -181,7 +181,7 @@ func (e *env) parseBulk(args []string) (*bulkOptions, error) {
 	if o.results == "" {
 		o.results = o.input + ".results.jsonl"
 	}
-	if o.lookupDelay > 0 {
+	if set["lookup-delay"] {
 		e.lookupDelay = o.lookupDelay
 	}
 	return o, nil
