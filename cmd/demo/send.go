@@ -37,18 +37,13 @@ func (e *env) send(ctx context.Context, args []string) error {
 	if auth := authOf(&a.f); auth == policy.AuthApplication {
 		return policy.CheckMessage(&policy.Message{Content: content}, &policy.Context{Auth: auth}).Violations
 	}
-	// The preflight runs here rather than in open: a grant it refuses is
-	// reported with the message's own problems, in one verdict.
-	needs := a.needs()
-	s, err := e.connect(ctx, &a.f, &a.t, needs...)
+	// A grant the preflight refuses is reported with the message's own
+	// problems, in one verdict.
+	s, denied, err := e.openJudging(ctx, &a.f, &a.t, a.needs()...)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	var denied policy.List
-	if err := e.preflight(ctx, s, needs...); err != nil && !errors.As(err, &denied) {
-		return err
-	}
 	msg, err := buildMessage(content, a.asHTML, a.mentions, s.know)
 	if err != nil {
 		return err

@@ -159,9 +159,8 @@ func (e *env) openJudging(ctx context.Context, f *checkFlags, t *targetFlags, ne
 	return s, denied, nil
 }
 
-// connect is open without preflight, for a command that reports what the
-// preflight finds together with its own findings (send). Nothing is sent
-// to the target.
+// connect is open without preflight (see openJudging). Nothing is sent to
+// the target.
 func (e *env) connect(ctx context.Context, f *checkFlags, t *targetFlags, needs ...need) (*session, error) {
 	ops := opsOf(needs)
 	if err := f.check(); err != nil {
